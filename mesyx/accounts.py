@@ -1,0 +1,164 @@
+"""Account life cycle: create, export the public parts, import them, change secrets.
+
+Shared by the CLI and (later) the client mode's enrolment; the store only stores what
+this module decides. Creating an account runs Argon2id once, so it takes a moment.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from nacl.signing import SigningKey
+
+from mesyx.addresses import check_address
+from mesyx.crypto.account import (
+    AppPasswordWrap,
+    KdfLevel,
+    PassphraseWrap,
+    generate_app_password,
+    new_account_id,
+    new_master_key,
+    secretbox_seal,
+)
+from mesyx.crypto.encoding import Writer, b32, unb32
+from mesyx.crypto.keysets import KeysetPublic, KeysetSecret
+from mesyx.crypto.node import NodeKeys
+from mesyx.errors import Corrupt, CryptoError, UsageError
+from mesyx.keyset_policy import KeysetPolicy
+from mesyx.store.devices import Device, DeviceList, DeviceRole
+from mesyx.store.mailcrypt import UnlockedAccount
+from mesyx.store.operations import OpKind
+from mesyx.store.records import AccountRecord
+from mesyx.store.store import Store
+
+__all__ = [
+    "EXPORT_FORMAT",
+    "create_account",
+    "ensure_keysets",
+    "export_public",
+    "import_public",
+    "change_passphrase",
+    "add_app_password",
+]
+
+EXPORT_FORMAT = "mesyx-account-public-v1"
+
+
+def _announce_payload(public: KeysetPublic, signature: bytes) -> bytes:
+    return Writer().var(public.announcement_bytes()).fixed(signature, 64).getvalue()
+
+
+def create_account(
+    store: Store, address: str, passphrase: str, policy: KeysetPolicy, kdf: KdfLevel, *, now: float | None = None
+) -> AccountRecord:
+    """A new account whose only client device is this node, with its policy's keysets."""
+    primary = check_address(address)
+    if not passphrase:
+        raise UsageError("the passphrase is empty")
+    account_id, master = new_account_id(), new_master_key()
+    signing_key = SigningKey.generate()
+    node: NodeKeys = store.node
+    devices = DeviceList(account_id, 1, (Device(node.verify_key, bytes(node.box_public), DeviceRole.CLIENT),))
+    record = AccountRecord(
+        account_id=account_id,
+        verify_key=bytes(signing_key.verify_key),
+        created_at=time.time() if now is None else now,
+        addresses=(primary,),
+        device_list=devices.signed(signing_key),
+        passphrase_wrap=PassphraseWrap.create(master, passphrase, kdf),
+        signing_key_sealed=secretbox_seal(master, bytes(signing_key)),
+    )
+    store.add_account(record)
+    assert record.device_list is not None
+    store.originate(account_id, [(OpKind.DEVICE_LIST, b"", record.device_list.encode())])
+    unlocked = UnlockedAccount(record, master, signing_key, {})
+    ensure_keysets(store, unlocked, policy, now=record.created_at)
+    return record
+
+
+def ensure_keysets(store: Store, account: UnlockedAccount, policy: KeysetPolicy, *, now: float) -> list[KeysetPublic]:
+    """Create and announce the keysets the policy wants at ``now`` that do not exist yet."""
+    have = {(k.public.role, k.public.window.start) for k in store.keysets(account.record.account_id)}
+    created: list[KeysetPublic] = []
+    for role, window in policy.windows(now):
+        if (role, window.start) in have:
+            continue
+        keyset = KeysetSecret.generate(account.record.account_id, role, window)
+        signature = keyset.public.sign(account.signing_key)
+        store.add_keyset(keyset.public, signature, keyset.seal_private(account.master_key))
+        created.append(keyset.public)
+        have.add((role, window.start))
+    if created:
+        store.originate(
+            account.record.account_id,
+            [(OpKind.KEYSET_ANNOUNCE, k.keyset_id, _announce_payload(k, k.sign(account.signing_key))) for k in created],
+        )
+    return created
+
+
+def export_public(store: Store, record: AccountRecord) -> str:
+    """The public parts an accept node needs: no private half, no master key wrap."""
+    if record.device_list is None:
+        raise Corrupt("the account has no device list to export")
+    data = {
+        "format": EXPORT_FORMAT,
+        "account_id": b32(record.account_id),
+        "verify_key": b32(record.verify_key),
+        "addresses": list(record.addresses),
+        "device_list": b32(record.device_list.encode()),
+        "keysets": [
+            {"announcement": b32(k.public.announcement_bytes()), "signature": b32(k.signature)}
+            for k in store.keysets(record.account_id)
+        ],
+    }
+    return json.dumps(data, indent=2) + "\n"
+
+
+def import_public(store: Store, text: str) -> AccountRecord:
+    """Check every signature in an export against its account key, then store it.
+
+    Anything that does not verify is refused whole: nothing of it is stored.
+    """
+    try:
+        data: dict[str, Any] = json.loads(text)
+        if data.get("format") != EXPORT_FORMAT:
+            raise Corrupt(f"not a Mesyx public account export (format must be {EXPORT_FORMAT})")
+        account_id = unb32(data["account_id"], 16)
+        verify_key = unb32(data["verify_key"], 32)
+        addresses = tuple(check_address(a) for a in data["addresses"])
+        devices = DeviceList.decode(unb32(data["device_list"]))
+        keysets = [
+            (KeysetPublic.from_announcement(unb32(k["announcement"])), unb32(k["signature"], 64))
+            for k in data["keysets"]
+        ]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise Corrupt(f"account export is malformed: {exc}") from exc
+    if not addresses:
+        raise Corrupt("account export lists no address")
+    devices.verify(verify_key)
+    if devices.account_id != account_id:
+        raise CryptoError("account export: device list belongs to another account")
+    for public, signature in keysets:
+        public.verify(signature, verify_key)
+        if public.account_id != account_id:
+            raise CryptoError("account export: a keyset belongs to another account")
+    record = AccountRecord(account_id, verify_key, time.time(), addresses, devices, None, None)
+    store.add_account(record)
+    for public, signature in keysets:
+        store.add_keyset(public, signature, None)
+    return record
+
+
+def change_passphrase(store: Store, account: UnlockedAccount, new_passphrase: str, kdf: KdfLevel) -> None:
+    if not new_passphrase:
+        raise UsageError("the new passphrase is empty")
+    store.set_passphrase_wrap(account.record.account_id, PassphraseWrap.create(account.master_key, new_passphrase, kdf))
+
+
+def add_app_password(store: Store, account: UnlockedAccount, label: str) -> tuple[int, str]:
+    """A new random app password; shown once, stored only as a wrap of the master key."""
+    password = generate_app_password()
+    app_id = store.add_app_password(account.record.account_id, label, AppPasswordWrap.create(account.master_key, password).encode())
+    return app_id, password

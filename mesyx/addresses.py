@@ -1,0 +1,39 @@
+"""Mail addresses as Mesyx routes them: validation, normalisation, ``+detail``.
+
+Routing is case-insensitive on the whole address (what users expect, though RFC 5321
+section 2.4 lets a host treat local parts case-sensitively), and ``local+detail@domain``
+routes to ``local@domain`` (RFC 5233 subaddressing) unless the full address is an alias.
+"""
+
+from __future__ import annotations
+
+import re
+
+from mesyx.errors import UsageError
+
+__all__ = ["check_address", "base_address"]
+
+# Dot-atom local part and a domain of LDH labels (RFC 5321 section 4.1.2); quoted local
+# parts and address literals are refused for accounts, never needed for mailbox names.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_ADDRESS = re.compile(
+    rf"^{_ATOM}(?:\.{_ATOM})*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)*"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
+)
+
+
+def check_address(address: str) -> str:
+    """Return the normalised (lower-case) address, or raise UsageError saying why not."""
+    candidate = address.strip()
+    if len(candidate) > 254 or not _ADDRESS.match(candidate) or len(candidate.split("@")[0]) > 64:
+        raise UsageError(f"not a valid mail address: {address[:80]!r} (expected local@domain)")
+    return candidate.lower()
+
+
+def base_address(address: str) -> str | None:
+    """``local+detail@domain`` → ``local@domain``; None when there is no detail."""
+    local, _, domain = address.rpartition("@")
+    if "+" not in local:
+        return None
+    base = local.split("+", 1)[0]
+    return f"{base}@{domain}" if base else None

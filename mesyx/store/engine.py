@@ -1,0 +1,62 @@
+"""Database engines: SQLite with the durability and privacy pragmas, or PostgreSQL.
+
+SQLite runs in WAL mode with ``synchronous=FULL`` (an acknowledged commit survives power
+loss) and ``secure_delete`` (freed pages are zeroed, so purged ciphertext does not linger
+in the file) on every connection (DESIGN.md, Storage). Writers take the write lock at
+BEGIN (``BEGIN IMMEDIATE``) so two processes, daemon and CLI, never deadlock on upgrade.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.pool import NullPool
+
+from mesyx.errors import ConfigError
+
+__all__ = ["make_engine", "sqlite_url", "IMMEDIATE"]
+
+#: Execution option that makes a SQLite transaction take the write lock at BEGIN.
+IMMEDIATE = "mesyx_immediate"
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA synchronous=FULL",
+        "PRAGMA secure_delete=ON",
+        "PRAGMA foreign_keys=ON",
+        "PRAGMA busy_timeout=30000",
+    ):
+        cursor.execute(pragma)
+    cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    immediate = connection.get_execution_options().get(IMMEDIATE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine for ``url``; a bad URL or a missing driver is a ConfigError."""
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, poolclass=NullPool if ":memory:" not in url else None)
+            event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "begin", _sqlite_begin)
+            return engine
+        if url.startswith("postgresql"):
+            return create_engine(url, pool_pre_ping=True, pool_size=8)
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        raise ConfigError(f"storage.url: cannot use {url.split('@')[-1]!r}: {exc}") from exc
+    raise ConfigError("storage.url: only sqlite:/// and postgresql+psycopg:// URLs are supported")

@@ -1,0 +1,139 @@
+"""The SQLAlchemy Core schema, one for SQLite and PostgreSQL (DESIGN.md, Storage).
+
+Nothing here is plaintext that a blind node must not see: addresses are stored only as
+keyed hashes (for routing) and sealed to the node's box key; envelope bodies and
+client-state payloads are ciphertext. The client's local index arrives with client mode.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "metadata",
+    "node_meta",
+    "accounts",
+    "routes",
+    "app_passwords",
+    "keysets",
+    "envelopes",
+    "wraps",
+    "ops",
+    "origin_seqs",
+]
+
+SCHEMA_VERSION = 1
+metadata = MetaData()
+
+node_meta = Table(
+    "node_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("account_id", LargeBinary(16), primary_key=True),
+    Column("verify_key", LargeBinary(32), nullable=False),
+    Column("created_at", Float, nullable=False),
+    # The account's addresses, sealed to this node's box key (routing and display).
+    Column("addresses_sealed", LargeBinary, nullable=False),
+    Column("device_list", LargeBinary, nullable=True),
+    # Private material: present only on client nodes (daemon.py refuses it elsewhere).
+    Column("passphrase_wrap", LargeBinary, nullable=True),
+    Column("signing_key_sealed", LargeBinary, nullable=True),
+)
+
+routes = Table(
+    "routes",
+    metadata,
+    # Keyed BLAKE2b of the normalised address: lookups without storing the address.
+    Column("address_hash", LargeBinary(32), primary_key=True),
+    Column("account_id", LargeBinary(16), nullable=False, index=True),
+)
+
+app_passwords = Table(
+    "app_passwords",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", LargeBinary(16), nullable=False, index=True),
+    Column("label", String(200), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("wrap", LargeBinary, nullable=False),
+)
+
+keysets = Table(
+    "keysets",
+    metadata,
+    Column("keyset_id", LargeBinary(16), primary_key=True),
+    Column("account_id", LargeBinary(16), nullable=False, index=True),
+    Column("announcement", LargeBinary, nullable=False),
+    Column("signature", LargeBinary(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("window_start", BigInteger, nullable=False),
+    Column("window_end", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("private_sealed", LargeBinary, nullable=True),
+)
+
+envelopes = Table(
+    "envelopes",
+    metadata,
+    Column("envelope_id", LargeBinary(32), primary_key=True),
+    Column("account_id", LargeBinary(16), nullable=False),
+    Column("day", Integer, nullable=False),
+    Column("padded_size", BigInteger, nullable=False),
+    Column("header", LargeBinary, nullable=False),
+    # NULL when the body lives in a content-addressed blob file.
+    Column("body", LargeBinary, nullable=True),
+    Column("in_file", Boolean, nullable=False),
+    Column("stored_at", Float, nullable=False),
+    Index("ix_envelopes_account", "account_id", "envelope_id"),
+)
+
+wraps = Table(
+    "wraps",
+    metadata,
+    Column("envelope_id", LargeBinary(32), primary_key=True),
+    Column("keyset_id", LargeBinary(16), primary_key=True),
+    Column("sealed", LargeBinary, nullable=False),
+    Column("retired", Boolean, nullable=False, default=False),
+)
+
+ops = Table(
+    "ops",
+    metadata,
+    Column("origin", String(32), primary_key=True),
+    Column("account_id", LargeBinary(16), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("hlc", BigInteger, nullable=False),
+    Column("kind", Integer, nullable=False),
+    Column("target", LargeBinary, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("signature", LargeBinary(64), nullable=False),
+    Index("ix_ops_account_hlc", "account_id", "hlc"),
+)
+
+# The last seq this node handed out per (account, origin): one row lock (PostgreSQL) or
+# the database write lock (SQLite) makes numbering gap-free across processes.
+origin_seqs = Table(
+    "origin_seqs",
+    metadata,
+    Column("account_id", LargeBinary(16), primary_key=True),
+    Column("origin", String(32), primary_key=True),
+    Column("last_seq", BigInteger, nullable=False),
+)
