@@ -15,6 +15,7 @@ from mesyx.crypto.account import AppPasswordWrap, looks_like_app_password, secre
 from mesyx.crypto.envelope import InnerRecord, open_message, open_wrap, seal_message, wrap_content_key
 from mesyx.crypto.keysets import KeysetPublic, KeysetRole, KeysetSecret, KeysetStatus
 from mesyx.errors import CryptoError, NotFound, PermissionDenied, Temporary
+from mesyx.interfaces import AccountDirectory
 from mesyx.store.payloads import PutPayload, seal_json
 from mesyx.store.records import AccountRecord, IngestItem
 from mesyx.store.store import Store
@@ -51,7 +52,7 @@ class SealingKeys:
         return IngestItem(envelope, wrap, payload.encode())
 
 
-def load_sealing_keys(store: Store, record: AccountRecord) -> SealingKeys:
+def load_sealing_keys(store: AccountDirectory, record: AccountRecord) -> SealingKeys:
     """Active public keysets whose announcements the account key signed; others are ignored."""
     message: list[KeysetPublic] = []
     metadata: KeysetPublic | None = None

@@ -1,0 +1,62 @@
+"""The accept mode's service object: one SMTP listener wired to the pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from contextlib import AsyncExitStack
+
+from mesyx.config import Config
+from mesyx.interfaces import AccountDirectory, EnvelopeSink
+from mesyx.log import get_logger
+from mesyx.modes.accept.smtp import AcceptHandler, MesyxSMTP
+from mesyx.pipeline.deliver import Deliverer, Router
+from mesyx.pipeline.filtering import KeepFilter
+from mesyx.pipeline.ratelimit import RateLimiter
+
+__all__ = ["AcceptService"]
+
+_log = get_logger("accept")
+
+
+class AcceptService:
+    name = "accept"
+
+    def __init__(
+        self, config: Config, directory: AccountDirectory, sink: EnvelopeSink, tls: ssl.SSLContext | None
+    ) -> None:
+        self.config = config
+        self.tls = tls
+        limits = config.limits
+        self.handler = AcceptHandler(
+            Deliverer(Router(directory), sink, KeepFilter(), config.node.hostname),
+            max_recipients=config.smtp.max_recipients,
+            sender_limit=RateLimiter(limits.messages_per_sender_per_minute),
+            client_ip_limit=RateLimiter(limits.messages_per_client_ip_per_minute),
+        )
+        self._connections = RateLimiter(limits.connections_per_client_ip_per_minute)
+
+    def _protocol(self) -> MesyxSMTP:
+        return MesyxSMTP(
+            self.handler,
+            connection_gate=self._connections.allow,
+            data_size_limit=self.config.smtp.max_message_size,
+            enable_SMTPUTF8=True,
+            hostname=self.config.node.hostname,
+            ident="Mesyx ESMTP",
+            tls_context=self.tls if self.config.smtp.starttls else None,
+            timeout=self.config.smtp.timeout,
+            command_call_limit=None,
+        )
+
+    async def start(self, stack: AsyncExitStack) -> None:
+        loop = asyncio.get_running_loop()
+        host, port = self.config.node.listen, self.config.ports.smtp
+        server = await loop.create_server(self._protocol, host=host, port=port, reuse_address=True)
+        stack.push_async_callback(self._close, server)
+        _log.info("accept.listening", protocol="smtp", addr=host, port=port, starttls=self.tls is not None)
+
+    @staticmethod
+    async def _close(server: asyncio.base_events.Server) -> None:
+        server.close()
+        await server.wait_closed()
