@@ -12,8 +12,9 @@ Layout (DESIGN.md, The envelope)::
 
 The header says nothing but the account, the day and a Padmé-rounded size; sender,
 recipients, subject, folder and keyset are all inside the ciphertext. Key wraps live
-beside the envelope: a sealed box holding ``envelope id | content key`` for one keyset,
-so a wrap moved to another envelope fails to open.
+beside the envelope: a sealed box holding ``envelope id | keyset id | content key`` for
+one keyset, so a wrap moved to another envelope or relabelled with another keyset id
+fails to open.
 """
 
 from __future__ import annotations
@@ -247,19 +248,20 @@ def open_message(envelope: Envelope, content_key: bytes) -> tuple[InnerRecord, b
 
 
 def wrap_content_key(envelope_id: bytes, content_key: bytes, keyset_id: bytes, public_key: bytes) -> KeyWrap:
-    """Seal ``envelope id | content key`` to a keyset's X25519 public key."""
+    """Seal ``envelope id | keyset id | content key`` to a keyset's X25519 public key."""
     if len(keyset_id) != KEYSET_ID_BYTES:
         raise ValueError("keyset id must be 16 bytes")
-    sealed = SealedBox(PublicKey(public_key)).encrypt(envelope_id + content_key)
+    sealed = SealedBox(PublicKey(public_key)).encrypt(envelope_id + keyset_id + content_key)
     return KeyWrap(envelope_id, keyset_id, bytes(sealed))
 
 
 def open_wrap(wrap: KeyWrap, private_key: PrivateKey) -> bytes:
-    """Open a wrap with its keyset's private key; check it belongs to its envelope."""
+    """Open a wrap with its keyset's private key; check it belongs to its envelope and keyset."""
     try:
         plain = bytes(SealedBox(private_key).decrypt(wrap.sealed))
     except (nacl.exceptions.CryptoError, ValueError, TypeError) as exc:
         raise CryptoError("key wrap does not open: wrong keyset or tampered wrap") from exc
-    if len(plain) != ENVELOPE_ID_BYTES + 32 or plain[:ENVELOPE_ID_BYTES] != wrap.envelope_id:
-        raise CryptoError("key wrap belongs to another envelope")
-    return plain[ENVELOPE_ID_BYTES:]
+    bound = ENVELOPE_ID_BYTES + KEYSET_ID_BYTES
+    if len(plain) != bound + 32 or plain[:bound] != wrap.envelope_id + wrap.keyset_id:
+        raise CryptoError("key wrap belongs to another envelope or keyset")
+    return plain[bound:]
