@@ -1,0 +1,88 @@
+"""The root command group and the one place errors are rendered for people."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from mesyx import __version__
+from mesyx.errors import MesyxError, UsageError
+
+__all__ = ["main", "cli", "Context", "pass_ctx"]
+
+#: Exit codes: 1 for a refused or failed request, 2 for a usage error (click's), 70 for
+#: an internal error (EX_SOFTWARE), 75 for a temporary one (EX_TEMPFAIL).
+_EXIT = {"usage": 2, "config": 78, "temporary": 75}
+
+
+class Context:
+    """What every command gets: the node's home and whether to show tracebacks."""
+
+    def __init__(self, home: Path, debug: bool) -> None:
+        from mesyx.home import Home
+
+        self.home = Home(home)
+        self.debug = debug
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="MESYX_HOME",
+    default=Path.home() / ".mesyx",
+    show_default="~/.mesyx, or $MESYX_HOME",
+    help="The node's home directory (config, keys, data).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.version_option(__version__, prog_name="mesyx")
+@click.pass_context
+def cli(ctx: click.Context, home: Path, debug: bool) -> None:
+    """Mesyx: email and chat in one place that no server operator can read.
+
+    One daemon runs any combination of four modes: accept (inbound SMTP, public keys
+    only), exchange (blind replication), client (decrypts, serves IMAP and friends) and
+    reencrypt (key rotation). Start with `mesyx init`, then `mesyx run`.
+    """
+    ctx.obj = Context(home, debug)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"mesyx: error: {message}", err=True)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console entry point: run the CLI, render every failure as one line."""
+    from mesyx.cli import account, keyset, message, node  # noqa: F401  (registers commands)
+
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        return cli.main(args=argv, prog_name="mesyx", standalone_mode=False)
+    except click.exceptions.Abort:
+        _fail("aborted", 1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except MesyxError as exc:
+        if debug:
+            raise
+        _fail(exc.message, 2 if isinstance(exc, UsageError) else _EXIT.get(exc.kind, 1))
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except Exception as exc:  # an edge: a bug shows an id, the trace goes to the log
+        if debug:
+            raise
+        from mesyx.log import get_logger, new_error_id
+
+        error_id = new_error_id()
+        get_logger("cli").exception("cli.internal_error", error_id=error_id, error=type(exc).__name__)
+        _fail(f"internal error (id {error_id}); rerun with --debug for details", 70)
