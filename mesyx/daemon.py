@@ -67,7 +67,7 @@ class Daemon:
                 return
             error = finished.exception()
             if error is not None:
-                _log.error("daemon.task_died", task=name, error=f"{type(error).__name__}: {error}")
+                _log.error("task_died", task=name, error=f"{type(error).__name__}: {error}")
                 self._failure = error
                 self._stop.set()
 
@@ -98,12 +98,12 @@ class Daemon:
                 # Unwinds last: drain queued commits after every listener has closed.
                 stack.push_async_callback(self._drain, committer, commit_task)
                 await self._start_modes(stack, store, committer)
-                _log.info("daemon.started", node_id=self.keys.node_id, modes=",".join(sorted(self.config.node.modes)))
+                _log.info("started", node_id=self.keys.node_id, modes=",".join(sorted(self.config.node.modes)))
                 await self._stop.wait()
-                _log.info("daemon.stopping")
+                _log.info("stopping")
         finally:
             store.close()
-        _log.info("daemon.stopped", committed=committer.committed, batches=committer.batches)
+        _log.info("stopped", committed=committer.committed, batches=committer.batches)
 
     async def _start_modes(self, stack: AsyncExitStack, store: Store, committer: GroupCommitter) -> None:
         modes = self.config.node.modes
@@ -111,7 +111,7 @@ class Daemon:
             tls = self.home.tls_context(self.config) if self.config.smtp.starttls else None
             await AcceptService(self.config, store, committer, tls).start(stack)
         for mode in sorted(modes - {Mode.ACCEPT}):
-            _log.info("daemon.mode_idle", mode=mode.value, reason="no listener in this version yet")
+            _log.info("mode_idle", mode=mode.value, reason="no listener in this version yet")
 
     @staticmethod
     async def _drain(committer: GroupCommitter, task: asyncio.Task[None]) -> None:

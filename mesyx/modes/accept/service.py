@@ -54,7 +54,7 @@ class AcceptService:
         host, port = self.config.node.listen, self.config.ports.smtp
         server = await loop.create_server(self._protocol, host=host, port=port, reuse_address=True)
         stack.push_async_callback(self._close, server)
-        _log.info("accept.listening", protocol="smtp", addr=host, port=port, starttls=self.tls is not None)
+        _log.info("listening", protocol="smtp", addr=host, port=port, starttls=self.tls is not None)
 
     @staticmethod
     async def _close(server: asyncio.base_events.Server) -> None:

@@ -51,10 +51,10 @@ class AcceptHandler:
         self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]
     ) -> str:
         if not self.client_ip_limit.allow(_peer_ip(session)):
-            _log.warning("smtp.rate_limited", what="client_ip", ip=_peer_ip(session))
+            _log.warning("rate_limited", what="client_ip", ip=_peer_ip(session))
             return "450 4.7.1 Too many messages from your address, try again later"
         if address and not self.sender_limit.allow(address.lower()):
-            _log.warning("smtp.rate_limited", what="sender", ip=_peer_ip(session))
+            _log.warning("rate_limited", what="sender", ip=_peer_ip(session))
             return "450 4.7.1 Too many messages from this sender, try again later"
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
@@ -107,14 +107,13 @@ class AcceptHandler:
     async def handle_exception(self, error: Exception) -> str:
         """A bug, not a refusal: log it with an id, show only the id (DESIGN.md)."""
         error_id = new_error_id()
-        _log.error("smtp.internal_error", error_id=error_id, error=type(error).__name__)
-        _log.exception("smtp.internal_error.trace", error_id=error_id)
+        _log.exception("internal_error", error_id=error_id)
         return f"451 4.3.0 Internal error, try again later (error id {error_id})"
 
     @staticmethod
     def _temporary(exc: MesyxError) -> str:
         kind = "temporary" if isinstance(exc, Temporary) else exc.kind
-        _log.warning("smtp.temporary_failure", kind=kind, reason=exc.message)
+        _log.warning("temporary_failure", kind=kind, reason=exc.message)
         return "451 4.3.0 Temporary local problem, try again later"
 
 
@@ -129,7 +128,7 @@ class MesyxSMTP(SMTP):
         assert self.session is not None
         ip = _peer_ip(self.session)
         if not self._connection_gate(ip):
-            _log.warning("smtp.rate_limited", what="connections", ip=ip)
+            _log.warning("rate_limited", what="connections", ip=ip)
             await self.push("421 4.7.0 Too many connections from your address, try again later")
             if self.transport is not None:
                 self.transport.close()
