@@ -42,8 +42,12 @@ def role_mailbox_id(account_id: bytes, role: MailboxRole) -> str:
 
 
 def named_mailbox_id(account_id: bytes, name: str) -> str:
-    """INBOX is case-insensitive (RFC 3501 section 5.1); other names are NFC-normalised."""
-    if name.upper() == "INBOX":
+    """INBOX is case-insensitive (RFC 3501 section 5.1); other names are NFC-normalised.
+
+    The case folding is ASCII only: ``str.upper`` alone would also fold the Turkish
+    dotless i, so that a mailbox named "\u0131nbox" would silently be the INBOX.
+    """
+    if name.isascii() and name.upper() == "INBOX":
         return role_mailbox_id(account_id, MailboxRole.INBOX)
     for role, default in SPECIAL_USE.items():
         if name == default:
