@@ -73,16 +73,24 @@ class GroupCommitter:
         try:
             events = await loop.run_in_executor(self._thread, self.store.commit_ingest, items)
         except MesyxError as exc:
-            for pending in batch:
-                if not pending.done.done():
-                    pending.done.set_exception(exc)
+            self._fail(batch, exc)
             return
+        except Exception as exc:
+            # A bug: the waiting sessions answer 451 and the daemon goes down loudly.
+            self._fail(batch, Temporary("the store failed; see the daemon log"))
+            raise exc
         self.batches += 1
         self.committed += len(items)
         for pending in batch:
             if not pending.done.done():
                 pending.done.set_result(None)
         self.broadcaster.publish(events)
+
+    @staticmethod
+    def _fail(batch: list[_Pending], error: MesyxError) -> None:
+        for pending in batch:
+            if not pending.done.done():
+                pending.done.set_exception(error)
 
     async def close(self) -> None:
         """Stop taking new work; what is queued still commits before :meth:`run` returns."""

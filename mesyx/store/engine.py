@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-from sqlalchemy.pool import NullPool
 
 from mesyx.errors import ConfigError
 
@@ -51,7 +50,7 @@ def make_engine(url: str) -> Engine:
     """Create the engine for ``url``; a bad URL or a missing driver is a ConfigError."""
     try:
         if url.startswith("sqlite"):
-            engine = create_engine(url, poolclass=NullPool if ":memory:" not in url else None)
+            engine = create_engine(url, pool_size=8, max_overflow=16)
             event.listen(engine, "connect", _sqlite_pragmas)
             event.listen(engine, "begin", _sqlite_begin)
             return engine
