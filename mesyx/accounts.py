@@ -160,5 +160,6 @@ def change_passphrase(store: Store, account: UnlockedAccount, new_passphrase: st
 def add_app_password(store: Store, account: UnlockedAccount, label: str) -> tuple[int, str]:
     """A new random app password; shown once, stored only as a wrap of the master key."""
     password = generate_app_password()
-    app_id = store.add_app_password(account.record.account_id, label, AppPasswordWrap.create(account.master_key, password).encode())
+    wrap = AppPasswordWrap.create(account.master_key, password)
+    app_id = store.add_app_password(account.record.account_id, label, wrap.encode())
     return app_id, password

@@ -483,10 +483,7 @@ def _parse_toml(text: str, where: str) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         message = str(exc).splitlines()[0] if str(exc) else "syntax error"
         m = re.fullmatch(r"(.*) \(at line (\d+), column (\d+)\)", message)
-        if m:
-            reason = f"line {m[2]}, column {m[3]}: invalid TOML: {m[1]}"
-        else:
-            reason = f"invalid TOML: {message}"
+        reason = f"line {m[2]}, column {m[3]}: invalid TOML: {m[1]}" if m else f"invalid TOML: {message}"
         raise ConfigError(f"{where}: {reason}") from None
     except RecursionError:
         raise ConfigError(f"{where}: invalid TOML: arrays or tables nested too deeply") from None

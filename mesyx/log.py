@@ -179,7 +179,7 @@ def _plain(value: object, depth: int = 0) -> object:
         return _Marker(f"<{type(value).__name__}>")
     try:
         return str(value)
-    except Exception:  # a broken __str__ must not lose the log line
+    except Exception:  # noqa: BLE001 - a broken __str__ must not lose the log line
         return _Marker(f"<{type(value).__name__}>")
 
 
@@ -246,7 +246,7 @@ def _event_and_fields(record: logging.LogRecord) -> tuple[str, dict[str, object]
         return event, dict(fields)
     try:
         message = record.getMessage()
-    except Exception:  # bad %-args in a library's log call
+    except Exception:  # noqa: BLE001 - bad %-args in a library's log call
         message = str(record.msg)
     return "message", {"msg": message}
 

@@ -200,7 +200,7 @@ def app_password_list(ctx: Context, address: str, as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     for a in apps:
-        when = datetime.datetime.fromtimestamp(a.created_at, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
+        when = datetime.datetime.fromtimestamp(a.created_at, datetime.UTC).strftime("%Y-%m-%d %H:%M")
         click.echo(f"{a.app_id:>4}  {a.label}  (created {when} UTC)")
 
 

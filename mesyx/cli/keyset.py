@@ -19,7 +19,7 @@ def keyset() -> None:
 def _day(ts: int) -> str:
     if ts >= 2**61:
         return "forever"
-    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).strftime("%Y-%m-%d")
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).strftime("%Y-%m-%d")
 
 
 @keyset.command("list")
@@ -48,4 +48,5 @@ def list_keysets(ctx: Context, address: str | None, as_json: bool) -> None:
     click.echo(f"keysets of {record.primary_address}:")
     for r in rows:
         where = "private here" if r["private_here"] else "public only"
-        click.echo(f"  {r['role']:<10} {r['window']:<9} {r['from']} .. {r['until']}  {r['status']:<8} {where}  {r['keyset_id']}")
+        span = f"{r['from']} .. {r['until']}"
+        click.echo(f"  {r['role']:<10} {r['window']:<9} {span}  {r['status']:<8} {where}  {r['keyset_id']}")

@@ -57,7 +57,7 @@ def list_messages(ctx: Context, address: str | None, passphrase_file: Path | Non
                 inner, raw = read_message(node.store, unlocked, mail.envelope_id)
                 rows.append({
                     "id": mail.envelope_id.hex(),
-                    "received_at": datetime.datetime.fromtimestamp(inner.received_at, datetime.timezone.utc)
+                    "received_at": datetime.datetime.fromtimestamp(inner.received_at, datetime.UTC)
                     .isoformat(timespec="seconds"),
                     "mailboxes": sorted(state.mailboxes[m].name if m in state.mailboxes else m
                                         for m in mail.mailbox_ids),

@@ -20,7 +20,8 @@ def _parse_modes(value: str | None) -> list[str]:
     modes = [m.strip().lower() for m in value.split(",") if m.strip()]
     unknown = [m for m in modes if m not in _MODE_NAMES]
     if unknown or not modes:
-        raise UsageError(f"--modes: unknown mode {', '.join(unknown) or '(none)'}; choose from {', '.join(_MODE_NAMES)}")
+        named = ", ".join(unknown) or "(none)"
+        raise UsageError(f"--modes: unknown mode {named}; choose from {', '.join(_MODE_NAMES)}")
     return modes
 
 
@@ -109,7 +110,7 @@ def status(ctx: Context, as_json: bool) -> None:
         click.echo(json.dumps(info, indent=2))
         return
     click.echo(f"node      {info['node_id']}")
-    click.echo(f"daemon    {'running (pid %s)' % pid if pid else 'not running'}")
+    click.echo(f"daemon    {f'running (pid {pid})' if pid else 'not running'}")
     click.echo(f"modes     {', '.join(config.node.modes)}")
     for name, port in ports.items():
         click.echo(f"{name:<9} {config.node.listen}:{port}")

@@ -63,7 +63,7 @@ ALWAYS = Window(0, _FOREVER, "always")
 
 
 def _utc(ts: float) -> datetime.datetime:
-    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc)
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC)
 
 
 def _epoch(dt: datetime.datetime) -> int:

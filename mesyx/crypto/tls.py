@@ -27,7 +27,7 @@ def generate_certificate(cert_path: Path, key_path: Path, *, common_name: str) -
     """Write a fresh self-signed P-256 certificate (ten years) and its key (0600)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     san = x509.SubjectAlternativeName(
         [
             x509.DNSName(common_name),

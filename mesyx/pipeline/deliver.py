@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from mesyx.addresses import base_address
 from mesyx.crypto.envelope import InnerRecord
 from mesyx.errors import NotFound, PermissionDenied
+from mesyx.interfaces import AccountDirectory, EnvelopeSink
 from mesyx.log import get_logger
 from mesyx.pipeline.filtering import Filter
 from mesyx.pipeline.inbound import InboundMessage, trace_headers
 from mesyx.store.mailcrypt import SealingKeys, load_sealing_keys
-from mesyx.interfaces import AccountDirectory, EnvelopeSink
 from mesyx.store.store import normalise_address
 
 __all__ = ["Router", "Deliverer", "Delivery"]

@@ -75,10 +75,10 @@ class GroupCommitter:
         except MesyxError as exc:
             self._fail(batch, exc)
             return
-        except Exception as exc:
+        except Exception:
             # A bug: the waiting sessions answer 451 and the daemon goes down loudly.
             self._fail(batch, Temporary("the store failed; see the daemon log"))
-            raise exc
+            raise
         self.batches += 1
         self.committed += len(items)
         for pending in batch:

@@ -135,10 +135,11 @@ def fold(account_id: bytes, changes: Iterable[tuple[Stamp, Change]]) -> AccountS
     replaces: dict[bytes, bytes] = {}
     replace_stamps: dict[bytes, Stamp] = {}
     for stamp, change in items:
-        if isinstance(change, Replace):
-            if change.old_id not in replace_stamps or stamp > replace_stamps[change.old_id]:
-                replace_stamps[change.old_id] = stamp
-                replaces[change.old_id] = change.new_id
+        if isinstance(change, Replace) and (
+            change.old_id not in replace_stamps or stamp > replace_stamps[change.old_id]
+        ):
+            replace_stamps[change.old_id] = stamp
+            replaces[change.old_id] = change.new_id
     alias = _resolver(replaces)
 
     def resolve(envelope_id: bytes) -> bytes:

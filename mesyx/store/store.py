@@ -298,8 +298,9 @@ class Store:
         self, conn: Connection, account_id: bytes, changes: Sequence[tuple[OpKind, bytes, bytes]]
     ) -> list[Operation]:
         first = self._allocate(conn, account_id, len(changes))
+        origin = self.node.node_id
         return [
-            UnsignedOp(self.node.node_id, account_id, first + i, self.clock.now(), kind, target, payload).sign(self.node)
+            UnsignedOp(origin, account_id, first + i, self.clock.now(), kind, target, payload).sign(self.node)
             for i, (kind, target, payload) in enumerate(changes)
         ]
 
