@@ -14,6 +14,6 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from tests.fixtures.postgres import free_port, postgres_server, postgres_url
+from tests.fixtures.postgres import free_port, postgres_server, postgres_url  # noqa: E402
 
 __all__ = ["free_port", "postgres_server", "postgres_url"]

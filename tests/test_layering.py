@@ -80,10 +80,8 @@ def imports_of(path: Path, package_dir: Path) -> Iterator[Import]:
             for alias in node.names:
                 yield make(node, alias.name)
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = _resolve_relative(module, is_package, node.level, node.module)
-            else:
-                base = node.module or ""
+            absolute = node.module or ""
+            base = _resolve_relative(module, is_package, node.level, node.module) if node.level else absolute
             yield make(node, base)
             # `from mesyx.modes import accept` imports the submodule mesyx.modes.accept.
             for alias in node.names:
