@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from nacl.signing import SigningKey
@@ -30,6 +31,7 @@ from mesyx.keyset_policy import KeysetPolicy
 from mesyx.store.devices import Device, DeviceList, DeviceRole
 from mesyx.store.mailcrypt import UnlockedAccount
 from mesyx.store.operations import OpKind
+from mesyx.store.payloads import seal_json
 from mesyx.store.records import AccountRecord
 from mesyx.store.store import Store
 
@@ -38,6 +40,7 @@ __all__ = [
     "create_account",
     "ensure_keysets",
     "export_public",
+    "set_routes",
     "import_public",
     "change_passphrase",
     "add_app_password",
@@ -48,6 +51,33 @@ EXPORT_FORMAT = "mesyx-account-public-v1"
 
 def _announce_payload(public: KeysetPublic, signature: bytes) -> bytes:
     return Writer().var(public.announcement_bytes()).fixed(signature, 64).getvalue()
+
+
+def _routing_payload(devices: DeviceList, addresses: Sequence[str]) -> bytes:
+    """The routing op's payload: the addresses sealed to each device that may route mail.
+
+    Accept and client devices get a copy each (DESIGN.md, Operations: "payloads meant for
+    accept nodes ... are sealed to each accept node's box key"); exchange nodes see none.
+    """
+    writer = Writer()
+    readers = [d for d in devices.devices if d.role in (DeviceRole.ACCEPT, DeviceRole.CLIENT)]
+    writer.u32(len(readers))
+    for device in readers:
+        writer.text(device.node_id).var(seal_json(device.box_key, {"addresses": list(addresses)}))
+    return writer.getvalue()
+
+
+def set_routes(store: Store, record: AccountRecord, addresses: Sequence[str]) -> None:
+    """Change the addresses that route to the account (primary first, aliases, ``@domain``).
+
+    On a node the device list names as the account's client, the change is also a signed
+    routing operation, so it replicates to the account's accept nodes; elsewhere it is a
+    local routing entry only.
+    """
+    store.set_addresses(record.account_id, addresses)
+    devices = record.device_list
+    if devices is not None and (me := devices.find(store.node.node_id)) and me.role is DeviceRole.CLIENT:
+        store.originate(record.account_id, [(OpKind.ROUTING, b"", _routing_payload(devices, addresses))])
 
 
 def create_account(
@@ -72,7 +102,13 @@ def create_account(
     )
     store.add_account(record)
     assert record.device_list is not None
-    store.originate(account_id, [(OpKind.DEVICE_LIST, b"", record.device_list.encode())])
+    store.originate(
+        account_id,
+        [
+            (OpKind.DEVICE_LIST, b"", record.device_list.encode()),
+            (OpKind.ROUTING, b"", _routing_payload(record.device_list, record.addresses)),
+        ],
+    )
     unlocked = UnlockedAccount(record, master, signing_key, {})
     ensure_keysets(store, unlocked, policy, now=record.created_at)
     return record

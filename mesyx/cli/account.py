@@ -135,6 +135,7 @@ def alias() -> None:
 @pass_ctx
 def alias_add(ctx: Context, address: str, alias_address: str) -> None:
     """Route ALIAS to the account ADDRESS."""
+    from mesyx.accounts import set_routes
     from mesyx.addresses import check_address
 
     value = alias_address.strip().lower()
@@ -146,7 +147,7 @@ def alias_add(ctx: Context, address: str, alias_address: str) -> None:
         record = node.store.find_account(address)
         if value in record.addresses:
             raise UsageError(f"{value} routes to {record.primary_address} already")
-        node.store.set_addresses(record.account_id, [*record.addresses, value])
+        set_routes(node.store, record, [*record.addresses, value])
     click.echo(f"{value} now routes to {record.primary_address}")
 
 
@@ -156,12 +157,14 @@ def alias_add(ctx: Context, address: str, alias_address: str) -> None:
 @pass_ctx
 def alias_remove(ctx: Context, address: str, alias_address: str) -> None:
     """Stop routing ALIAS to the account ADDRESS (the primary address stays)."""
+    from mesyx.accounts import set_routes
+
     with open_node(ctx) as node:
         record = node.store.find_account(address)
         value = alias_address.strip().lower()
         if value == record.primary_address or value not in record.addresses:
             raise UsageError(f"{value} is not an alias of {record.primary_address}")
-        node.store.set_addresses(record.account_id, [a for a in record.addresses if a != value])
+        set_routes(node.store, record, [a for a in record.addresses if a != value])
     click.echo(f"{value} no longer routes to {record.primary_address}")
 
 
