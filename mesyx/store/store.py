@@ -287,10 +287,16 @@ class Store:
         """Reserve ``count`` seqs for this node's origin; returns the first."""
         origin = self.node.node_id
         key = and_(t.origin_seqs.c.account_id == account_id, t.origin_seqs.c.origin == origin)
-        updated = conn.execute(update(t.origin_seqs).where(key).values(last_seq=t.origin_seqs.c.last_seq + count))
-        if updated.rowcount == 0:
-            conn.execute(insert(t.origin_seqs).values(account_id=account_id, origin=origin, last_seq=count))
-            return 1
+        bump = update(t.origin_seqs).where(key).values(last_seq=t.origin_seqs.c.last_seq + count)
+        if conn.execute(bump).rowcount == 0:
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(t.origin_seqs).values(account_id=account_id, origin=origin, last_seq=count))
+                return 1
+            except IntegrityError:
+                # PostgreSQL: a concurrent transaction created the row first (SQLite's
+                # write lock rules this out); it is committed now, so bump it instead.
+                conn.execute(bump)
         last = conn.execute(select(t.origin_seqs.c.last_seq).where(key)).scalar_one()
         return int(last) - count + 1
 
@@ -397,6 +403,8 @@ class Store:
         one fsync. Large bodies go to fsynced files first. Only after this returns may a
         protocol acknowledge (SMTP 250).
         """
+        if not items:
+            return []  # an empty INSERT would try to store one row of NULLs
         now = time.time()
         for item in items:
             if len(item.envelope.body) > self.blob_threshold:
