@@ -378,6 +378,9 @@ class Store:
         Returns False for a duplicate. Raises (and stores nothing) when the origin is not
         allowed that kind or the signature does not verify.
         """
+        if op.seq < 1:
+            # Seqs start at 1: a seq 0 would make version_vector count a gap as contiguous.
+            raise Corrupt(f"operation from {op.origin} has seq {op.seq}; seqs start at 1")
         devices = self.account(op.account_id).device_list
         if devices is None:
             raise NotFound("the account has no device list on this node: nothing can be authorised")
