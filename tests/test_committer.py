@@ -28,10 +28,8 @@ def store(tmp_path: Path) -> Store:
 
 
 def _items(keys: SealingKeys, count: int, tag: str) -> list[IngestItem]:
-    return [
-        keys.seal(InnerRecord(time.time(), "smtp", "a@b.test", ("x@mesyx.test",)), f"Subject: {tag}{i}\r\n\r\n".encode())
-        for i in range(count)
-    ]
+    inner = InnerRecord(time.time(), "smtp", "a@b.test", ("x@mesyx.test",))
+    return [keys.seal(inner, f"Subject: {tag}{i}\r\n\r\n".encode()) for i in range(count)]
 
 
 def test_concurrent_submissions_share_commits_and_events_follow(store: Store) -> None:
