@@ -169,7 +169,8 @@ def import_public(store: Store, text: str) -> AccountRecord:
             (KeysetPublic.from_announcement(unb32(k["announcement"])), unb32(k["signature"], 64))
             for k in data["keysets"]
         ]
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        # AttributeError: JSON that is not an object, or a field that is not a string.
         raise Corrupt(f"account export is malformed: {exc}") from exc
     if not addresses:
         raise Corrupt("account export lists no address")
