@@ -24,7 +24,7 @@ from mesyx.crypto.encoding import blake2b
 from mesyx.crypto.envelope import Envelope, KeyWrap
 from mesyx.crypto.keysets import KeysetPublic, KeysetStatus
 from mesyx.crypto.node import NodeKeys
-from mesyx.errors import Corrupt, CryptoError, Exists, NotFound, Temporary
+from mesyx.errors import Corrupt, CryptoError, Exists, NotFound, Temporary, UsageError
 from mesyx.store import schema as t
 from mesyx.store.blobs import BlobFiles
 from mesyx.store.devices import DeviceList
@@ -128,10 +128,11 @@ class Store:
                 raise Exists(f"address {address} belongs to another account on this node")
 
     def _insert_routes(self, conn: Connection, account_id: bytes, addresses: Sequence[str]) -> None:
-        conn.execute(
-            insert(t.routes),
-            [{"address_hash": self.address_hash(a), "account_id": account_id} for a in addresses],
-        )
+        if not addresses:
+            raise UsageError("an account needs at least one address")
+        # Spellings that differ only in case are one route: insert each hash once.
+        hashes = sorted({self.address_hash(a) for a in addresses})
+        conn.execute(insert(t.routes), [{"address_hash": h, "account_id": account_id} for h in hashes])
 
     def set_addresses(self, account_id: bytes, addresses: Sequence[str]) -> None:
         with self._write() as conn:
