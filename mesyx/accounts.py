@@ -26,7 +26,7 @@ from mesyx.crypto.account import (
 from mesyx.crypto.encoding import Writer, b32, unb32
 from mesyx.crypto.keysets import KeysetPublic, KeysetSecret
 from mesyx.crypto.node import NodeKeys
-from mesyx.errors import Corrupt, CryptoError, UsageError
+from mesyx.errors import Corrupt, CryptoError, MesyxError, UsageError
 from mesyx.keyset_policy import KeysetPolicy
 from mesyx.store.devices import Device, DeviceList, DeviceRole
 from mesyx.store.mailcrypt import UnlockedAccount
@@ -181,10 +181,17 @@ def import_public(store: Store, text: str) -> AccountRecord:
         public.verify(signature, verify_key)
         if public.account_id != account_id:
             raise CryptoError("account export: a keyset belongs to another account")
+    if len({public.keyset_id for public, _ in keysets}) != len(keysets):
+        raise Corrupt("account export lists a keyset twice")
     record = AccountRecord(account_id, verify_key, time.time(), addresses, devices, None, None)
     store.add_account(record)
-    for public, signature in keysets:
-        store.add_keyset(public, signature, None)
+    try:
+        for public, signature in keysets:
+            store.add_keyset(public, signature, None)
+    except MesyxError:
+        # E.g. a keyset id already on this node: take the half-imported account back out.
+        store.remove_account(account_id)
+        raise
     return record
 
 
