@@ -401,6 +401,40 @@ def test_keyset_of_another_account_signed_by_the_right_key_is_refused(
     nothing_stored(blank, record.account_id)
 
 
+def test_export_listing_a_keyset_twice_is_refused(exported: str, blank: Store) -> None:
+    account_id = unb32(json.loads(exported)["account_id"])
+    with pytest.raises(Corrupt):
+        import_public(blank, edit(exported, lambda d: d["keysets"].append(d["keysets"][0])))
+    nothing_stored(blank, account_id)
+
+
+def test_export_reusing_keyset_ids_of_another_account_is_refused_whole(exported: str, blank: Store) -> None:
+    alice = import_public(blank, exported)
+    alice_keysets = blank.keysets(alice.account_id)
+    # Mallory signs her own account's keysets but gives them alice's keyset ids.
+    key, account_id, node = SigningKey.generate(), bytes(range(16)), NodeKeys.generate()
+    devices = DeviceList(account_id, 1, (Device(node.verify_key, bytes(node.box_public), DeviceRole.CLIENT),))
+    entries = []
+    for record in alice_keysets:
+        fake = KeysetSecret.generate(account_id, record.public.role, record.public.window).public
+        fake = KeysetPublic(record.public.keyset_id, account_id, fake.role, fake.window, fake.public_key)
+        entries.append({"announcement": b32(fake.announcement_bytes()), "signature": b32(fake.sign(key))})
+    mallory = {
+        "format": EXPORT_FORMAT,
+        "account_id": b32(account_id),
+        "verify_key": b32(bytes(key.verify_key)),
+        "addresses": ["mallory@mesyx.test"],
+        "device_list": b32(devices.signed(key).encode()),
+        "keysets": entries,
+    }
+    with pytest.raises(Exists):
+        import_public(blank, json.dumps(mallory))
+    assert blank.route("mallory@mesyx.test") is None
+    assert [a.account_id for a in blank.accounts()] == [alice.account_id]
+    assert blank.keysets(account_id) == []
+    assert blank.keysets(alice.account_id) == alice_keysets
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
