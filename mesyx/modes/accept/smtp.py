@@ -84,7 +84,8 @@ class AcceptHandler:
             return "554 5.6.0 Message content unavailable"
         message = InboundMessage(
             source="smtp",
-            mail_from=envelope.mail_from or "",
+            # aiosmtpd keeps the null reverse-path of bounces (RFC 5321 4.5.5) as "<>".
+            mail_from="" if envelope.mail_from in (None, "<>") else envelope.mail_from,
             rcpt_to=tuple(envelope.rcpt_tos),
             raw=raw,
             received_at=time.time(),
