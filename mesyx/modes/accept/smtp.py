@@ -125,6 +125,15 @@ class MesyxSMTP(SMTP):
         super().__init__(handler, **kwargs)
         self._connection_gate = connection_gate
 
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd takes ``<bad`` (no closing ``>``) for the address ``bad``; RFC 5321
+        section 4.1.2 has no such path, so refuse it as malformed (``553 5.1.3``)."""
+        stripped = arg.lstrip()
+        if stripped.startswith("<") and ">" not in stripped:
+            return None, None
+        parsed: tuple[str | None, str | None] = super()._getaddr(arg)
+        return parsed
+
     async def _handle_client(self) -> None:
         assert self.session is not None
         ip = _peer_ip(self.session)
