@@ -31,6 +31,15 @@ def _peer_ip(session: Session) -> str:
     return str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
 
 
+def _is_utf8(text: str) -> bool:
+    """False for text holding lone surrogates: how aiosmtpd decodes invalid UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class AcceptHandler:
     """aiosmtpd handler: the hooks are called once per command of a session."""
 
@@ -50,6 +59,10 @@ class AcceptHandler:
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]
     ) -> str:
+        if not _is_utf8(address):
+            # RFC 6531 section 3.3: an 8-bit address is UTF-8. Such a sender cannot be
+            # sealed into the inner record; refuse it here, not with a 451 after DATA.
+            return "553 5.1.7 Malformed sender address (not UTF-8)"
         if not self.client_ip_limit.allow(_peer_ip(session)):
             _log.warning("rate_limited", what="client_ip", ip=_peer_ip(session))
             return "450 4.7.1 Too many messages from your address, try again later"
