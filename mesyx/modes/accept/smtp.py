@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, Envelope, Session, TLSSetupException
 
 from mesyx.addresses import check_address
 from mesyx.errors import LimitExceeded, MesyxError, NotFound, PermissionDenied, Temporary, UsageError
@@ -120,6 +120,12 @@ class AcceptHandler:
 
     async def handle_exception(self, error: Exception) -> str:
         """A bug, not a refusal: log it with an id, show only the id (DESIGN.md)."""
+        if isinstance(error, TLSSetupException):
+            # The client's STARTTLS handshake failed or it went away: its problem, not a
+            # bug. aiosmtpd closes the connection; this reply is never sent.
+            cause = error.__cause__
+            _log.info("starttls_failed", reason=f"{type(cause).__name__}: {cause}" if cause else "handshake")
+            return "454 4.7.0 TLS handshake failed"
         error_id = new_error_id()
         _log.exception("internal_error", error_id=error_id)
         return f"451 4.3.0 Internal error, try again later (error id {error_id})"
