@@ -137,12 +137,26 @@ class AcceptHandler:
         return "451 4.3.0 Temporary local problem, try again later"
 
 
+
+#: Reply text is HT, SP and printable characters (RFC 5321 section 4.2).
+_REPLY_CONTROLS = {code: "?" for code in (*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F)}
+
+
 class MesyxSMTP(SMTP):
     """aiosmtpd's SMTP with a per-client-IP connection rate limit answered by ``421``."""
 
     def __init__(self, handler: AcceptHandler, *, connection_gate: Callable[[str], bool], **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self._connection_gate = connection_gate
+
+    async def push(self, status: str | bytes) -> None:
+        """Send a reply. aiosmtpd echoes client octets in some (an unknown command, VRFY
+        of an unparsable argument): control characters there become ``?``, and invalid
+        UTF-8, which it keeps as lone surrogates, is replaced instead of raising
+        UnicodeEncodeError (which turned ``VRFY @\\xff`` into a 451 internal error)."""
+        if isinstance(status, str):
+            status = status.translate(_REPLY_CONTROLS).encode("utf-8", "replace")
+        await super().push(status)
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         """aiosmtpd takes ``<bad`` (no closing ``>``) for the address ``bad``; RFC 5321
