@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,9 +14,11 @@ from mesyx.cli.app import Context
 from mesyx.cli.secrets import read_passphrase
 from mesyx.config import Config
 from mesyx.errors import NotFound, UsageError
-from mesyx.store.mailcrypt import UnlockedAccount, unlock
-from mesyx.store.records import AccountRecord
-from mesyx.store.store import Store
+
+if TYPE_CHECKING:  # the store pulls in SQLAlchemy and PyNaCl: not for `mesyx --help`
+    from mesyx.store.mailcrypt import UnlockedAccount
+    from mesyx.store.records import AccountRecord
+    from mesyx.store.store import Store
 
 __all__ = ["Node", "open_node", "pick_account", "unlock_account", "account_option"]
 
@@ -54,6 +57,8 @@ def pick_account(store: Store, address: str | None) -> AccountRecord:
 
 def unlock_account(node: Node, record: AccountRecord, passphrase_file: Path | None) -> UnlockedAccount:
     """Ask for the secret only after checking the node can use it at all."""
+    from mesyx.store.mailcrypt import unlock
+
     if not record.has_private:
         unlock(node.store, record, "")  # raises the one-line explanation
     secret = read_passphrase(passphrase_file, prompt=f"Passphrase for {record.primary_address}")
