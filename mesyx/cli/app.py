@@ -53,6 +53,12 @@ def cli(ctx: click.Context, home: Path, debug: bool) -> None:
     ctx.obj = Context(home, debug)
 
 
+#: click >= 8.2 raises this for a group called without a command (it shows the help).
+_NO_ARGS_IS_HELP: tuple[type[click.ClickException], ...] = tuple(
+    getattr(click.exceptions, name) for name in ("NoArgsIsHelpError",) if hasattr(click.exceptions, name)
+)
+
+
 def _fail(message: str, code: int) -> NoReturn:
     click.echo(f"mesyx: error: {message}", err=True)
     sys.exit(code)
@@ -69,9 +75,15 @@ def main(argv: list[str] | None = None) -> Any:
         _fail("aborted", 1)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
+    except _NO_ARGS_IS_HELP as exc:  # `mesyx account` alone: the group's help, not an error
         exc.show()
         sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        # One line (DESIGN.md): click's own rendering adds a usage block and a hint.
+        hint = ""
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            hint = f" (see: {exc.ctx.command_path} --help)"
+        _fail(" ".join(exc.format_message().split()) + hint, exc.exit_code)
     except MesyxError as exc:
         if debug:
             raise
