@@ -13,7 +13,7 @@ from typing import Any
 
 from nacl.signing import SigningKey
 
-from mesyx.addresses import check_address
+from mesyx.addresses import check_address, check_route
 from mesyx.crypto.account import (
     AppPasswordWrap,
     KdfLevel,
@@ -25,8 +25,8 @@ from mesyx.crypto.account import (
 )
 from mesyx.crypto.encoding import Writer, b32, unb32
 from mesyx.crypto.keysets import KeysetPublic, KeysetSecret
-from mesyx.crypto.node import NodeKeys
-from mesyx.errors import Corrupt, CryptoError, MesyxError, UsageError
+from mesyx.crypto.node import NodeKeys, node_id_of, verify_signature
+from mesyx.errors import Corrupt, CryptoError, MesyxError, PermissionDenied, UsageError
 from mesyx.keyset_policy import KeysetPolicy
 from mesyx.store.devices import Device, DeviceList, DeviceRole
 from mesyx.store.mailcrypt import UnlockedAccount
@@ -134,10 +134,40 @@ def ensure_keysets(store: Store, account: UnlockedAccount, policy: KeysetPolicy,
     return created
 
 
+def _export_body(
+    account_id: bytes,
+    verify_key: bytes,
+    addresses: Sequence[str],
+    devices: bytes,
+    keysets: Sequence[tuple[bytes, bytes]],
+) -> bytes:
+    """Canonical bytes of an export, which the exporting client node signs whole."""
+    writer = Writer().text(EXPORT_FORMAT).var(account_id).fixed(verify_key, 32).u32(len(addresses))
+    for address in addresses:
+        writer.text(address)
+    writer.var(devices).u32(len(keysets))
+    for announcement, signature in keysets:
+        writer.var(announcement).var(signature)
+    return writer.getvalue()
+
+
 def export_public(store: Store, record: AccountRecord) -> str:
-    """The public parts an accept node needs: no private half, no master key wrap."""
+    """The public parts an accept node needs: no private half, no master key wrap.
+
+    The exporting node signs the whole file, addresses included, with its node key, and
+    only a node the account's signed device list names as a client may: so an edited
+    export cannot route a foreign address to the account (keysets and device list are
+    signed by the account key besides).
+    """
     if record.device_list is None:
         raise Corrupt("the account has no device list to export")
+    me = record.device_list.find(store.node.node_id)
+    if me is None or me.role is not DeviceRole.CLIENT:
+        raise PermissionDenied("only a client node of the account can export it (this node is not its client)")
+    keysets = [(k.public.announcement_bytes(), k.signature) for k in store.keysets(record.account_id)]
+    body = _export_body(
+        record.account_id, record.verify_key, record.addresses, record.device_list.encode(), keysets
+    )
     data = {
         "format": EXPORT_FORMAT,
         "account_id": b32(record.account_id),
@@ -148,6 +178,8 @@ def export_public(store: Store, record: AccountRecord) -> str:
             {"announcement": b32(k.public.announcement_bytes()), "signature": b32(k.signature)}
             for k in store.keysets(record.account_id)
         ],
+        "exported_by": b32(store.node.verify_key),
+        "signature": b32(store.node.sign(body)),
     }
     return json.dumps(data, indent=2) + "\n"
 
@@ -163,12 +195,21 @@ def import_public(store: Store, text: str) -> AccountRecord:
             raise Corrupt(f"not a Mesyx public account export (format must be {EXPORT_FORMAT})")
         account_id = unb32(data["account_id"], 16)
         verify_key = unb32(data["verify_key"], 32)
-        addresses = tuple(check_address(a) for a in data["addresses"])
+        addresses = tuple(check_route(a) for a in data["addresses"])
         devices = DeviceList.decode(unb32(data["device_list"]))
         keysets = [
             (KeysetPublic.from_announcement(unb32(k["announcement"])), unb32(k["signature"], 64))
             for k in data["keysets"]
         ]
+        exporter = unb32(data["exported_by"], 32)
+        export_signature = unb32(data["signature"], 64)
+        body = _export_body(
+            account_id,
+            verify_key,
+            addresses,
+            unb32(data["device_list"]),
+            [(unb32(k["announcement"]), unb32(k["signature"], 64)) for k in data["keysets"]],
+        )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         # AttributeError: JSON that is not an object, or a field that is not a string.
         raise Corrupt(f"account export is malformed: {exc}") from exc
@@ -177,6 +218,10 @@ def import_public(store: Store, text: str) -> AccountRecord:
     devices.verify(verify_key)
     if devices.account_id != account_id:
         raise CryptoError("account export: device list belongs to another account")
+    exporting = devices.find(node_id_of(exporter))
+    if exporting is None or exporting.role is not DeviceRole.CLIENT:
+        raise CryptoError("account export: not signed by a client node of the account")
+    verify_signature(exporter, body, export_signature)
     for public, signature in keysets:
         public.verify(signature, verify_key)
         if public.account_id != account_id:

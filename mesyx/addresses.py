@@ -11,7 +11,7 @@ import re
 
 from mesyx.errors import UsageError
 
-__all__ = ["check_address", "base_address"]
+__all__ = ["check_address", "check_route", "base_address"]
 
 # Dot-atom local part and a domain of LDH labels (RFC 5321 section 4.1.2); quoted local
 # parts and address literals are refused for accounts, never needed for mailbox names.
@@ -28,6 +28,14 @@ def check_address(address: str) -> str:
     if len(candidate) > 254 or not _ADDRESS.match(candidate) or len(candidate.split("@")[0]) > 64:
         raise UsageError(f"not a valid mail address: {address[:80]!r} (expected local@domain)")
     return candidate.lower()
+
+
+def check_route(route: str) -> str:
+    """An address, or ``@domain`` (a catch-all for the domain); normalised, or UsageError."""
+    candidate = route.strip()
+    if candidate.startswith("@"):
+        return "@" + check_address("catch-all" + candidate).partition("@")[2]
+    return check_address(candidate)
 
 
 def base_address(address: str) -> str | None:

@@ -17,6 +17,7 @@ from nacl.signing import SigningKey
 
 from mesyx.accounts import (
     EXPORT_FORMAT,
+    _export_body,
     add_app_password,
     change_passphrase,
     create_account,
@@ -236,7 +237,9 @@ def test_ensure_keysets_is_idempotent(tmp_path: Path) -> None:
 def test_export_has_no_private_material(home: tuple[Store, AccountRecord, UnlockedAccount], exported: str) -> None:
     store, record, unlocked = home
     data = json.loads(exported)
-    assert set(data) == {"format", "account_id", "verify_key", "addresses", "device_list", "keysets"}
+    assert set(data) == {
+        "format", "account_id", "verify_key", "addresses", "device_list", "keysets", "exported_by", "signature"
+    }
     assert data["format"] == EXPORT_FORMAT
     assert all(set(k) == {"announcement", "signature"} for k in data["keysets"])
     assert len(data["keysets"]) == len(store.keysets(record.account_id))
@@ -372,6 +375,11 @@ TAMPERS: dict[str, Callable[[dict[str, Any]], None]] = {
     "account id changed": lambda d: d.update(account_id=b32(bytes(16))),
     "format": lambda d: d.update(format="mesyx-account-public-v0"),
     "no address": lambda d: d.update(addresses=[]),
+    "foreign address added": lambda d: d["addresses"].append("ceo@victim.example"),
+    "address replaced": lambda d: d.update(addresses=["ceo@victim.example"]),
+    "export signature": lambda d: d.update(signature=flip_b32(d["signature"])),
+    "exported by a node off the device list": lambda d: d.update(exported_by=b32(NodeKeys.generate().verify_key)),
+    "export unsigned": lambda d: d.pop("signature"),
     "bad address": lambda d: d.update(addresses=["not an address"]),
     "missing keysets": lambda d: d.pop("keysets"),
     "keyset signature short": lambda d: d["keysets"][0].update(signature=b32(bytes(10))),
@@ -403,7 +411,7 @@ def test_keyset_of_another_account_signed_by_the_right_key_is_refused(
 
 def test_export_listing_a_keyset_twice_is_refused(exported: str, blank: Store) -> None:
     account_id = unb32(json.loads(exported)["account_id"])
-    with pytest.raises(Corrupt):
+    with pytest.raises((Corrupt, CryptoError)):
         import_public(blank, edit(exported, lambda d: d["keysets"].append(d["keysets"][0])))
     nothing_stored(blank, account_id)
 
@@ -419,13 +427,23 @@ def test_export_reusing_keyset_ids_of_another_account_is_refused_whole(exported:
         fake = KeysetSecret.generate(account_id, record.public.role, record.public.window).public
         fake = KeysetPublic(record.public.keyset_id, account_id, fake.role, fake.window, fake.public_key)
         entries.append({"announcement": b32(fake.announcement_bytes()), "signature": b32(fake.sign(key))})
+    signed_devices = devices.signed(key).encode()
+    body = _export_body(
+        account_id,
+        bytes(key.verify_key),
+        ["mallory@mesyx.test"],
+        signed_devices,
+        [(unb32(e["announcement"]), unb32(e["signature"])) for e in entries],
+    )
     mallory = {
         "format": EXPORT_FORMAT,
         "account_id": b32(account_id),
         "verify_key": b32(bytes(key.verify_key)),
         "addresses": ["mallory@mesyx.test"],
-        "device_list": b32(devices.signed(key).encode()),
+        "device_list": b32(signed_devices),
         "keysets": entries,
+        "exported_by": b32(node.verify_key),
+        "signature": b32(node.sign(body)),
     }
     with pytest.raises(Exists):
         import_public(blank, json.dumps(mallory))
@@ -471,10 +489,10 @@ def test_import_of_a_mutated_export_never_stores_other_keys(
         assert blank.counts()["accounts"] == 0
         assert blank.keysets(record.account_id) == []
         return
-    # Whatever got through must be exactly what the account key signed. (Addresses are
-    # not signed in the export format: only they may differ.)
+    # Whatever got through must be exactly what the account key and exporting node signed.
     try:
         assert (imported.account_id, imported.verify_key) == (record.account_id, record.verify_key)
+        assert imported.addresses == record.addresses
         assert imported.device_list is not None and record.device_list is not None
         assert imported.device_list.encode() == record.device_list.encode()
         assert [k.public for k in blank.keysets(record.account_id)] == [

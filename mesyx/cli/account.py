@@ -136,13 +136,9 @@ def alias() -> None:
 def alias_add(ctx: Context, address: str, alias_address: str) -> None:
     """Route ALIAS to the account ADDRESS."""
     from mesyx.accounts import set_routes
-    from mesyx.addresses import check_address
+    from mesyx.addresses import check_route
 
-    value = alias_address.strip().lower()
-    if not value.startswith("@"):
-        value = check_address(value)
-    else:
-        check_address("catch-all" + value)
+    value = check_route(alias_address)
     with open_node(ctx) as node:
         record = node.store.find_account(address)
         if value in record.addresses:
