@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from mesyx import __version__
 from mesyx.errors import MesyxError, UsageError
+
+if TYPE_CHECKING:
+    from mesyx.home import Home
 
 __all__ = ["main", "cli", "Context", "pass_ctx"]
 
@@ -22,10 +25,19 @@ class Context:
     """What every command gets: the node's home and whether to show tracebacks."""
 
     def __init__(self, home: Path, debug: bool) -> None:
-        from mesyx.home import Home
-
-        self.home = Home(home)
+        self.root = home
         self.debug = debug
+        self._home: Home | None = None
+
+    @property
+    def home(self) -> Home:
+        """The node's home, imported on first use: the root group's callback runs before
+        a subcommand's ``--help``, which must not load the store (DESIGN.md)."""
+        if self._home is None:
+            from mesyx.home import Home
+
+            self._home = Home(self.root)
+        return self._home
 
 
 pass_ctx = click.make_pass_decorator(Context)
