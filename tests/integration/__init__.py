@@ -1,0 +1,1 @@
+"""Integration tests: the installed ``mesyx`` CLI and real daemons over real sockets."""
