@@ -14,7 +14,6 @@ import email.policy
 import hashlib
 import re
 import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -464,5 +463,4 @@ def test_refuses_to_start_with_private_keys(node_factory: NodeFactory, modes: li
     # Back to a client-capable mode list, the same home starts fine.
     node.configure({"node": {"modes": ["accept", "client"]}})
     node.start()
-    time.sleep(0.1)
     assert node.stop() == 0
