@@ -164,7 +164,12 @@ class MesyxSMTP(SMTP):
         stripped = arg.lstrip()
         if stripped.startswith("<") and ">" not in stripped:
             return None, None
-        parsed: tuple[str | None, str | None] = super()._getaddr(arg)
+        try:
+            parsed: tuple[str | None, str | None] = super()._getaddr(arg)
+        except Exception:  # noqa: BLE001 - client input; aiosmtpd catches only HeaderParseError
+            # The stdlib parser aiosmtpd uses also fails with IndexError ("alice@") and
+            # UnboundLocalError ("<@["): a malformed address, not an internal error.
+            return None, None
         return parsed
 
     async def _handle_client(self) -> None:
