@@ -146,7 +146,7 @@ class Deliverer:
         if items:
             await self.committer.submit(items)
         _log.info(
-            "pipeline.delivered", id=transaction_id, source=message.source, accounts=len(items),
+            "delivered", id=transaction_id, source=message.source, accounts=len(items),
             size=len(message.raw),
         )
         return Delivery(transaction_id, len(items), tuple(rejected))
