@@ -3,6 +3,7 @@
     <home>/mesyx.toml          configuration (mesyx.toml.example documents every key)
     <home>/node.key            the node's Ed25519 seed (0600): its whole identity
     <home>/tls/cert.pem, key.pem   self-signed ECDSA P-256 certificate for TLS
+    <home>/descriptor.json     the node's signed descriptor (keys, TLS pin, modes): public
     <home>/data/mesyx.sqlite3  the store (unless storage.url names PostgreSQL)
     <home>/data/blobs/         content-addressed files of large envelope bodies
     <home>/run/mesyx.pid       pid of the running daemon, locked while it runs
@@ -11,15 +12,16 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
 from mesyx.config import Config, Mode, load_config, render_config
-from mesyx.crypto.node import NodeKeys
-from mesyx.crypto.tls import generate_certificate, server_context
-from mesyx.errors import Exists, Temporary
+from mesyx.crypto.node import NodeKeys, sign_descriptor, verify_descriptor
+from mesyx.crypto.tls import generate_certificate, server_context, spki_sha256
+from mesyx.errors import Corrupt, Exists, NotFound, Temporary
 from mesyx.store.store import Store
 
 __all__ = ["Home", "PidLock"]
@@ -46,6 +48,10 @@ class Home:
         return self.root / "tls" / "key.pem"
 
     @property
+    def descriptor_path(self) -> Path:
+        return self.root / "descriptor.json"
+
+    @property
     def pid_path(self) -> Path:
         return self.root / "run" / "mesyx.pid"
 
@@ -62,12 +68,38 @@ class Home:
         generate_certificate(self.cert_path, self.cert_key_path, common_name=hostname)
         self.config_path.write_text(text, encoding="utf-8")
         config = load_config(self.root)
+        self.write_descriptor(config, keys)
         store = self.open_store(config, keys)
         try:
             store.create_schema()
         finally:
             store.close()
         return config, keys
+
+    def write_descriptor(self, config: Config, keys: NodeKeys) -> dict[str, object]:
+        """Sign and write what peers need to know of this node: its keys, the SPKI hash of
+        its TLS certificate (so they pin it, no CA), its modes. Rewritten at each start, so
+        it follows config edits."""
+        descriptor = sign_descriptor(
+            keys, tls_spki_sha256=spki_sha256(self.cert_path), modes=[m.value for m in config.node.modes]
+        )
+        temp = self.descriptor_path.with_suffix(".tmp")
+        temp.write_text(json.dumps(descriptor, indent=2) + "\n", encoding="utf-8")
+        os.replace(temp, self.descriptor_path)
+        return descriptor
+
+    def descriptor(self) -> dict[str, object]:
+        """The node's descriptor, checked: signature valid and node id matching its key."""
+        try:
+            data = json.loads(self.descriptor_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise NotFound(f"no node descriptor at {self.descriptor_path}: run `mesyx run` once") from None
+        except (ValueError, UnicodeDecodeError):
+            raise Corrupt(f"{self.descriptor_path} is not a node descriptor") from None
+        if not isinstance(data, dict):
+            raise Corrupt(f"{self.descriptor_path} is not a node descriptor")
+        verify_descriptor(data)
+        return data
 
     def config(self) -> Config:
         return load_config(self.root)

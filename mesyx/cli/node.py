@@ -99,6 +99,12 @@ def status(ctx: Context, as_json: bool) -> None:
         "ports": ports,
     }
     try:
+        descriptor = ctx.home.descriptor()
+        info["tls_spki_sha256"] = descriptor["tls_spki_sha256"]
+        info["descriptor"] = descriptor
+    except MesyxError as exc:
+        info["descriptor"] = {"error": exc.message}
+    try:
         store = ctx.home.open_store(config, keys)
         try:
             info["store"] = store.counts()
