@@ -4,11 +4,21 @@ Sessions submit and wait; one writer thread commits whatever has queued up while
 previous commit was running. Under load the batches grow by themselves, so the cost of
 ``synchronous=FULL`` is shared, and an idle node still commits a lone message at once.
 Events are published on the loop only after the transaction committed.
+
+A session that goes away (the client reset the connection) while its envelopes wait
+in the queue is dropped from it: the client never saw a ``250`` and will send again.
+If its batch is already being committed, the session's task waits for that commit to
+end before it finishes, so that once no session task is left, nothing of theirs is
+still on its way into the store.
+
+The queue is a plain deque and one wake-up future, not an ``asyncio.Queue``: every
+message passes through it, and this is the hot path of the accept pipeline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +35,8 @@ __all__ = ["GroupCommitter"]
 class _Pending:
     items: Sequence[IngestItem]
     done: asyncio.Future[None]
+    taken: bool = False  # in a batch whose commit has started
+    abandoned: bool = False  # its session went away first: never committed
 
 
 class GroupCommitter:
@@ -32,7 +44,8 @@ class GroupCommitter:
         self.store = store
         self.broadcaster = broadcaster
         self.max_batch = max_batch
-        self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
+        self._queue: collections.deque[_Pending] = collections.deque()
+        self._wakeup: asyncio.Future[None] | None = None
         self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mesyx-commit")
         self._closing = False
         self.batches = 0
@@ -42,31 +55,57 @@ class GroupCommitter:
         """Return once ``items`` are durably committed together (all or none)."""
         if self._closing:
             raise Temporary("the node is shutting down")
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Pending(items, done))
-        await done
+        pending = _Pending(items, asyncio.get_running_loop().create_future())
+        self._queue.append(pending)
+        self._wake()
+        try:
+            await asyncio.shield(pending.done)
+        except asyncio.CancelledError:
+            if not pending.taken:
+                pending.abandoned = True
+                raise
+            await asyncio.wait((pending.done,))
+            if not pending.done.cancelled():
+                pending.done.exception()  # retrieved: nobody else will look at it
+            raise
+
+    def _wake(self) -> None:
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
 
     async def run(self) -> None:
         """The commit loop; returns after :meth:`close` once everything queued is committed."""
         loop = asyncio.get_running_loop()
         try:
             while True:
-                first = await self._queue.get()
-                if first is None:
+                batch = self._take()
+                if batch:
+                    await self._commit(loop, batch)
+                    continue
+                if self._closing:
                     return
-                batch = [first]
-                stop = False
-                while sum(len(p.items) for p in batch) < self.max_batch and not self._queue.empty():
-                    nxt = self._queue.get_nowait()
-                    if nxt is None:
-                        stop = True
-                        break
-                    batch.append(nxt)
-                await self._commit(loop, batch)
-                if stop:
-                    return
+                self._wakeup = loop.create_future()
+                try:
+                    await self._wakeup
+                finally:
+                    self._wakeup = None
         finally:
+            # Left only if a bug stopped the loop: those sessions answer 451, not hang.
+            self._fail(self._take(), Temporary("the store failed; see the daemon log"))
             self._thread.shutdown(wait=True)
+
+    def _take(self) -> list[_Pending]:
+        """Everything queued, up to ``max_batch`` envelopes, sessions that left skipped."""
+        batch: list[_Pending] = []
+        size = 0
+        while self._queue and size < self.max_batch:
+            pending = self._queue.popleft()
+            if pending.abandoned:
+                continue
+            pending.taken = True
+            batch.append(pending)
+            size += len(pending.items)
+        return batch
 
     async def _commit(self, loop: asyncio.AbstractEventLoop, batch: list[_Pending]) -> None:
         items = [item for pending in batch for item in pending.items]
@@ -95,4 +134,4 @@ class GroupCommitter:
     async def close(self) -> None:
         """Stop taking new work; what is queued still commits before :meth:`run` returns."""
         self._closing = True
-        await self._queue.put(None)
+        self._wake()
