@@ -21,7 +21,7 @@ from mesyx.errors import Corrupt, CryptoError
 from mesyx.store import fold
 from mesyx.store.operations import Operation, OpKind
 
-__all__ = ["PutPayload", "seal_json", "open_json", "decode_change"]
+__all__ = ["PutPayload", "seal_json", "open_json", "encode_change", "decode_change"]
 
 
 def seal_json(public_key: bytes, value: dict[str, Any]) -> bytes:
@@ -71,6 +71,80 @@ class PutPayload:
         return {"mailboxes": sorted(mailbox_ids), "keywords": sorted(keywords), "received_at": received_at}
 
 
+#: Kinds whose payload is ``metadata keyset id | JSON sealed to the metadata keyset``.
+_SEALED_STATE = {
+    OpKind.KEYWORDS_SET,
+    OpKind.KEYWORDS_CLEAR,
+    OpKind.MAILBOXES_SET,
+    OpKind.MAILBOX_CREATE,
+    OpKind.MAILBOX_RENAME,
+    OpKind.MAILBOX_DELETE,
+}
+
+
+def encode_change(change: fold.Change, meta_keyset_id: bytes, meta_public_key: bytes) -> tuple[OpKind, bytes, bytes]:
+    """``(kind, target, payload)`` of the operation that makes a client-state change.
+
+    Keywords, mailbox sets and mailbox names (and mailbox ids, which are hashes of names
+    a blind node could guess) are sealed to the metadata keyset; a delete or a replace
+    names only envelope ids, which blind nodes see anyway (DESIGN.md, What a blind node
+    sees). Puts are made by :class:`mesyx.store.mailcrypt.SealingKeys`, not here.
+    """
+
+    def sealed(kind: OpKind, target: bytes, value: dict[str, Any]) -> tuple[OpKind, bytes, bytes]:
+        payload = Writer().fixed(meta_keyset_id, KEYSET_ID_BYTES).var(seal_json(meta_public_key, value)).getvalue()
+        return kind, target, payload
+
+    if isinstance(change, fold.SetKeywords):
+        kind = OpKind.KEYWORDS_SET if change.present else OpKind.KEYWORDS_CLEAR
+        return sealed(kind, change.envelope_id, {"keywords": sorted(change.keywords)})
+    if isinstance(change, fold.SetMailboxes):
+        return sealed(OpKind.MAILBOXES_SET, change.envelope_id, {"mailboxes": sorted(change.mailbox_ids)})
+    if isinstance(change, fold.CreateMailbox | fold.RenameMailbox):
+        kind = OpKind.MAILBOX_CREATE if isinstance(change, fold.CreateMailbox) else OpKind.MAILBOX_RENAME
+        return sealed(kind, b"", {"id": change.mailbox_id, "name": change.name, "parent": change.parent_id})
+    if isinstance(change, fold.DeleteMailbox):
+        return sealed(OpKind.MAILBOX_DELETE, b"", {"id": change.mailbox_id})
+    if isinstance(change, fold.DeleteEnvelope):
+        return OpKind.DELETE, change.envelope_id, b""
+    if isinstance(change, fold.Replace):
+        return OpKind.REPLACE, change.old_id, change.new_id
+    raise TypeError(f"{type(change).__name__} is not made by encode_change")
+
+
+def _open_state(op: Operation, meta_key: PrivateKey) -> dict[str, Any]:
+    reader = Reader(op.payload, f"{op.kind.name} payload")
+    reader.fixed(KEYSET_ID_BYTES)
+    sealed = reader.var()
+    reader.end()
+    return open_json(meta_key, sealed, f"{op.kind.name} payload")
+
+
+def _strings(value: object) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise Corrupt("operation payload: expected a list of strings")
+    return frozenset(value)
+
+
+def _decode_state(op: Operation, meta_key: PrivateKey) -> fold.Change:
+    data = _open_state(op, meta_key)
+    try:
+        if op.kind in (OpKind.KEYWORDS_SET, OpKind.KEYWORDS_CLEAR):
+            return fold.SetKeywords(op.target, _strings(data["keywords"]), op.kind is OpKind.KEYWORDS_SET)
+        if op.kind is OpKind.MAILBOXES_SET:
+            return fold.SetMailboxes(op.target, _strings(data["mailboxes"]))
+        mailbox_id = str(data["id"])
+        if op.kind is OpKind.MAILBOX_DELETE:
+            return fold.DeleteMailbox(mailbox_id)
+        parent = data["parent"]
+        if parent is not None and not isinstance(parent, str):
+            raise Corrupt("mailbox operation: parent must be a mailbox id or null")
+        cls = fold.CreateMailbox if op.kind is OpKind.MAILBOX_CREATE else fold.RenameMailbox
+        return cls(mailbox_id, str(data["name"]), parent)
+    except KeyError as exc:
+        raise Corrupt(f"{op.kind.name} payload lacks {exc}") from exc
+
+
 def decode_change(op: Operation, meta_key: PrivateKey) -> fold.Change | None:
     """The typed change an operation makes to client state, or None for other kinds."""
     if op.kind == OpKind.PUT:
@@ -85,6 +159,10 @@ def decode_change(op: Operation, meta_key: PrivateKey) -> fold.Change | None:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise Corrupt("put placement is malformed") from exc
+    if op.kind in _SEALED_STATE:
+        return _decode_state(op, meta_key)
     if op.kind == OpKind.DELETE:
         return fold.DeleteEnvelope(op.target)
+    if op.kind == OpKind.REPLACE:
+        return fold.Replace(op.target, op.payload)
     return None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from mesyx.store.fold import AccountState, Change, Stamp, fold
 from mesyx.store.mailcrypt import UnlockedAccount
-from mesyx.store.payloads import decode_change
+from mesyx.store.operations import Operation
+from mesyx.store.payloads import decode_change, encode_change
 from mesyx.store.store import Store
 
-__all__ = ["account_state"]
+__all__ = ["account_state", "record_changes"]
 
 
 def account_state(store: Store, account: UnlockedAccount) -> AccountState:
@@ -19,3 +22,11 @@ def account_state(store: Store, account: UnlockedAccount) -> AccountState:
         if change is not None:
             changes.append(((op.hlc, op.origin, op.seq), change))
     return fold(account.record.account_id, changes)
+
+
+def record_changes(store: Store, account: UnlockedAccount, changes: Sequence[Change]) -> list[Operation]:
+    """Sign what a client did (flags, moves, mailboxes, deletes) as this node's operations,
+    sealed to the metadata keyset, in one transaction; they replicate like any other."""
+    meta = account.metadata.public
+    encoded = [encode_change(change, meta.keyset_id, meta.public_key) for change in changes]
+    return store.originate(account.record.account_id, encoded)
