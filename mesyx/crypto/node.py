@@ -8,6 +8,7 @@ holds the whole identity.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -61,7 +62,7 @@ class NodeKeys:
     def verify_key(self) -> bytes:
         return bytes(self.signing_key.verify_key)
 
-    @property
+    @functools.cached_property
     def node_id(self) -> str:
         return node_id_of(self.verify_key)
 
