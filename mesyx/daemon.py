@@ -93,6 +93,9 @@ class Daemon:
             await asyncio.to_thread(store.create_schema)
             await asyncio.to_thread(check_key_material, self.config, store)
             await asyncio.to_thread(self.home.write_descriptor, self.config, self.keys)
+            swept = await asyncio.to_thread(store.sweep_blobs)
+            if swept:
+                _log.info("swept_blobs", files=swept, reason="left by an interrupted commit")
             committer = GroupCommitter(store, self.broadcaster, max_batch=self.config.storage.group_commit_max)
             commit_task = self._supervise(committer.run(), "group-commit")
             async with AsyncExitStack() as stack:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 from mesyx.errors import Corrupt
@@ -52,6 +53,19 @@ class BlobFiles:
             return self.path(envelope_id).read_bytes()
         except FileNotFoundError as exc:
             raise Corrupt(f"body file of envelope {envelope_id.hex()[:16]} is missing") from exc
+
+    def names(self) -> Iterator[tuple[Path, bytes | None]]:
+        """Every file here with the envelope id it holds (None: a temporary file)."""
+        if not self.root.is_dir():
+            return
+        for folder in self.root.iterdir():
+            if not folder.is_dir():
+                continue
+            for path in folder.iterdir():
+                try:
+                    yield path, bytes.fromhex(path.name) if not path.name.startswith(".tmp-") else None
+                except ValueError:
+                    continue  # not ours: leave it alone
 
     def remove(self, envelope_id: bytes) -> None:
         self.path(envelope_id).unlink(missing_ok=True)

@@ -486,6 +486,22 @@ class Store:
         envelope.check(envelope_id)
         return envelope
 
+    def sweep_blobs(self) -> int:
+        """Remove body files no row names: what a crash between file and commit left.
+
+        Call it only while nothing ingests (the daemon does, before it listens): a file
+        written for a commit still in flight has no row yet.
+        """
+        with self._read() as conn:
+            named = {bytes(r) for r in conn.execute(select(t.envelopes.c.envelope_id).where(t.envelopes.c.in_file))
+                     .scalars()}
+        removed = 0
+        for path, envelope_id in self.blobs.names():
+            if envelope_id is None or envelope_id not in named:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
     def envelope_ids(self, account_id: bytes) -> list[bytes]:
         with self._read() as conn:
             return [bytes(r) for r in conn.execute(
