@@ -8,38 +8,21 @@ number is handed out inside the transaction that inserts it.
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Sequence
 
-import nacl.exceptions
-from nacl.public import SealedBox
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, text, update
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from mesyx.crypto.account import PassphraseWrap
-from mesyx.crypto.encoding import blake2b
 from mesyx.crypto.envelope import Envelope, KeyWrap
-from mesyx.crypto.keysets import KeysetPublic, KeysetStatus
-from mesyx.crypto.node import NodeKeys
-from mesyx.errors import Corrupt, CryptoError, Exists, NotFound, Temporary, UsageError
+from mesyx.errors import Corrupt, NotFound, Temporary
 from mesyx.store import schema as t
-from mesyx.store.blobs import BlobFiles
-from mesyx.store.devices import DeviceList
-from mesyx.store.engine import IMMEDIATE, make_engine
+from mesyx.store.directory import Directory, normalise_address
 from mesyx.store.events import EnvelopeStored, Event, OpsAppended
-from mesyx.store.hlc import HybridClock
 from mesyx.store.operations import Operation, OpKind, UnsignedOp
-from mesyx.store.records import AccountRecord, AppPasswordRecord, IngestItem, KeysetRecord
+from mesyx.store.records import IngestItem
 
 __all__ = ["Store", "normalise_address"]
-
-
-def normalise_address(address: str) -> str:
-    """Case-fold the whole address: local parts are case-insensitive in practice."""
-    return address.strip().strip("<>").lower()
 
 
 #: :meth:`Store.commit_ingest`'s statements, built once: a reused statement keeps its cache
@@ -51,152 +34,8 @@ _RESERVE_SEQS = update(t.origin_seqs).where(
 ).values(last_seq=t.origin_seqs.c.last_seq + bindparam("k_count")).returning(t.origin_seqs.c.last_seq)
 
 
-class Store:
-    def __init__(self, url: str, blob_dir: Path, node: NodeKeys, *, blob_threshold: int = 65536) -> None:
-        self.engine = make_engine(url)
-        self.is_sqlite = url.startswith("sqlite")
-        self.blobs = BlobFiles(blob_dir)
-        self.node = node
-        self.blob_threshold = blob_threshold
-        self.clock = HybridClock()
-        self._route_key = node.derive_secret(b"mesyx-routes")
-
-    # -- plumbing -------------------------------------------------------------------
-
-    def create_schema(self) -> None:
-        with self._write() as conn:
-            t.metadata.create_all(conn)
-            if conn.execute(select(t.node_meta.c.value).where(t.node_meta.c.key == "schema")).first() is None:
-                conn.execute(insert(t.node_meta).values(key="schema", value=str(t.SCHEMA_VERSION).encode()))
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        try:
-            with self.engine.connect().execution_options(**{IMMEDIATE: True}) as conn, conn.begin():
-                yield conn
-        except OperationalError as exc:
-            raise Temporary(f"database unavailable: {exc.orig}") from exc
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        try:
-            with self.engine.connect() as conn, conn.begin():
-                yield conn
-        except OperationalError as exc:
-            raise Temporary(f"database unavailable: {exc.orig}") from exc
-
-    def checkpoint(self) -> None:
-        """After a purge: without it, old pages linger in SQLite's -wal file."""
-        if self.is_sqlite:
-            with self.engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-
-    # -- accounts and routing ----------------------------------------------------------
-
-    def address_hash(self, address: str) -> bytes:
-        return blake2b(normalise_address(address).encode("utf-8"), key=self._route_key, person=b"mesyx-route")
-
-    def _seal_addresses(self, addresses: Sequence[str]) -> bytes:
-        plain = json.dumps(list(addresses)).encode("utf-8")
-        return bytes(SealedBox(self.node.box_public).encrypt(plain))
-
-    def _open_addresses(self, sealed: bytes) -> tuple[str, ...]:
-        try:
-            return tuple(json.loads(SealedBox(self.node.box_private).decrypt(sealed)))
-        except (nacl.exceptions.CryptoError, ValueError) as exc:
-            raise CryptoError("account addresses do not open with this node's key") from exc
-
-    def add_account(self, record: AccountRecord) -> None:
-        with self._write() as conn:
-            self._check_addresses_free(conn, record.addresses)
-            try:
-                conn.execute(
-                    insert(t.accounts).values(
-                        account_id=record.account_id,
-                        verify_key=record.verify_key,
-                        created_at=record.created_at,
-                        addresses_sealed=self._seal_addresses(record.addresses),
-                        device_list=record.device_list.encode() if record.device_list else None,
-                        passphrase_wrap=record.passphrase_wrap.encode() if record.passphrase_wrap else None,
-                        signing_key_sealed=record.signing_key_sealed,
-                    )
-                )
-            except IntegrityError as exc:
-                raise Exists("this account exists on this node already") from exc
-            self._insert_routes(conn, record.account_id, record.addresses)
-
-    def _check_addresses_free(self, conn: Connection, addresses: Sequence[str], owner: bytes = b"") -> None:
-        for address in addresses:
-            row = conn.execute(
-                select(t.routes.c.account_id).where(t.routes.c.address_hash == self.address_hash(address))
-            ).first()
-            if row is not None and row.account_id != owner:
-                raise Exists(f"address {address} belongs to another account on this node")
-
-    def _insert_routes(self, conn: Connection, account_id: bytes, addresses: Sequence[str]) -> None:
-        if not addresses:
-            raise UsageError("an account needs at least one address")
-        # Spellings that differ only in case are one route: insert each hash once.
-        hashes = sorted({self.address_hash(a) for a in addresses})
-        conn.execute(insert(t.routes), [{"address_hash": h, "account_id": account_id} for h in hashes])
-
-    def set_addresses(self, account_id: bytes, addresses: Sequence[str]) -> None:
-        with self._write() as conn:
-            self._check_addresses_free(conn, addresses, owner=account_id)
-            conn.execute(delete(t.routes).where(t.routes.c.account_id == account_id))
-            self._insert_routes(conn, account_id, addresses)
-            conn.execute(
-                update(t.accounts)
-                .where(t.accounts.c.account_id == account_id)
-                .values(addresses_sealed=self._seal_addresses(addresses))
-            )
-
-    def set_passphrase_wrap(self, account_id: bytes, wrap: PassphraseWrap) -> None:
-        with self._write() as conn:
-            conn.execute(
-                update(t.accounts).where(t.accounts.c.account_id == account_id).values(passphrase_wrap=wrap.encode())
-            )
-
-    def route(self, address: str) -> bytes | None:
-        """The account an exact address belongs to; ``+detail`` is the pipeline's job."""
-        with self._read() as conn:
-            row = conn.execute(
-                select(t.routes.c.account_id).where(t.routes.c.address_hash == self.address_hash(address))
-            ).first()
-        return None if row is None else bytes(row.account_id)
-
-    def accounts(self) -> list[AccountRecord]:
-        with self._read() as conn:
-            rows = conn.execute(select(t.accounts).order_by(t.accounts.c.created_at)).all()
-        return [self._account(row) for row in rows]
-
-    def account(self, account_id: bytes) -> AccountRecord:
-        with self._read() as conn:
-            row = conn.execute(select(t.accounts).where(t.accounts.c.account_id == account_id)).first()
-        if row is None:
-            raise NotFound("no such account on this node")
-        return self._account(row)
-
-    def find_account(self, address: str) -> AccountRecord:
-        account_id = self.route(address)
-        if account_id is None:
-            raise NotFound(f"no account with address {address} on this node")
-        return self.account(account_id)
-
-    def _account(self, row: object) -> AccountRecord:
-        r = row._mapping  # type: ignore[attr-defined]
-        return AccountRecord(
-            account_id=bytes(r["account_id"]),
-            verify_key=bytes(r["verify_key"]),
-            created_at=float(r["created_at"]),
-            addresses=self._open_addresses(bytes(r["addresses_sealed"])),
-            device_list=DeviceList.decode(bytes(r["device_list"])) if r["device_list"] is not None else None,
-            passphrase_wrap=PassphraseWrap.decode(bytes(r["passphrase_wrap"])) if r["passphrase_wrap"] else None,
-            signing_key_sealed=bytes(r["signing_key_sealed"]) if r["signing_key_sealed"] else None,
-        )
+class Store(Directory):
+    """The one storage API: the directory, the operation log and the envelopes."""
 
     def remove_account(self, account_id: bytes) -> int:
         """Delete every trace of the account on this node; returns envelopes purged."""
@@ -212,84 +51,6 @@ class Store:
             self.blobs.remove(envelope_id)
         self.checkpoint()
         return int(count)
-
-    def has_private_material(self) -> bool:
-        """Whether any account or keyset private half is on this node (daemon.py asks)."""
-        with self._read() as conn:
-            acct = conn.execute(
-                select(func.count()).select_from(t.accounts).where(
-                    (t.accounts.c.passphrase_wrap.is_not(None)) | (t.accounts.c.signing_key_sealed.is_not(None))
-                )
-            ).scalar_one()
-            keys = conn.execute(
-                select(func.count()).select_from(t.keysets).where(t.keysets.c.private_sealed.is_not(None))
-            ).scalar_one()
-            apps = conn.execute(select(func.count()).select_from(t.app_passwords)).scalar_one()
-        return bool(acct or keys or apps)
-
-    # -- app passwords ----------------------------------------------------------------
-
-    def add_app_password(self, account_id: bytes, label: str, wrap: bytes) -> int:
-        with self._write() as conn:
-            result = conn.execute(
-                insert(t.app_passwords).values(account_id=account_id, label=label, created_at=time.time(), wrap=wrap)
-            )
-            key = result.inserted_primary_key
-            assert key is not None
-            return int(key[0])
-
-    def app_passwords(self, account_id: bytes) -> list[AppPasswordRecord]:
-        with self._read() as conn:
-            rows = conn.execute(
-                select(t.app_passwords).where(t.app_passwords.c.account_id == account_id).order_by(t.app_passwords.c.id)
-            ).all()
-        return [AppPasswordRecord(r.id, bytes(r.account_id), r.label, r.created_at, bytes(r.wrap)) for r in rows]
-
-    def revoke_app_password(self, account_id: bytes, app_id: int) -> None:
-        with self._write() as conn:
-            gone = conn.execute(
-                delete(t.app_passwords).where(
-                    and_(t.app_passwords.c.account_id == account_id, t.app_passwords.c.id == app_id)
-                )
-            ).rowcount
-        if not gone:
-            raise NotFound(f"no app password {app_id} for this account")
-
-    # -- keysets ------------------------------------------------------------------------
-
-    def add_keyset(self, public: KeysetPublic, signature: bytes, private_sealed: bytes | None) -> None:
-        with self._write() as conn:
-            try:
-                conn.execute(
-                    insert(t.keysets).values(
-                        keyset_id=public.keyset_id,
-                        account_id=public.account_id,
-                        announcement=public.announcement_bytes(),
-                        signature=signature,
-                        role=public.role.value,
-                        window_start=public.window.start,
-                        window_end=public.window.end,
-                        status=KeysetStatus.ACTIVE.value,
-                        private_sealed=private_sealed,
-                    )
-                )
-            except IntegrityError as exc:
-                raise Exists(f"keyset {public.name} exists already") from exc
-
-    def keysets(self, account_id: bytes) -> list[KeysetRecord]:
-        with self._read() as conn:
-            rows = conn.execute(
-                select(t.keysets).where(t.keysets.c.account_id == account_id).order_by(t.keysets.c.window_start)
-            ).all()
-        return [
-            KeysetRecord(
-                KeysetPublic.from_announcement(bytes(r.announcement)),
-                bytes(r.signature),
-                KeysetStatus(r.status),
-                bytes(r.private_sealed) if r.private_sealed is not None else None,
-            )
-            for r in rows
-        ]
 
     # -- operations --------------------------------------------------------------------
 
