@@ -220,6 +220,8 @@ class LimitsConfig:
     messages_per_sender_per_minute: int = key(600, Rule(lo=0, hi=10**9))
     messages_per_client_ip_per_minute: int = key(3000, Rule(lo=0, hi=10**9))
     connections_per_client_ip_per_minute: int = key(600, Rule(lo=0, hi=10**9))
+    failed_logins_per_address_per_minute: int = key(10, Rule(lo=0, hi=10**9))
+    failed_logins_per_client_ip_per_minute: int = key(30, Rule(lo=0, hi=10**9))
 
 
 @dataclass(frozen=True)
