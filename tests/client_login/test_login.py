@@ -17,7 +17,6 @@ from mesyx.modes.client.login import AuthenticationFailed, LoginService
 from mesyx.store.mailcrypt import unlock
 from mesyx.store.store import Store
 
-
 APP_PASSWORDS: dict[str, str] = {}
 
 
