@@ -84,7 +84,7 @@ def test_defaults() -> None:
 
 
 def test_all_modes_and_enum() -> None:
-    assert ALL_MODES == {Mode("accept"), Mode("exchange"), Mode("client"), Mode("reencrypt")}
+    assert {Mode("accept"), Mode("exchange"), Mode("client"), Mode("reencrypt")} == ALL_MODES
     cfg = parse(doc(node='modes = ["client", "accept", "client"]'))
     assert cfg.node.modes == {Mode.CLIENT, Mode.ACCEPT}
 
