@@ -86,14 +86,15 @@ class SequenceSet:
         return any(low <= number <= high for low, high in (r.bounds(largest) for r in self.ranges))
 
     def iter(self, largest: int) -> Iterator[int]:
-        """Each number of the set once, ascending, with ``*`` as ``largest``.
+        """Each number of the set from 1 to ``largest`` once, ascending, with ``*`` as ``largest``.
 
-        With ``largest == 0`` (empty mailbox) ``*`` is 0, which no message has; for UIDs
-        RFC 9051 section 6.4.8 makes ``N:*`` include the largest UID even when N exceeds it,
-        which callers get by passing the largest UID in use.
+        Numbers above ``largest`` do not exist and are not produced, so a client's
+        ``1:4294967295`` costs no more than ``1:*``. ``N:*`` with N above the largest still
+        gives the largest (RFC 9051 section 6.4.8: ``UID N:*`` always names the last message);
+        with ``largest == 0`` (an empty mailbox) nothing is produced.
         """
         for low, high in self.intervals(largest):
-            yield from range(max(low, 1), high + 1)
+            yield from range(max(low, 1), min(high, largest) + 1)
 
 
 @dataclass(frozen=True, slots=True)
