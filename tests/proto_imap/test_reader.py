@@ -316,3 +316,18 @@ def test_uid_prefix_and_case() -> None:
     got = events(b"a uid fetch 1:* flags\r\nb Uid Search ALL\r\n")
     assert isinstance(got[0], c.Fetch) and got[0].uid and got[0].attributes == (FetchItem.FLAGS,)
     assert isinstance(got[1], c.Search) and got[1].uid
+
+
+def test_discarding_reports_a_skipped_literal() -> None:
+    reader = CommandReader(SMALL)
+    assert list(reader.feed(b"a1 LOGIN {99999999999+}\r\nxyz")) == [
+        BadCommand("a1", "literal too large", "BAD", "TOOBIG", "LOGIN")
+    ]
+    assert reader.discarding == 99999999999 - 3
+    assert CommandReader().discarding == 0
+
+
+def test_qresync_seq_match_needs_its_space() -> None:
+    assert isinstance(events(b"a SELECT x (QRESYNC (1 2 1:5(1 2)))\r\n")[0], BadCommand)
+    got = events(b"a SELECT x (QRESYNC (1 2 1:5 (1 2)))\r\n")[0]
+    assert isinstance(got, c.Select) and got.qresync is not None and got.qresync.seq_match is not None

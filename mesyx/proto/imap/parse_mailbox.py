@@ -54,6 +54,16 @@ _SPECIAL_USE: Final = {
 }
 
 
+def _seq_match(sc: Scanner) -> tuple[SequenceSet, SequenceSet]:
+    """``seq-match-data = "(" known-sequence-set SP known-uid-set ")"``."""
+    sc.expect(b"(", "'(' before the sequence match data")
+    seqs = sc.sequence_set(star_ok=False)
+    sc.sp()
+    uids = sc.sequence_set(star_ok=False)
+    sc.expect(b")", "')' after the sequence match data")
+    return seqs, uids
+
+
 def _qresync(sc: Scanner) -> QResync:
     """RFC 7162 section 7: ``"(" uidvalidity SP mod-sequence-value [SP known-uids] [SP seq-match-data] ")"``."""
     sc.expect(b"(", "'(' after QRESYNC")
@@ -65,13 +75,10 @@ def _qresync(sc: Scanner) -> QResync:
     if sc.take(b" "):
         if sc.peek() != 0x28:
             known = sc.sequence_set(star_ok=False)
-        if sc.peek() == 0x28 or sc.take(b" "):
-            sc.expect(b"(", "'(' before the sequence match data")
-            seqs = sc.sequence_set(star_ok=False)
-            sc.sp()
-            uids = sc.sequence_set(star_ok=False)
-            sc.expect(b")", "')' after the sequence match data")
-            match = (seqs, uids)
+            if sc.take(b" "):
+                match = _seq_match(sc)
+        else:
+            match = _seq_match(sc)
     sc.expect(b")", "')' after the QRESYNC parameters")
     return QResync(uidvalidity, modseq, known, match)
 

@@ -247,6 +247,15 @@ class CommandReader:
         return len(self._line) + sum(len(c) for c in self._chunks) - self._offset
 
     @property
+    def discarding(self) -> int:
+        """Octets of a refused command's non-synchronizing literal still to be skipped.
+
+        RFC 7888 section 4 lets a server either read and discard such a literal or close
+        the connection; a server that will not wait for a huge one closes when this is large.
+        """
+        return self._need if self._mode is _Mode.SKIP_LITERAL else 0
+
+    @property
     def in_command(self) -> bool:
         """Is a command partly received (lines or literal data still to come)?"""
         return bool(self._lines) or self._mode is not _Mode.LINE or bool(self._line)
@@ -314,7 +323,7 @@ class CommandReader:
             chunk = self._chunks[0]
             end = chunk.find(b"\n", self._offset)
             piece = chunk[self._offset : end if end >= 0 else len(chunk)]
-            self._tail = (self._tail + piece)[-_TAIL - 1 :]
+            self._tail = (self._tail + piece[-_TAIL - 1 :])[-_TAIL - 1 :]
             if end < 0:
                 self._chunks.popleft()
                 self._offset = 0
