@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from mesyx.proto.imap.commands import Command
 from mesyx.proto.imap.parser import BadCommand, CommandReader, Event, NeedContinuation
+from mesyx.proto.imap.sequence import SeqRange, SequenceSet
 
 
 def events(data: bytes, reader: CommandReader | None = None) -> list[Event]:
@@ -47,3 +48,14 @@ def bad(line: bytes | str, reader: CommandReader | None = None) -> BadCommand:
     assert len(got) == 1, got
     assert isinstance(got[0], BadCommand), got[0]
     return got[0]
+
+
+def seq(text: str) -> SequenceSet:
+    """``"1:5,7,*"`` as a SequenceSet, ranges kept as written."""
+    ranges = []
+    for part in text.split(","):
+        a, _, b = part.partition(":")
+        first = None if a == "*" else int(a)
+        last = first if not b else None if b == "*" else int(b)
+        ranges.append(SeqRange(first, last))
+    return SequenceSet(tuple(ranges))

@@ -123,7 +123,10 @@ def _literal(data: bytes, binary: bool = False) -> bytes:
 
 
 def encode_string(text: str | bytes, *, utf8: bool = False) -> bytes:
-    """A string as quoted if possible, else as a literal (RFC 9051 section 4.3)."""
+    """A string as quoted if possible, else as a literal (RFC 9051 section 4.3).
+
+    Strings over 4096 octets always go as literals: easier on clients than long quoted lines.
+    """
     data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
     if len(data) <= 4096 and _quotable(data, utf8):
         return quote(data)
