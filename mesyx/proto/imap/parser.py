@@ -270,26 +270,29 @@ class CommandReader:
         self._command: str | None = None
         self._size = 0  # lines and string literals of this command
         self._message_size = 0  # message literals of this command
-        self._discarding = False
 
     def _read_line(self) -> bytes | object | None:
-        """A whole line without CRLF (a bare LF is accepted), ``_TOO_LONG``, or None (incomplete)."""
+        """A whole line without CRLF (a bare LF is accepted), ``_TOO_LONG``, or None (incomplete).
+
+        At most ``max_line + 1`` octets of a line are ever buffered: a longer one is refused
+        as soon as that is known, and the rest of it is skipped without being stored.
+        """
         limit = self.limits.max_line
         while self._chunks:
             chunk = self._chunks[0]
-            end = chunk.find(b"\n", self._offset)
+            start = self._offset
+            end = chunk.find(b"\n", start)
+            stop = end if end >= 0 else len(chunk)
+            room = limit + 1 - len(self._line)
+            if stop - start > room:
+                self._line += chunk[start : start + room]
+                self._advance(start + room)
+                return self._too_long(None)
+            self._line += chunk[start:stop] if start or stop < len(chunk) else chunk
             if end < 0:
-                self._line += chunk[self._offset :] if self._offset else chunk
-                self._chunks.popleft()
-                self._offset = 0
-                if len(self._line) > limit + 1:
-                    return self._too_long(None)
+                self._advance(len(chunk))
                 continue
-            self._line += chunk[self._offset : end]
-            self._offset = end + 1
-            if self._offset == len(chunk):
-                self._chunks.popleft()
-                self._offset = 0
+            self._advance(end + 1)
             line = bytes(self._line)
             self._line.clear()
             if line.endswith(b"\r"):
@@ -298,6 +301,14 @@ class CommandReader:
                 return self._too_long(line)
             return line
         return None
+
+    def _advance(self, offset: int) -> None:
+        """Move the read position in the first chunk, dropping the chunk once it is used up."""
+        if offset >= len(self._chunks[0]):
+            self._chunks.popleft()
+            self._offset = 0
+        else:
+            self._offset = offset
 
     def _too_long(self, complete: bytes | None) -> object:
         """Note what is needed to skip an over-long line; ``complete`` if its LF was seen."""
@@ -315,23 +326,19 @@ class CommandReader:
         return _TOO_LONG
 
     def _skip_line(self) -> bool:
-        """Consume input up to the end of the line being skipped, keeping its tail."""
+        """Consume input up to the end of the line being skipped, keeping only its tail."""
         if self._tail_done:
             self._tail_done = False
             return True
         while self._chunks:
             chunk = self._chunks[0]
             end = chunk.find(b"\n", self._offset)
-            piece = chunk[self._offset : end if end >= 0 else len(chunk)]
-            self._tail = (self._tail + piece[-_TAIL - 1 :])[-_TAIL - 1 :]
+            stop = end if end >= 0 else len(chunk)
+            self._tail = (self._tail + chunk[max(self._offset, stop - _TAIL - 1) : stop])[-_TAIL - 1 :]
             if end < 0:
-                self._chunks.popleft()
-                self._offset = 0
+                self._advance(len(chunk))
                 continue
-            self._offset = end + 1
-            if self._offset == len(chunk):
-                self._chunks.popleft()
-                self._offset = 0
+            self._advance(end + 1)
             if self._tail.endswith(b"\r"):
                 self._tail = self._tail[:-1]
             return True
@@ -358,17 +365,13 @@ class CommandReader:
         keep = self._mode is _Mode.LITERAL
         while self._need and self._chunks:
             chunk = self._chunks[0]
-            available = len(chunk) - self._offset
-            if available <= self._need:
-                piece = chunk[self._offset :] if self._offset else chunk
-                self._chunks.popleft()
-                self._offset = 0
-            else:
-                piece = chunk[self._offset : self._offset + self._need]
-                self._offset += self._need
-            self._need -= len(piece)
+            start = self._offset
+            take = min(len(chunk) - start, self._need)
             if keep:
-                self._pieces.append(piece)
+                # A whole chunk is kept as is: a large literal is copied once, when joined.
+                self._pieces.append(chunk if start == 0 and take == len(chunk) else chunk[start : start + take])
+            self._need -= take
+            self._advance(start + take)
         if self._need:
             return False
         if keep:
