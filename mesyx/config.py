@@ -238,6 +238,7 @@ class CryptoConfig:
 
     passphrase_kdf: Literal["interactive", "moderate", "sensitive"] = key("interactive")
     unlock_concurrency: int = key(2, Rule(lo=1, hi=64))
+    keyset_policy: str = key("weekly")
 
 
 @dataclass(frozen=True)

@@ -116,3 +116,20 @@ def test_argon2_runs_off_the_event_loop(store: Store) -> None:
     # Four 'moderate' Argon2id runs take a while; had they run on the loop, the ticker
     # could not have ticked in between. Count ticks, not time: a busy machine is fine.
     assert ticks >= 10, (ticks, elapsed)
+
+
+def test_a_passphrase_login_publishes_the_coming_keysets(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite3'}", tmp_path / "blobs", NodeKeys.generate())
+    store.create_schema()
+    lean = tmp_path / "lean.toml"
+    lean.write_text('[short_term]\nperiod = "week"\n[metadata]\nperiod = "always"\n', encoding="utf-8")
+    record = create_account(store, "jo@mesyx.test", "jo pass", load_policy(str(lean)), "interactive")
+    assert len(store.keysets(record.account_id)) == 2
+    service = LoginService(store, LimitsConfig(), policy=load_policy("weekly"))
+    asyncio.run(service.login("jo@mesyx.test", "jo pass", "127.0.0.1"))
+    roles = sorted(k.public.role.value for k in store.keysets(record.account_id))
+    assert roles.count("short-term") == 5 and roles.count("long-term") == 2 and roles.count("metadata") == 1
+    announced = [op for op in store.operations(record.account_id) if op.kind.name == "KEYSET_ANNOUNCE"]
+    assert len(announced) == 8
+    asyncio.run(service.login("jo@mesyx.test", "jo pass", "127.0.0.1"))
+    assert len(store.keysets(record.account_id)) == 8, "a second login creates nothing new"

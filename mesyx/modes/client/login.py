@@ -7,14 +7,21 @@ unwrap with a fast keyed BLAKE2b. Failed logins are counted per address and per 
 IP; past either budget, logins fail at once without touching a key, so a guesser gets
 a handful of tries a minute whatever the protocol (IMAP, submission, REST). The unlocked
 account lives only in the session that logged in.
+
+A passphrase login is also when a client node, holding the account signing key, tops up
+the keysets of the coming windows (DESIGN.md: "client nodes publish the next windows'
+keysets ahead of time"), so accept nodes never run out of a key to encrypt to.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 
+from mesyx.accounts import ensure_keysets
 from mesyx.config import LimitsConfig
 from mesyx.errors import LimitExceeded, NotFound, PermissionDenied
+from mesyx.keyset_policy import KeysetPolicy
 from mesyx.log import get_logger
 from mesyx.pipeline.ratelimit import RateLimiter
 from mesyx.store.mailcrypt import UnlockedAccount, unlock
@@ -37,8 +44,11 @@ class AuthenticationFailed(PermissionDenied):
 
 
 class LoginService:
-    def __init__(self, store: Store, limits: LimitsConfig, *, concurrency: int = 2) -> None:
+    def __init__(
+        self, store: Store, limits: LimitsConfig, *, concurrency: int = 2, policy: KeysetPolicy | None = None
+    ) -> None:
         self.store = store
+        self.policy = policy
         self._per_address = RateLimiter(limits.failed_logins_per_address_per_minute)
         self._per_ip = RateLimiter(limits.failed_logins_per_client_ip_per_minute)
         self._slots = asyncio.Semaphore(concurrency)
@@ -63,6 +73,11 @@ class LoginService:
             record = self.store.find_account(address)
             if not record.has_private:
                 raise AuthenticationFailed()
-            return unlock(self.store, record, secret)
+            account = unlock(self.store, record, secret)
         except (NotFound, PermissionDenied) as exc:
             raise AuthenticationFailed() from exc
+        if self.policy is not None:
+            created = ensure_keysets(self.store, account, self.policy, now=time.time())
+            if created:
+                _log.info("keysets_published", count=len(created))
+        return account
