@@ -22,6 +22,7 @@ from mesyx.errors import PermissionDenied, Temporary
 from mesyx.home import Home, PidLock
 from mesyx.log import get_logger
 from mesyx.modes.accept import AcceptService
+from mesyx.modes.client import ClientService
 from mesyx.store.committer import GroupCommitter
 from mesyx.store.events import Broadcaster
 from mesyx.store.store import Store
@@ -114,7 +115,9 @@ class Daemon:
         if Mode.ACCEPT in modes:
             tls = self.home.tls_context(self.config) if self.config.smtp.starttls else None
             await AcceptService(self.config, store, committer, tls).start(stack)
-        for mode in sorted(modes - {Mode.ACCEPT}):
+        if Mode.CLIENT in modes:
+            await ClientService(self.config, store, self.home.tls_context(self.config)).start(stack)
+        for mode in sorted(modes - {Mode.ACCEPT, Mode.CLIENT}):
             _log.info("mode_idle", mode=mode.value, reason="no listener in this version yet")
 
     @staticmethod

@@ -1,0 +1,129 @@
+"""One IMAP connection over asyncio streams, around the sans-IO CommandReader.
+
+* Reading: bytes go to :class:`~mesyx.proto.imap.CommandReader`; its events go to the
+  :class:`~.session.Session` one at a time, so a state change (STARTTLS, a continuation
+  line expected) applies to every later event. Synchronizing literals get their ``+``
+  from the session (RFC 9051 section 7.5).
+* Writing: each event's responses are written and drained before the next event, so a
+  slow reader holds back the server instead of filling its memory (backpressure).
+* STARTTLS: ``StreamWriter.start_tls`` upgrades the same streams in place (RFC 9051
+  section 6.2.1).
+* Idle timeout: 30 minutes without a byte from the client ends the connection with
+  ``* BYE`` (RFC 9051 section 5.4: "at least 30 minutes").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import ssl
+
+from mesyx.log import get_logger, new_error_id
+from mesyx.modes.client.imap.session import Session, SessionConfig
+from mesyx.proto.imap import CommandReader
+from mesyx.proto.imap import responses as r
+
+__all__ = ["StreamTransport", "serve_connection", "IDLE_TIMEOUT", "MAX_DISCARD"]
+
+_log = get_logger("imap")
+
+#: RFC 9051 section 5.4: the autologout timer is at least 30 minutes.
+IDLE_TIMEOUT = 30 * 60.0
+#: A refused command's non-synchronizing literal larger than this closes the connection
+#: instead of being read and dropped (RFC 7888 section 4 allows either).
+MAX_DISCARD = 16 * 1024 * 1024
+_READ_SIZE = 256 * 1024
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+class StreamTransport:
+    """:class:`~.session.Transport` over an asyncio StreamReader/StreamWriter pair."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        peer = writer.get_extra_info("peername")
+        self._peer_ip = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
+        self._secure = writer.get_extra_info("sslcontext") is not None
+
+    @property
+    def peer_ip(self) -> str:
+        return self._peer_ip
+
+    @property
+    def secure(self) -> bool:
+        return self._secure
+
+    @property
+    def loopback(self) -> bool:
+        return _is_loopback(self._peer_ip)
+
+    def write(self, data: bytes) -> None:
+        self.writer.write(data)
+
+    async def drain(self) -> None:
+        await self.writer.drain()
+
+    async def start_tls(self, context: ssl.SSLContext) -> None:
+        await self.writer.start_tls(context)
+        self._secure = True
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(Exception):
+            await self.writer.wait_closed()
+
+
+async def serve_connection(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    config: SessionConfig,
+    *,
+    idle_timeout: float = IDLE_TIMEOUT,
+) -> None:
+    """Serve one client until LOGOUT, end of stream, idle timeout or a fatal error."""
+    transport = StreamTransport(reader, writer)
+    session = Session(transport, CommandReader(), config)
+    log = _log.bind(ip=transport.peer_ip)
+    try:
+        transport.write(session.greeting())
+        await transport.drain()
+        while not session.finished:
+            try:
+                data = await asyncio.wait_for(reader.read(_READ_SIZE), idle_timeout)
+            except TimeoutError:
+                transport.write(r.untagged_status("BYE", "autologout: idle for too long"))
+                await transport.drain()
+                break
+            if not data:
+                break
+            for event in session.reader.feed(data):
+                await session.handle(event)
+                if session.finished:
+                    break
+            if session.reader.discarding > MAX_DISCARD:
+                transport.write(r.untagged_status("BYE", "refusing to read a literal that large", r.Code.TOOBIG))
+                await transport.drain()
+                break
+    except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError) as exc:
+        log.debug("connection_lost", error=f"{type(exc).__name__}: {exc}")
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            transport.write(r.untagged_status("BYE", "server shutting down"))
+        raise
+    except Exception:  # noqa: BLE001 - the log has the details, the client an id
+        error_id = new_error_id()
+        log.exception("connection_failed", error_id=error_id)
+        with contextlib.suppress(Exception):
+            transport.write(r.untagged_status("BYE", f"internal error, id {error_id}", r.Code.SERVERBUG))
+    finally:
+        with contextlib.suppress(Exception):
+            await session.leave_mailbox()
+        await transport.close()

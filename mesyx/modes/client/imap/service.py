@@ -1,0 +1,81 @@
+"""The client mode's service object: IMAP on ``ports.imap`` (STARTTLS) and ``ports.imaps``
+(implicit TLS, RFC 8314 section 3.2), both on ``node.listen``.
+
+Every connection is a task the service tracks, so shutting the daemon down closes the
+listeners first and then ends open sessions with ``* BYE`` (DESIGN.md: one
+AsyncExitStack owns every listener, task and connection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from contextlib import AsyncExitStack
+
+from mesyx.config import Config
+from mesyx.keyset_policy import load_policy
+from mesyx.log import get_logger
+from mesyx.modes.client.imap import commands_auth  # noqa: F401 - registers the handlers
+from mesyx.modes.client.imap.connection import serve_connection
+from mesyx.modes.client.imap.session import Backend, SessionConfig
+from mesyx.modes.client.login import LoginService
+from mesyx.store.store import Store
+
+__all__ = ["ClientService"]
+
+_log = get_logger("imap")
+
+
+class ClientService:
+    """IMAP listeners of one client node."""
+
+    name = "client"
+
+    def __init__(
+        self, config: Config, store: Store, tls: ssl.SSLContext | None, backend: Backend | None = None
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.tls = tls
+        self.login = LoginService(
+            store,
+            config.limits,
+            concurrency=config.crypto.unlock_concurrency,
+            policy=load_policy(config.crypto.keyset_policy),
+        )
+        self.session_config = SessionConfig(
+            authenticator=self.login, tls=tls, hostname=config.node.hostname, backend=backend
+        )
+        self._connections: set[asyncio.Task[None]] = set()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        try:
+            await serve_connection(reader, writer, self.session_config)
+        finally:
+            self._connections.discard(task)
+
+    async def start(self, stack: AsyncExitStack) -> None:
+        host = self.config.node.listen
+        ports = self.config.ports
+        plain = await asyncio.start_server(self._serve, host=host, port=ports.imap, reuse_address=True)
+        stack.push_async_callback(self._close, plain)
+        _log.info("listening", protocol="imap", addr=host, port=ports.imap, starttls=self.tls is not None)
+        if self.tls is not None:
+            implicit = await asyncio.start_server(
+                self._serve, host=host, port=ports.imaps, ssl=self.tls, reuse_address=True, ssl_handshake_timeout=30
+            )
+            stack.push_async_callback(self._close, implicit)
+            _log.info("listening", protocol="imaps", addr=host, port=ports.imaps)
+
+    async def _close(self, server: asyncio.Server) -> None:
+        server.close()
+        for task in list(self._connections):
+            task.cancel()
+        for task in list(self._connections):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await server.wait_closed()
