@@ -148,25 +148,30 @@ def _params(cur: _Cursor) -> Params:
 def _join_continuations(raw: Params) -> Params:
     if not any(b"*" in name for name, _ in raw):
         return raw
-    out: Params = []
+    slots: list[tuple[bytes, bytes] | bytes] = []
     pieces: dict[bytes, list[tuple[int, bool, bytes]]] = {}
     spelled: dict[bytes, bytes] = {}
     for name, value in raw:
         m = _CONT.match(name)
         if m is None:
-            out.append((name, value))
+            slots.append((name, value))
             continue
         base = m.group(1)
-        pieces.setdefault(base.lower(), []).append((int(m.group(2)), bool(m.group(3)), value))
-        spelled.setdefault(base.lower(), base)
-    have = {name.lower().rstrip(b"*") for name, _ in out}
-    for key, parts in pieces.items():
-        if key in have:
-            continue  # a plain parameter of the same name wins (as Dovecot does)
-        parts.sort(key=lambda p: p[0])
-        extended = any(p[1] for p in parts)
-        name = spelled[key] + (b"*" if extended else b"")
-        out.append((name, b"".join(p[2] for p in parts)))
+        key = base.lower()
+        if key not in pieces:
+            pieces[key] = []
+            spelled[key] = base
+            slots.append(key)
+        pieces[key].append((int(m.group(2)), bool(m.group(3)), value))
+    plain = {slot[0].lower().rstrip(b"*") for slot in slots if isinstance(slot, tuple)}
+    out: Params = []
+    for slot in slots:
+        if isinstance(slot, tuple):
+            out.append(slot)
+        elif slot not in plain:  # a plain parameter of the same name wins (as Dovecot does)
+            parts = sorted(pieces[slot], key=lambda p: p[0])
+            name = spelled[slot] + (b"*" if any(p[1] for p in parts) else b"")
+            out.append((name, b"".join(p[2] for p in parts)))
     return out
 
 
