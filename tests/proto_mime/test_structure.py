@@ -217,3 +217,27 @@ def test_lines_counted_as_line_feeds() -> None:
     assert parse_structure(b"\r\na\r\nb").lines == 1
     assert parse_structure(b"\r\na\r\nb\r\n").lines == 2
     assert parse_structure(b"\r\n").lines == 0
+
+
+def test_boundary_line_right_after_a_boundary_line() -> None:
+    # "--in-" opens an (empty) part of the inner multipart; the outer boundary on the next line
+    # ends it. The line break before "--out" ended the "--in-" line, so it stays in the inner body.
+    raw = crlf(
+        "Content-Type: multipart/mixed; boundary=out\n\n--out\nContent-Type: multipart/mixed; boundary=in\n\n"
+        "--in\n\nA\n--in-\n--out\n\nB\n--out--\n"
+    )
+    root = parse_structure(raw)
+    inner, b = root.children
+    assert [c.data for c in inner.children] == [b"\r\nA", b""]
+    assert inner.body.endswith(b"--in-\r\n")
+    assert inner.children[1].start == inner.end
+    assert b.body == b"B"
+
+
+def test_epilogue_directly_followed_by_outer_boundary() -> None:
+    raw = crlf(
+        "Content-Type: multipart/mixed; boundary=out\n\n--out\nContent-Type: multipart/mixed; boundary=in\n\n"
+        "--in\n\nA\n--in--\n--out\n\nB\n--out--\n"
+    )
+    inner = parse_structure(raw).children[0]
+    assert inner.body.endswith(b"--in--\r\n")

@@ -32,7 +32,6 @@ __all__ = ["PartKind", "MimePart", "parse_structure", "MAX_DEPTH", "MAX_PARTS"]
 
 MAX_DEPTH: Final = 100
 MAX_PARTS: Final = 10_000
-_LF: Final = 0x0A
 _CR: Final = 0x0D
 
 
@@ -146,12 +145,18 @@ class MimePart:
 
 
 class _Hit(NamedTuple):
-    """A boundary line: where it starts, which boundary (index in the stack), ``--b--`` or not, the next line."""
+    """A boundary line: where it starts, which boundary (index in the stack), ``--b--`` or not, the next line.
+
+    ``end`` is where every part that this line ends stops: before the line break in front of
+    the boundary line, unless that line break is not in the region being scanned (it ended
+    the previous boundary line, or the header before the part): then at the line itself.
+    """
 
     at: int
     which: int
     close: bool
     after: int
+    end: int
 
 
 class _Parser:
@@ -180,10 +185,10 @@ class _Parser:
         tail = pos + 2 + best_len
         close = raw.startswith(b"--", tail)
         lf = raw.find(b"\n", tail)
-        return _Hit(pos, best, close, self.n if lf < 0 else lf + 1)
+        return _Hit(pos, best, close, self.n if lf < 0 else lf + 1, pos)
 
     def find(self, pos: int) -> _Hit | None:
-        """The first boundary line at or after ``pos``, which is the start of a line."""
+        """The first boundary line at or after ``pos``, which is the start of a line and of the region scanned."""
         if not self.stack:
             return None
         raw = self.raw
@@ -198,17 +203,10 @@ class _Parser:
                 return None
             hit = self.match(i + 1)
             if hit is not None:
-                return hit
+                # The line break before a boundary line belongs to the boundary.
+                end = i - 1 if i > pos and raw[i - 1] == _CR else i
+                return hit._replace(end=end)
             i += 1
-
-    def cut(self, pos: int, floor: int) -> int:
-        """Where a body before the boundary line at ``pos`` ends: its last line break belongs to the boundary."""
-        raw = self.raw
-        if pos > floor and raw[pos - 1] == _LF:
-            pos -= 1
-            if pos > floor and raw[pos - 1] == _CR:
-                pos -= 1
-        return pos
 
     def part(self, pos: int, in_digest: bool, depth: int) -> tuple[MimePart, _Hit | None]:
         self.parts += 1
@@ -233,7 +231,7 @@ class _Parser:
             # A boundary line ended the part inside its header: the body is empty.
             if part.kind is PartKind.MESSAGE:
                 part.children.append(MimePart(raw, HeaderBlock(raw, part.end, part.end, []), None, False))
-            return part, scan.boundary
+            return part, scan.boundary._replace(end=scan.body_start)
 
         body_start = part.body_start
         if part.kind is PartKind.MESSAGE:
@@ -245,7 +243,7 @@ class _Parser:
         boundary = param(ctype.params, b"boundary") if part.kind is PartKind.MULTIPART and ctype else None
         if not boundary:
             hit = self.find(body_start)
-            part.end = self.n if hit is None else self.cut(hit.at, body_start)
+            part.end = self.n if hit is None else hit.end
             return part, hit
 
         digest = ctype is not None and ctype.subtype.lower() == b"digest"
@@ -261,7 +259,7 @@ class _Parser:
             child, hit = self.part(hit.after, digest, depth + 1)
             part.children.append(child)
         del self.stack[mine:]
-        part.end = self.n if hit is None else self.cut(hit.at, body_start)
+        part.end = self.n if hit is None else hit.end
         return part, hit
 
 
