@@ -34,8 +34,8 @@ _KNOWN: Final = IDENTITY_ENCODINGS | {b"base64", b"quoted-printable"}
 _B64_ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _B64_DROP: Final = bytes(c for c in range(256) if c not in _B64_ALPHABET and c != ord("="))
 _B64_RUN: Final = re.compile(rb"[A-Za-z0-9+/]+")
-# The look-behind keeps this linear on long runs of blanks not at a line end.
-_QP_TRAILING_WS: Final = re.compile(rb"(?<![ \t])[ \t]+(?=\r?\n|\r?\Z)")
+# The look-behind and the possessive run keep this linear on long runs of blanks not at a line end.
+_QP_TRAILING_WS: Final = re.compile(rb"(?<![ \t])[ \t]++(?=\r?\n|\r?\Z)")
 
 
 class UnknownTransferEncoding(Corrupt):
