@@ -12,6 +12,13 @@ and BINARY decodings.
 * :mod:`.sections`: BODY[section] and BINARY[section] (RFC 3516);
 * :mod:`.transfer`: base64 and quoted-printable; :mod:`.params`: MIME header values;
 * :mod:`.text`: RFC 2047 and charset decoding for SEARCH.
+
+Dovecot 2.3 is the reference (imaptest's FETCH scripts pass against these modules in
+``tests/proto_mime``). Where this differs from it, on purpose: sizes and line counts are of
+the bytes as stored (Dovecot counts bare LFs as CRLF, since it serves them so; Mesyx serves
+the original bytes); ``BODY[1.1]`` of a part that is neither multipart nor message/rfc822
+does not exist (Dovecot answers with the part itself); the first Subject/Date/Message-ID
+field counts for ENVELOPE (Dovecot: the last); NUL in ``BODY[...]`` data is left as it is.
 """
 
 from __future__ import annotations
