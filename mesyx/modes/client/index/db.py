@@ -1,0 +1,76 @@
+"""Transactions and dialect-specific inserts for the index, on SQLite and PostgreSQL.
+
+The index shares the store's engine and its rules (mesyx/store/base.py): a writer takes
+the write lock at BEGIN on SQLite (``BEGIN IMMEDIATE``), so the daemon and a CLI command
+syncing at once serialise instead of deadlocking, and a database outage surfaces as
+:class:`~mesyx.errors.Temporary`. Inserts that may race another process (a cache row two
+syncers decrypted at once) use ``ON CONFLICT DO NOTHING``, which both dialects spell the
+same way in SQLAlchemy but from different modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
+
+from mesyx.errors import Temporary
+from mesyx.store.engine import IMMEDIATE
+
+__all__ = ["write_tx", "read_tx", "insert_ignore", "upsert", "chunked"]
+
+#: Rows or parameters per statement: under SQLite's bound-parameter limit.
+PARAM_CHUNK = 500
+
+
+@contextmanager
+def write_tx(engine: Engine) -> Iterator[Connection]:
+    try:
+        with engine.connect().execution_options(**{IMMEDIATE: True}) as conn, conn.begin():
+            yield conn
+    except OperationalError as exc:
+        raise Temporary(f"database unavailable: {exc.orig}") from exc
+
+
+@contextmanager
+def read_tx(engine: Engine) -> Iterator[Connection]:
+    try:
+        with engine.connect() as conn, conn.begin():
+            yield conn
+    except OperationalError as exc:
+        raise Temporary(f"database unavailable: {exc.orig}") from exc
+
+
+def _insert(conn: Connection, table: Table) -> Any:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"the client index supports SQLite and PostgreSQL, not {conn.dialect.name}")
+
+
+def insert_ignore(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert rows; a row whose primary key exists already is left as it is."""
+    if rows:
+        conn.execute(_insert(conn, table).on_conflict_do_nothing(), list(rows))
+
+
+def upsert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert rows, replacing the non-key columns of those whose primary key exists."""
+    if not rows:
+        return
+    stmt = _insert(conn, table)
+    keys = [c.name for c in table.primary_key.columns]
+    stmt = stmt.on_conflict_do_update(
+        index_elements=keys, set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+    )
+    conn.execute(stmt, list(rows))
+
+
+def chunked(items: Sequence[Any], size: int = PARAM_CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

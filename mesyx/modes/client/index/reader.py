@@ -1,0 +1,186 @@
+"""Reading the index: what LIST, STATUS, SELECT, FETCH and SEARCH ask, without keys.
+
+Reads need no unlocked account: everything here is already plaintext in the index (see
+docs/threat-model.md). Every method is one query, or one per :data:`~.db.PARAM_CHUNK`
+ids, never one per message. Read what a session shows from here, after a sync; to be
+right whatever other processes did, a session remembers HIGHESTMODSEQ and UIDNEXT and
+asks :meth:`IndexReader.changes_since` (CONDSTORE/QRESYNC's own question, RFC 7162).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, case, func, select
+
+from mesyx.errors import NotFound
+from mesyx.modes.client.index import schema as x
+from mesyx.modes.client.index.changes import CachedMessage, MailboxDelta, MailboxInfo, MessageFlags, MessageInfo
+from mesyx.modes.client.index.db import chunked, read_tx
+from mesyx.modes.client.index.keywords import decode_keywords
+from mesyx.modes.client.index.paths import same_path
+from mesyx.store.store import Store
+
+__all__ = ["IndexReader"]
+
+
+class IndexReader:
+    """Queries over the index tables of one store (any account)."""
+
+    def __init__(self, store: Store) -> None:
+        x.ensure_index_schema(store.engine)
+        self.engine = store.engine
+
+    # -- mailboxes ----------------------------------------------------------------------
+
+    def mailboxes(self, account_id: bytes, *, counts: bool = True) -> list[MailboxInfo]:
+        """Every present mailbox, sorted by path; with message counts unless told not to."""
+        m = x.index_mailboxes
+        with read_tx(self.engine) as conn:
+            rows = conn.execute(
+                select(m).where(m.c.account_id == account_id, m.c.present.is_(True)).order_by(m.c.path)
+            ).all()
+            totals = self._counts(conn, account_id) if counts else {}
+        return [_mailbox(row, totals.get(row.mailbox_id)) for row in rows]
+
+    @staticmethod
+    def _counts(conn: Connection, account_id: bytes) -> dict[str, tuple[int, int, int, int]]:
+        """Per mailbox: messages, unseen, \\Deleted, total size (STATUS, RFC 9051 6.3.11)."""
+        msg = x.index_messages
+        query = (
+            select(
+                msg.c.mailbox_id,
+                func.count(),
+                func.sum(case((msg.c.seen.is_(False), 1), else_=0)),
+                func.sum(case((msg.c.deleted.is_(True), 1), else_=0)),
+                func.sum(msg.c.size),
+            )
+            .where(msg.c.account_id == account_id)
+            .group_by(msg.c.mailbox_id)
+        )
+        return {str(r[0]): (int(r[1] or 0), int(r[2] or 0), int(r[3] or 0), int(r[4] or 0))
+                for r in conn.execute(query)}
+
+    def mailbox(self, account_id: bytes, mailbox_id: str) -> MailboxInfo:
+        for box in self.mailboxes(account_id):
+            if box.mailbox_id == mailbox_id:
+                return box
+        raise NotFound("no such mailbox")
+
+    def find(self, account_id: bytes, path: str) -> MailboxInfo:
+        """The mailbox named ``path`` (INBOX case-insensitively, RFC 3501 section 5.1)."""
+        for box in self.mailboxes(account_id):
+            if same_path(box.path, path):
+                return box
+        raise NotFound(f"no mailbox named {path}")
+
+    # -- messages -----------------------------------------------------------------------
+
+    def messages(self, account_id: bytes, mailbox_id: str) -> list[MessageInfo]:
+        """A mailbox's messages in UID order (SELECT builds its sequence numbers from this)."""
+        msg = x.index_messages
+        with read_tx(self.engine) as conn:
+            rows = conn.execute(
+                select(msg).where(msg.c.account_id == account_id, msg.c.mailbox_id == mailbox_id).order_by(msg.c.uid)
+            ).all()
+        return [
+            MessageInfo(int(r.uid), bytes(r.envelope_id), int(r.modseq), decode_keywords(r.keywords),
+                        float(r.received_at), int(r.size))
+            for r in rows
+        ]
+
+    def changes_since(
+        self, account_id: bytes, mailbox_id: str, modseq: int, *, known_uidnext: int | None = None
+    ) -> MailboxDelta:
+        """What changed in a mailbox after ``modseq``: messages with a higher MODSEQ (as
+        ``added`` if their UID is at least ``known_uidnext``, else ``flags``) and UIDs
+        expunged after it (QRESYNC VANISHED (EARLIER), RFC 7162 section 3.2.10)."""
+        msg, gone, m = x.index_messages, x.index_expunged, x.index_mailboxes
+        with read_tx(self.engine) as conn:
+            box = conn.execute(
+                select(m.c.highestmodseq, m.c.uidnext).where(m.c.account_id == account_id, m.c.mailbox_id == mailbox_id)
+            ).first()
+            if box is None:
+                raise NotFound("no such mailbox")
+            rows = conn.execute(
+                select(msg.c.uid, msg.c.keywords, msg.c.modseq)
+                .where(msg.c.account_id == account_id, msg.c.mailbox_id == mailbox_id, msg.c.modseq > modseq)
+                .order_by(msg.c.uid)
+            ).all()
+            vanished = conn.execute(
+                select(gone.c.uid)
+                .where(gone.c.account_id == account_id, gone.c.mailbox_id == mailbox_id, gone.c.modseq > modseq)
+                .order_by(gone.c.uid)
+            ).scalars().all()
+        changed = [MessageFlags(int(r.uid), decode_keywords(r.keywords), int(r.modseq)) for r in rows]
+        limit = known_uidnext if known_uidnext is not None else 1 << 63
+        return MailboxDelta(
+            mailbox_id,
+            added=tuple(f for f in changed if f.uid >= limit),
+            expunged=tuple(int(u) for u in vanished),
+            flags=tuple(f for f in changed if f.uid < limit),
+            modseq=int(box.highestmodseq),
+            uidnext=int(box.uidnext),
+        )
+
+    def cached(self, account_id: bytes, envelope_ids: Iterable[bytes]) -> dict[bytes, CachedMessage]:
+        """The header cache of many messages at once (FETCH BODY[HEADER], ENVELOPE, SEARCH)."""
+        cache = x.index_cache
+        found: dict[bytes, CachedMessage] = {}
+        with read_tx(self.engine) as conn:
+            for chunk in chunked(sorted(set(envelope_ids))):
+                for r in conn.execute(
+                    select(cache).where(cache.c.account_id == account_id, cache.c.envelope_id.in_(list(chunk)))
+                ):
+                    eid = bytes(r.envelope_id)
+                    found[eid] = CachedMessage(eid, bytes(r.header), int(r.size), int(r.body_offset), r.source)
+        return found
+
+    def uids(self, account_id: bytes, mailbox_id: str, envelope_ids: Sequence[bytes]) -> dict[bytes, int]:
+        """The UIDs the given messages have *now* in a mailbox (absent: not in it)."""
+        msg = x.index_messages
+        found: dict[bytes, int] = {}
+        with read_tx(self.engine) as conn:
+            for chunk in chunked(sorted(set(envelope_ids))):
+                for r in conn.execute(
+                    select(msg.c.envelope_id, msg.c.uid).where(
+                        and_(msg.c.account_id == account_id, msg.c.mailbox_id == mailbox_id,
+                             msg.c.envelope_id.in_(list(chunk)))
+                    )
+                ):
+                    found[bytes(r.envelope_id)] = int(r.uid)
+        return found
+
+    def uid_map(self, account_id: bytes, mailbox_id: str) -> dict[bytes, int]:
+        """The permanent map of a mailbox: every UID it ever handed out, by envelope."""
+        u = x.index_uids
+        with read_tx(self.engine) as conn:
+            rows = conn.execute(
+                select(u.c.envelope_id, u.c.uid).where(u.c.account_id == account_id, u.c.mailbox_id == mailbox_id)
+            ).all()
+        return {bytes(r.envelope_id): int(r.uid) for r in rows}
+
+    def version(self, account_id: bytes) -> int:
+        """Bumped by every sync that changed the account's index, in any process."""
+        a = x.index_accounts
+        with read_tx(self.engine) as conn:
+            value = conn.execute(select(a.c.version).where(a.c.account_id == account_id)).scalar_one_or_none()
+        return int(value or 0)
+
+    def cached_count(self, account_id: bytes) -> int:
+        cache = x.index_cache
+        with read_tx(self.engine) as conn:
+            return int(conn.execute(
+                select(func.count()).select_from(cache).where(cache.c.account_id == account_id)).scalar_one())
+
+
+def _mailbox(row: Row[Any], totals: tuple[int, int, int, int] | None) -> MailboxInfo:
+    r = row._mapping
+    count, unseen, deleted, size = totals if totals is not None else (0, 0, 0, 0)
+    return MailboxInfo(
+        mailbox_id=str(r["mailbox_id"]), path=str(r["path"]), name=str(r["name"]),
+        parent_id=r["parent_id"], role=r["role"], subscribed=bool(r["subscribed"]),
+        uidvalidity=int(r["uidvalidity"]), uidnext=int(r["uidnext"]), highestmodseq=int(r["highestmodseq"]),
+        messages=count, unseen=unseen, deleted=deleted, size=size,
+    )

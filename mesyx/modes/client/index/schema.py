@@ -1,0 +1,190 @@
+"""The client node's local index: its tables, in the store's database but its own MetaData.
+
+Why a separate :class:`~sqlalchemy.MetaData`: the store's ``create_schema`` runs on every
+node, and the index must exist only on client nodes (DESIGN.md, Storage: "on client nodes
+only, the local index"). An accept or exchange node never imports this module, so its
+database never gets these tables, and a byte scan of it finds no plaintext.
+
+Why these tables (DESIGN.md, Operations): IMAP UIDs, UIDVALIDITY and MODSEQ belong to
+each client node, never to the log, so they live here and nowhere else:
+
+``index_accounts``
+    one row per indexed account: a lock row (PostgreSQL ``SELECT ... FOR UPDATE``) so two
+    processes reconcile one account one at a time, and when it was last rebuilt.
+``index_mailboxes``
+    the JMAP Mailbox (id, name, parent, role) plus the IMAP counters. A mailbox deleted
+    from the log keeps its row (``present`` false) so that, re-created with the same
+    deterministic id, it keeps its UIDVALIDITY and never hands out a UID twice.
+``index_messages``
+    one row per (mailbox, message): UID, MODSEQ, keywords, INTERNALDATE, RFC822.SIZE.
+``index_uids``
+    the permanent UID map (account, mailbox, envelope) -> UID, never deleted, never reused:
+    a message that leaves a mailbox (moved out, keyset detached) and comes back keeps its
+    UID.
+``index_expunged``
+    (mailbox, UID, MODSEQ) of every expunge, for QRESYNC's VANISHED (RFC 7162 section 3.2.10).
+``index_cache``
+    what FETCH and SEARCH need that costs a decryption: the raw header block and sizes.
+    Plaintext: see docs/threat-model.md ("The client index").
+
+UIDs and MODSEQs are ``BigInteger``: a UID is an unsigned 32-bit number, which does not
+fit PostgreSQL's signed ``integer``; a MODSEQ is up to 63 bits (RFC 7162).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Engine,
+    Float,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+from mesyx.errors import Temporary
+from mesyx.store.engine import IMMEDIATE
+
+__all__ = [
+    "INDEX_SCHEMA_VERSION",
+    "index_metadata",
+    "index_accounts",
+    "index_mailboxes",
+    "index_messages",
+    "index_uids",
+    "index_expunged",
+    "index_cache",
+    "ensure_index_schema",
+]
+
+INDEX_SCHEMA_VERSION = 1
+index_metadata = MetaData()
+
+_ACCOUNT = LargeBinary(16)
+_ENVELOPE = LargeBinary(32)
+#: Mailbox ids are base32 of 16 bytes (mesyx.store.mailbox_ids): 26 characters.
+_MAILBOX = String(64)
+
+index_accounts = Table(
+    "index_accounts",
+    index_metadata,
+    Column("account_id", _ACCOUNT, primary_key=True),
+    # Bumped by every reconcile that changed something: a cheap "did the index change?"
+    # for a process that did not make the change itself (IndexFeed's poll).
+    Column("version", BigInteger, nullable=False),
+    # The operations the last reconcile folded, as JSON {origin: count}: a syncer holding
+    # fewer of some origin's operations must not write an older state over a newer one.
+    Column("basis", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("rebuilt_at", Float, nullable=True),
+)
+
+index_mailboxes = Table(
+    "index_mailboxes",
+    index_metadata,
+    Column("account_id", _ACCOUNT, primary_key=True),
+    Column("mailbox_id", _MAILBOX, primary_key=True),
+    # JMAP Mailbox: the leaf name, the parent's id, the role (RFC 8621 section 2).
+    Column("name", Text, nullable=False),
+    Column("parent_id", _MAILBOX, nullable=True),
+    Column("role", String(16), nullable=True),
+    # The IMAP name: the names of the ancestors and this one, joined by "/".
+    Column("path", Text, nullable=False),
+    Column("present", Boolean, nullable=False),
+    # Local preference: the log has no operation kind for subscriptions.
+    Column("subscribed", Boolean, nullable=False),
+    Column("uidvalidity", BigInteger, nullable=False),
+    Column("uidnext", BigInteger, nullable=False),
+    Column("highestmodseq", BigInteger, nullable=False),
+)
+
+index_messages = Table(
+    "index_messages",
+    index_metadata,
+    Column("account_id", _ACCOUNT, primary_key=True),
+    Column("mailbox_id", _MAILBOX, primary_key=True),
+    Column("uid", BigInteger, primary_key=True),
+    Column("envelope_id", _ENVELOPE, nullable=False),
+    Column("modseq", BigInteger, nullable=False),
+    # Canonical keywords (see keywords.py), space-separated, sorted; "" for none.
+    Column("keywords", Text, nullable=False),
+    # Denormalised from keywords so STATUS UNSEEN and EXPUNGE are plain indexed queries.
+    Column("seen", Boolean, nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Index("ix_index_messages_envelope", "account_id", "mailbox_id", "envelope_id", unique=True),
+    Index("ix_index_messages_modseq", "account_id", "mailbox_id", "modseq"),
+)
+
+index_uids = Table(
+    "index_uids",
+    index_metadata,
+    Column("account_id", _ACCOUNT, primary_key=True),
+    Column("mailbox_id", _MAILBOX, primary_key=True),
+    Column("envelope_id", _ENVELOPE, primary_key=True),
+    Column("uid", BigInteger, nullable=False),
+    Index("ix_index_uids_uid", "account_id", "mailbox_id", "uid", unique=True),
+)
+
+index_expunged = Table(
+    "index_expunged",
+    index_metadata,
+    Column("account_id", _ACCOUNT, primary_key=True),
+    Column("mailbox_id", _MAILBOX, primary_key=True),
+    Column("uid", BigInteger, primary_key=True),
+    Column("modseq", BigInteger, nullable=False),
+    Index("ix_index_expunged_modseq", "account_id", "mailbox_id", "modseq"),
+)
+
+index_cache = Table(
+    "index_cache",
+    index_metadata,
+    Column("account_id", _ACCOUNT, primary_key=True),
+    Column("envelope_id", _ENVELOPE, primary_key=True),
+    # The raw header block up to and including the blank line that ends it (RFC 5322
+    # section 2.1): BODY[HEADER], ENVELOPE and header SEARCH keys read only this.
+    Column("header", LargeBinary, nullable=False),
+    # RFC822.SIZE: the length of the stored raw message, exactly as BODY[] returns it.
+    Column("size", BigInteger, nullable=False),
+    # Where the body starts (== len(header)): BODY[TEXT] is raw[body_offset:].
+    Column("body_offset", BigInteger, nullable=False),
+    Column("source", String(16), nullable=False),
+)
+
+_created: weakref.WeakSet[Engine] = weakref.WeakSet()
+_created_lock = threading.Lock()
+
+
+def ensure_index_schema(engine: Engine) -> None:
+    """Create the index tables if missing, once per engine and process.
+
+    Called by :class:`~mesyx.modes.client.index.syncer.IndexSyncer` (and so only on client
+    nodes), never by the store. Creating a table takes the write lock like any writer,
+    so the daemon and a CLI command creating them at once serialise.
+    """
+    with _created_lock:
+        if engine in _created:
+            return
+        for attempt in (1, 2):
+            try:
+                with engine.connect().execution_options(**{IMMEDIATE: True}) as conn, conn.begin():
+                    index_metadata.create_all(conn)
+                break
+            except IntegrityError:
+                # PostgreSQL: another process created a table between our check and our
+                # CREATE (its catalog row is unique); the second pass sees it and skips.
+                if attempt == 2:
+                    raise
+            except (OperationalError, ProgrammingError) as exc:
+                raise Temporary(f"cannot create the client index tables: {exc.orig}") from exc
+        _created.add(engine)

@@ -1,0 +1,218 @@
+"""Keep one account's local index equal to the fold of its operations.
+
+:class:`IndexSyncer` is the only writer of the index. A sync:
+
+1. reads the operations it has not seen (:class:`~.oplog.DecodedLog`) and the account's
+   envelope count: when neither moved since the last sync and the attached keysets are
+   the same, nothing can have changed and it returns at once (a NOOP costs two small
+   queries);
+2. folds the operations (:func:`mesyx.store.fold.fold`) into mailboxes and emails;
+3. finds, in one query, which emails open here (stored, with a wrap to an attached
+   keyset), and decrypts those that have no cache row yet, a chunk at a time
+   (:mod:`.decrypt`), *outside* the write lock, so ingest never waits on decryption;
+4. writes the difference in one short transaction (:func:`.reconcile.reconcile`) and
+   returns it as :class:`~.changes.IndexChanges`.
+
+It is idempotent (a second sync changes nothing) and thread-safe (one lock per syncer):
+the IMAP server calls it from worker threads, :class:`~.feed.IndexFeed` from another.
+Keep one syncer per account per process (``IndexFeed.attach`` shares it), since each
+holds the decoded operations in memory; several processes (the daemon and a CLI
+command) may sync one account at once, and serialise on the index's lock row.
+
+Listeners (:meth:`IndexSyncer.add_listener`) hear about every non-empty change, whoever
+asked for the sync, so IMAP IDLE learns what another session's STORE did.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import func, select
+
+from mesyx.errors import Temporary
+from mesyx.log import get_logger
+from mesyx.modes.client.index import schema as x
+from mesyx.modes.client.index.changes import IndexChanges
+from mesyx.modes.client.index.db import insert_ignore, read_tx, upsert, write_tx
+from mesyx.modes.client.index.decrypt import CHUNK, Opened, header_end, open_envelopes, openable
+from mesyx.modes.client.index.oplog import DecodedLog
+from mesyx.modes.client.index.paths import resolve_paths
+from mesyx.modes.client.index.reconcile import Stale, reconcile
+from mesyx.store import schema as t
+from mesyx.store.fold import AccountState
+from mesyx.store.mailcrypt import UnlockedAccount
+from mesyx.store.store import Store
+
+__all__ = ["IndexSyncer", "Progress"]
+
+_log = get_logger("index")
+
+#: ``progress(done, total)``: messages decrypted so far out of those to decrypt.
+Progress = Callable[[int, int], None]
+Listener = Callable[[IndexChanges], None]
+#: Folds a sync retries when other processes keep writing newer states under it.
+_ATTEMPTS = 5
+
+
+class IndexSyncer:
+    """The local index of one unlocked account on this client node."""
+
+    def __init__(self, store: Store, account: UnlockedAccount, *, clock: Callable[[], float] = time.time) -> None:
+        x.ensure_index_schema(store.engine)
+        self.store = store
+        self.account = account
+        self.account_id = account.record.account_id
+        self.log = DecodedLog(account)
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._fingerprint: object = None
+        self._listeners: list[Listener] = []
+
+    # -- listeners ----------------------------------------------------------------------
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call ``listener(changes)`` after every sync that changed something. It runs in
+        the syncing thread: hand over to a loop with ``call_soon_threadsafe``."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def _notify(self, changes: IndexChanges) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(changes)
+            except Exception as exc:  # noqa: BLE001 - a listener's bug must not fail the sync
+                _log.error("index.listener_failed", error=f"{type(exc).__name__}: {exc}")
+
+    # -- state --------------------------------------------------------------------------
+
+    def state(self) -> AccountState:
+        """The fold of every operation, with any new ones read first (cheap when none)."""
+        with self._lock, read_tx(self.store.engine) as conn:
+            self.log.refresh(conn)
+            return self.log.state()
+
+    # -- sync -----------------------------------------------------------------------------
+
+    def sync(self, *, force: bool = False) -> IndexChanges:
+        """Bring the index up to date with the store; returns what changed (may be empty)."""
+        with self._lock:
+            changes = self._sync(force=force)
+        if changes:
+            self._notify(changes)
+        return changes
+
+    def rebuild(self, progress: Progress | None = None) -> IndexChanges:
+        """Decrypt every message again and rewrite the account's rows from the log.
+
+        Keeps what clients depend on: UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ (mailbox
+        rows), the permanent UID map, and expunge records, so no client has to resync;
+        the cache is replaced row by row and the message rows are checked against the
+        map, so the index stays usable while a rebuild runs.
+        """
+        with self._lock:
+            self.log.clear()
+            self._fingerprint = None
+            changes = self._sync(force=True, rebuild=True, progress=progress)
+            with write_tx(self.store.engine) as conn:
+                a = x.index_accounts
+                conn.execute(a.update().where(a.c.account_id == self.account_id).values(rebuilt_at=self._clock()))
+        if changes:
+            self._notify(changes)
+        return changes
+
+    def _read_log(self) -> object:
+        """Read new operations; the fingerprint of what a sync would start from."""
+        with read_tx(self.store.engine) as conn:
+            self.log.refresh(conn)
+            envelopes = conn.execute(
+                select(func.count()).select_from(t.envelopes).where(t.envelopes.c.account_id == self.account_id)
+            ).scalar_one()
+        return (self.log.fingerprint, int(envelopes), tuple(sorted(self.account.keysets)))
+
+    def _sync(self, *, force: bool, rebuild: bool = False, progress: Progress | None = None) -> IndexChanges:
+        fingerprint = self._read_log()
+        if not force and fingerprint == self._fingerprint:
+            return IndexChanges(self.account_id)
+        redone: set[bytes] = set()  # rebuild: decrypted again already (a retry skips them)
+        for _ in range(_ATTEMPTS):
+            state = self.log.state()
+            with read_tx(self.store.engine) as conn:
+                available = openable(conn, self.account_id, self.account.keysets)
+                cache = x.index_cache
+                cached = {bytes(e) for e in conn.execute(
+                    select(cache.c.envelope_id).where(cache.c.account_id == self.account_id)).scalars()}
+            emails = {
+                eid: email for eid, email in state.emails.items()
+                if eid in available and not email.mailbox_ids.isdisjoint(state.mailboxes)
+            }
+            skip = redone if rebuild else cached
+            todo = sorted((eid for eid in emails if eid not in skip),
+                          key=lambda eid: (emails[eid].received_at, eid))
+            failed = self._fill_cache(todo, replace=rebuild, progress=progress)
+            redone.update(todo)
+            for eid in failed:
+                del emails[eid]
+            try:
+                with write_tx(self.store.engine) as conn:
+                    changes, missing = reconcile(conn, self.account_id, resolve_paths(state.mailboxes), emails,
+                                                 now=self._clock(), basis=self.log.basis, verify=rebuild)
+                break
+            except Stale:
+                # Another process wrote a newer state meanwhile: read what it had, fold again.
+                fingerprint = self._read_log()
+        else:
+            raise Temporary("the index keeps changing under this sync: try again")
+        # Left out for lack of a cache row (a concurrent cleanup): forget the fingerprint
+        # so the next sync tries again instead of believing it is current.
+        self._fingerprint = None if missing else fingerprint
+        if failed or missing:
+            _log.info("index.incomplete", unopenable=len(failed), uncached=len(missing))
+        return changes
+
+    def _fill_cache(self, envelope_ids: Sequence[bytes], *, replace: bool, progress: Progress | None) -> set[bytes]:
+        """Decrypt and cache the header block and sizes of ``envelope_ids``; returns the
+        ids that did not open (left out of the index until they do)."""
+        total = len(envelope_ids)
+        if progress is not None:
+            progress(0, total)
+        failed: set[bytes] = set()
+        rows: list[dict[str, object]] = []
+        done = 0
+
+        def flush() -> None:
+            if rows:
+                with write_tx(self.store.engine) as conn:
+                    (upsert if replace else insert_ignore)(conn, x.index_cache, rows)
+                rows.clear()
+            if progress is not None:
+                progress(done, total)
+
+        for result in open_envelopes(self.store, self.account, envelope_ids):
+            done += 1
+            if isinstance(result, Opened):
+                rows.append(_cache_row(self.account_id, result))
+            else:
+                failed.add(result.envelope_id)
+            if done % CHUNK == 0:
+                flush()
+        flush()
+        return failed
+
+
+def _cache_row(account_id: bytes, opened: Opened) -> dict[str, object]:
+    end = header_end(opened.raw)
+    return {
+        "account_id": account_id,
+        "envelope_id": opened.envelope_id,
+        "header": opened.raw[:end],
+        "size": len(opened.raw),
+        "body_offset": end,
+        "source": opened.inner.source[:16],
+    }

@@ -1,0 +1,319 @@
+"""What an IMAP client changes, as signed operations; then a sync, so it can answer in UIDs.
+
+Client writes never touch the index tables directly (except the local subscription
+flag, which the log has no kind for): each helper records operations with
+:func:`mesyx.store.state.record_changes` (sealed to the metadata keyset, signed by this
+node, so they replicate), or commits an envelope for APPEND, and then syncs, so the
+index shows exactly the fold of the log and the caller can answer with UIDs (UIDPLUS,
+RFC 4315: APPENDUID, COPYUID).
+
+JMAP model, IMAP consequences (DESIGN.md: IMAP is a view):
+
+- keywords belong to the message, not to a mailbox: a message in two mailboxes (after
+  COPY) shows the same flags in both;
+- COPY adds the target mailbox to the message's mailboxes (no second envelope): a copy
+  into a mailbox that already holds the message answers with the UID it has there;
+- EXPUNGE removes the mailbox from the message and clears ``$deleted``; a message left in
+  no mailbox is deleted for good (a tombstone, which wins over everything);
+- MOVE replaces the source mailbox by the target (RFC 6851) in one operation.
+
+Every result carries :class:`~mesyx.store.events.Event` s for the caller to publish on
+the daemon's broadcaster, so other sessions' IDLE and the replication hear of it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import update
+
+from mesyx.crypto.envelope import InnerRecord, seal_message, wrap_content_key
+from mesyx.errors import Exists, NotFound, PermissionDenied, Temporary, UsageError
+from mesyx.modes.client.index import schema as x
+from mesyx.modes.client.index.changes import AppendResult, IndexChanges, WriteResult
+from mesyx.modes.client.index.db import write_tx
+from mesyx.modes.client.index.keywords import DELETED, from_imap, keyword_key, spellings_of
+from mesyx.modes.client.index.paths import DELIMITER, ResolvedMailbox, resolve_paths, same_path, split_path
+from mesyx.modes.client.index.reader import IndexReader
+from mesyx.modes.client.index.syncer import IndexSyncer
+from mesyx.store import fold
+from mesyx.store.events import Event, OpsAppended
+from mesyx.store.mailbox_ids import MailboxRole, named_mailbox_id
+from mesyx.store.mailcrypt import SealingKeys, load_sealing_keys
+from mesyx.store.payloads import PutPayload, seal_json
+from mesyx.store.records import IngestItem
+from mesyx.store.state import record_changes
+
+__all__ = ["IndexWriter", "MAX_PATH"]
+
+MAX_PATH = 1000
+_FORBIDDEN_IN_NAMES = frozenset("*%") | {chr(c) for c in range(0x20)} | {"\x7f"}
+
+
+class IndexWriter:
+    """Client writes for one account; thread-safe like its :class:`IndexSyncer`."""
+
+    def __init__(self, syncer: IndexSyncer) -> None:
+        self.syncer = syncer
+        self.store = syncer.store
+        self.account = syncer.account
+        self.account_id = syncer.account_id
+        self.reader = IndexReader(syncer.store)
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def _record(self, changes: Sequence[fold.Change]) -> tuple[IndexChanges, int, tuple[Event, ...]]:
+        events: tuple[Event, ...] = ()
+        if changes:
+            ops = record_changes(self.store, self.account, changes)
+            events = (OpsAppended(self.account_id, ops[-1].origin, ops[-1].seq),)
+        return self.syncer.sync(), len(changes), events
+
+    def _mailboxes(self, state: fold.AccountState) -> dict[str, ResolvedMailbox]:
+        return resolve_paths(state.mailboxes)
+
+    def _need_mailbox(self, state: fold.AccountState, mailbox_id: str) -> None:
+        if mailbox_id not in state.mailboxes:
+            raise NotFound("no such mailbox")
+
+    def _result(self, changes: IndexChanges, count: int, events: tuple[Event, ...], mailbox_id: str | None,
+                envelope_ids: Sequence[bytes] = ()) -> WriteResult:
+        uids: dict[bytes, int] = {}
+        validity = 0
+        if mailbox_id is not None:
+            uids = self.reader.uids(self.account_id, mailbox_id, envelope_ids) if envelope_ids else {}
+            try:
+                validity = self.reader.mailbox(self.account_id, mailbox_id).uidvalidity
+            except NotFound:
+                validity = 0
+        return WriteResult(changes, count, uids, validity, events=events, mailbox_id=mailbox_id)
+
+    # -- flags --------------------------------------------------------------------------
+
+    def set_flags(self, envelope_ids: Iterable[bytes], flags: Iterable[str], present: bool) -> WriteResult:
+        """STORE +FLAGS / -FLAGS: set or clear keywords (IMAP flags or JMAP keywords).
+
+        Messages that already are as asked get no operation; clearing clears every
+        spelling of a keyword the message has (see keywords.py).
+        """
+        words = {from_imap(f) for f in flags}
+        state = self.syncer.state()
+        changes: list[fold.Change] = []
+        for eid in dict.fromkeys(envelope_ids):
+            email = state.emails.get(eid)
+            if email is None or not words:
+                continue
+            have = {keyword_key(k) for k in email.keywords}
+            if present:
+                todo = frozenset(w for w in words if keyword_key(w) not in have)
+                if todo:
+                    changes.append(fold.SetKeywords(eid, todo, True))
+            elif have & {keyword_key(w) for w in words}:
+                changes.append(fold.SetKeywords(eid, spellings_of(words, email.keywords), False))
+        return self._result(*self._record(changes), None)
+
+    def replace_flags(self, envelope_ids: Iterable[bytes], flags: Iterable[str]) -> WriteResult:
+        """STORE FLAGS: the message's keywords become exactly ``flags``."""
+        words = {from_imap(f) for f in flags}
+        wanted = {keyword_key(w) for w in words}
+        state = self.syncer.state()
+        changes: list[fold.Change] = []
+        for eid in dict.fromkeys(envelope_ids):
+            email = state.emails.get(eid)
+            if email is None:
+                continue
+            have = {keyword_key(k) for k in email.keywords}
+            add = frozenset(w for w in words if keyword_key(w) not in have)
+            drop = frozenset(k for k in email.keywords if keyword_key(k) not in wanted)
+            if add:
+                changes.append(fold.SetKeywords(eid, add, True))
+            if drop:
+                changes.append(fold.SetKeywords(eid, drop, False))
+        return self._result(*self._record(changes), None)
+
+    # -- placement ----------------------------------------------------------------------
+
+    def copy(self, envelope_ids: Sequence[bytes], to_mailbox: str) -> WriteResult:
+        """COPY: add ``to_mailbox`` to each message; ``uids`` are their UIDs there (COPYUID)."""
+        state = self.syncer.state()
+        self._need_mailbox(state, to_mailbox)
+        changes: list[fold.Change] = [
+            fold.SetMailboxes(eid, state.emails[eid].mailbox_ids | {to_mailbox})
+            for eid in dict.fromkeys(envelope_ids)
+            if eid in state.emails and to_mailbox not in state.emails[eid].mailbox_ids
+        ]
+        return self._result(*self._record(changes), to_mailbox, envelope_ids)
+
+    def move(self, envelope_ids: Sequence[bytes], from_mailbox: str, to_mailbox: str) -> WriteResult:
+        """MOVE (RFC 6851): replace ``from_mailbox`` by ``to_mailbox``, one operation each."""
+        state = self.syncer.state()
+        self._need_mailbox(state, to_mailbox)
+        changes: list[fold.Change] = []
+        for eid in dict.fromkeys(envelope_ids):
+            email = state.emails.get(eid)
+            if email is None or from_mailbox == to_mailbox:
+                continue
+            target = (email.mailbox_ids - {from_mailbox}) | {to_mailbox}
+            if target != email.mailbox_ids:
+                changes.append(fold.SetMailboxes(eid, target))
+        return self._result(*self._record(changes), to_mailbox, envelope_ids)
+
+    def expunge(self, envelope_ids: Sequence[bytes], mailbox_id: str) -> WriteResult:
+        """EXPUNGE / UID EXPUNGE: take the messages out of ``mailbox_id``; one that is then
+        in no mailbox is deleted (tombstone), one still elsewhere loses ``$deleted``."""
+        state = self.syncer.state()
+        changes: list[fold.Change] = []
+        for eid in dict.fromkeys(envelope_ids):
+            email = state.emails.get(eid)
+            if email is None or mailbox_id not in email.mailbox_ids:
+                continue
+            rest = email.mailbox_ids - {mailbox_id}
+            live_rest = rest & state.mailboxes.keys()
+            if not live_rest:
+                changes.append(fold.DeleteEnvelope(eid))
+                continue
+            changes.append(fold.SetMailboxes(eid, rest))
+            if any(keyword_key(k) == DELETED for k in email.keywords):
+                changes.append(fold.SetKeywords(eid, spellings_of([DELETED], email.keywords), False))
+        return self._result(*self._record(changes), mailbox_id)
+
+    # -- mailboxes ----------------------------------------------------------------------
+
+    def _ensure_path(self, state: fold.AccountState, parts: list[str], changes: list[fold.Change]) -> str | None:
+        """The id of the mailbox at ``parts`` (creating missing levels), None for the root."""
+        resolved = self._mailboxes(state)
+        by_path = {box.path: mid for mid, box in resolved.items()}
+        parent: str | None = None
+        for depth in range(1, len(parts) + 1):
+            path = DELIMITER.join(parts[:depth])
+            found = next((mid for p, mid in by_path.items() if same_path(p, path)), None)
+            if found is None:
+                found = named_mailbox_id(self.account_id, path)
+                if found in state.mailboxes:
+                    raise Exists(f"{path}: a mailbox of this name exists under another name")
+                changes.append(fold.CreateMailbox(found, parts[depth - 1], parent))
+                by_path[path] = found
+            parent = found
+        return parent
+
+    def create_mailbox(self, path: str) -> WriteResult:
+        """CREATE: the mailbox and any missing superiors (RFC 3501 section 6.3.3)."""
+        parts = _check_path(path)
+        state = self.syncer.state()
+        if any(same_path(box.path, DELIMITER.join(parts)) for box in self._mailboxes(state).values()):
+            raise Exists(f"mailbox {path} exists already")
+        changes: list[fold.Change] = []
+        mailbox_id = self._ensure_path(state, parts, changes)
+        return self._result(*self._record(changes), mailbox_id)
+
+    def rename_mailbox(self, mailbox_id: str, new_path: str) -> WriteResult:
+        """RENAME (the mailbox keeps its id, so its UIDVALIDITY and UIDs). Renaming INBOX
+        moves its messages to a new mailbox and leaves INBOX empty (RFC 3501 section 6.3.5)."""
+        parts = _check_path(new_path)
+        state = self.syncer.state()
+        self._need_mailbox(state, mailbox_id)
+        resolved = self._mailboxes(state)
+        target = DELIMITER.join(parts)
+        if any(same_path(box.path, target) for box in resolved.values()):
+            raise Exists(f"mailbox {new_path} exists already")
+        changes: list[fold.Change] = []
+        if resolved[mailbox_id].role == MailboxRole.INBOX.value:
+            new_id = self._ensure_path(state, parts, changes)
+            assert new_id is not None
+            changes += [fold.SetMailboxes(eid, (e.mailbox_ids - {mailbox_id}) | {new_id})
+                        for eid, e in state.emails.items() if mailbox_id in e.mailbox_ids]
+            return self._result(*self._record(changes), new_id)
+        parent = self._ensure_path(state, parts[:-1], changes) if len(parts) > 1 else None
+        ancestor = parent
+        while ancestor is not None:
+            if ancestor == mailbox_id:
+                raise UsageError("a mailbox cannot move below itself")
+            ancestor = resolved[ancestor].parent_id if ancestor in resolved else None
+        changes.append(fold.RenameMailbox(mailbox_id, parts[-1], parent))
+        return self._result(*self._record(changes), mailbox_id)
+
+    def delete_mailbox(self, mailbox_id: str) -> WriteResult:
+        """DELETE: its messages leave it (deleted if in no other mailbox), then it goes.
+
+        Special-use mailboxes always exist in the model, so they cannot be deleted; nor
+        can a mailbox with children (Dovecot's answer too): delete those first.
+        """
+        state = self.syncer.state()
+        self._need_mailbox(state, mailbox_id)
+        box = state.mailboxes[mailbox_id]
+        if box.role is not None:
+            raise PermissionDenied(f"{box.name} is a special-use mailbox and cannot be deleted")
+        resolved = self._mailboxes(state)
+        if any(other.parent_id == mailbox_id for other in resolved.values()):
+            raise UsageError(f"{resolved[mailbox_id].path} has child mailboxes: delete them first")
+        inside = [eid for eid, email in state.emails.items() if mailbox_id in email.mailbox_ids]
+        changes: list[fold.Change] = []
+        for eid in inside:
+            rest = state.emails[eid].mailbox_ids - {mailbox_id}
+            live = rest & state.mailboxes.keys()
+            changes.append(fold.SetMailboxes(eid, rest) if live else fold.DeleteEnvelope(eid))
+        changes.append(fold.DeleteMailbox(mailbox_id))
+        return self._result(*self._record(changes), None)
+
+    def set_subscribed(self, mailbox_id: str, subscribed: bool) -> None:
+        """SUBSCRIBE / UNSUBSCRIBE: a preference of this node (the log has no kind for it)."""
+        m = x.index_mailboxes
+        with write_tx(self.store.engine) as conn:
+            done = conn.execute(update(m).where(m.c.account_id == self.account_id, m.c.mailbox_id == mailbox_id,
+                                                m.c.present.is_(True)).values(subscribed=subscribed)).rowcount
+        if not done:
+            raise NotFound("no such mailbox")
+
+    # -- append -------------------------------------------------------------------------
+
+    def append(self, raw: bytes, mailbox_id: str, flags: Iterable[str] = (),
+               internaldate: float | None = None) -> AppendResult:
+        """APPEND: seal ``raw`` to the account's keysets, commit it, sync; the new UID."""
+        words = tuple(sorted({from_imap(f) for f in flags}))
+        state = self.syncer.state()
+        self._need_mailbox(state, mailbox_id)
+        now = time.time()
+        received = now if internaldate is None else internaldate
+        inner = InnerRecord(received, "append", "", (), (mailbox_id,), words)
+        keys = load_sealing_keys(self.store, self.account.record)
+        item = _seal(keys, inner, raw, now)
+        events = tuple(self.store.commit_ingest([item]))
+        eid = item.envelope.envelope_id
+        changes = self.syncer.sync()
+        uid = self.reader.uids(self.account_id, mailbox_id, [eid]).get(eid)
+        if uid is None:
+            raise Temporary("the appended message is stored but not indexed yet: try again")
+        validity = self.reader.mailbox(self.account_id, mailbox_id).uidvalidity
+        return AppendResult(eid, uid, validity, changes, events)
+
+
+def _check_path(path: str) -> list[str]:
+    parts = split_path(path)
+    if not parts:
+        raise UsageError("a mailbox name cannot be empty")
+    if len(path) > MAX_PATH:
+        raise UsageError(f"a mailbox name has at most {MAX_PATH} characters")
+    if any(c in _FORBIDDEN_IN_NAMES for c in path):
+        raise UsageError("a mailbox name cannot contain control characters, '*' or '%'")
+    return parts
+
+
+def _seal(keys: SealingKeys, inner: InnerRecord, raw: bytes, now: float) -> IngestItem:
+    """:meth:`SealingKeys.seal`, except for the keyset: the one covering INTERNALDATE if
+    there is one (as accept would choose), else the one covering now.
+
+    Why: a client APPENDs old mail (mbsync uploading a Maildir), and no keyset covers
+    2019; keyset windows are about when *Mesyx* received a message, which is now. The
+    placement keeps the client's INTERNALDATE as the message's receivedAt.
+    """
+    try:
+        return keys.seal(inner, raw)
+    except Temporary:
+        keyset = keys.choose(now)  # nothing covers now either: the Temporary is right
+    envelope, content_key = seal_message(keys.account_id, inner, raw)
+    wrap = wrap_content_key(envelope.envelope_id, content_key, keyset.keyset_id, keyset.public_key)
+    placement = PutPayload.placement(list(inner.mailboxes), list(inner.keywords), inner.received_at)
+    payload = PutPayload(keyset.keyset_id, wrap.sealed, keys.metadata.keyset_id,
+                         seal_json(keys.metadata.public_key, placement))
+    return IngestItem(envelope, wrap, payload.encode())
