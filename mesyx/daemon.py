@@ -116,7 +116,8 @@ class Daemon:
             tls = self.home.tls_context(self.config) if self.config.smtp.starttls else None
             await AcceptService(self.config, store, committer, tls).start(stack)
         if Mode.CLIENT in modes:
-            await ClientService(self.config, store, self.home.tls_context(self.config)).start(stack)
+            tls_context = self.home.tls_context(self.config)
+            await ClientService(self.config, store, tls_context, self.broadcaster).start(stack)
         for mode in sorted(modes - {Mode.ACCEPT, Mode.CLIENT}):
             _log.info("mode_idle", mode=mode.value, reason="no listener in this version yet")
 

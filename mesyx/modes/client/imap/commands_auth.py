@@ -158,8 +158,13 @@ async def log_in(session: Session, address: str, secret: str) -> Completion:
     except LimitExceeded as exc:
         return Completion("NO", exc.message, r.Code.LIMIT)
     session.account = account
+    try:
+        await session.on_login()  # the index context: a failure here leaves the session logged out
+    except BaseException:
+        session.account = None
+        session.mailbox = None
+        raise
     session.state = State.AUTHENTICATED
     session.log = session.log.bind(account=account.record.primary_address)
     session.log.info("login", ip=session.transport.peer_ip)
-    await session.on_login()
     return Completion("OK", "logged in", r.capability_code(session.capabilities()))

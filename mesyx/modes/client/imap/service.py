@@ -16,10 +16,19 @@ from contextlib import AsyncExitStack
 from mesyx.config import Config
 from mesyx.keyset_policy import load_policy
 from mesyx.log import get_logger
-from mesyx.modes.client.imap import commands_auth  # noqa: F401 - registers the handlers
+from mesyx.modes.client.imap import (  # noqa: F401 - importing them registers the handlers
+    commands_auth,
+    commands_fetch,
+    commands_mailbox,
+    commands_message,
+    commands_search,
+)
+from mesyx.modes.client.imap.backend import IndexBackend
 from mesyx.modes.client.imap.connection import serve_connection
-from mesyx.modes.client.imap.session import Backend, SessionConfig
+from mesyx.modes.client.imap.session import SessionConfig
+from mesyx.modes.client.index import IndexFeed, IndexReader
 from mesyx.modes.client.login import LoginService
+from mesyx.store.events import Broadcaster
 from mesyx.store.store import Store
 
 __all__ = ["ClientService"]
@@ -32,12 +41,13 @@ class ClientService:
 
     name = "client"
 
-    def __init__(
-        self, config: Config, store: Store, tls: ssl.SSLContext | None, backend: Backend | None = None
-    ) -> None:
+    def __init__(self, config: Config, store: Store, tls: ssl.SSLContext | None, broadcaster: Broadcaster) -> None:
         self.config = config
         self.store = store
         self.tls = tls
+        self.feed = IndexFeed(broadcaster, IndexReader(store))
+        self._feed_task: asyncio.Task[None] | None = None
+        backend = IndexBackend(store, broadcaster, self.feed, on_first_login=self._start_feed)
         self.login = LoginService(
             store,
             config.limits,
@@ -59,6 +69,9 @@ class ClientService:
             self._connections.discard(task)
 
     async def start(self, stack: AsyncExitStack) -> None:
+        # The feed runs from the first login on (a node nobody reads from follows no events),
+        # and unwinds after the listeners (LIFO): sessions end before it stops.
+        stack.push_async_callback(self._stop_feed)
         host = self.config.node.listen
         ports = self.config.ports
         plain = await asyncio.start_server(self._serve, host=host, port=ports.imap, reuse_address=True)
@@ -70,6 +83,22 @@ class ClientService:
             )
             stack.push_async_callback(self._close, implicit)
             _log.info("listening", protocol="imaps", addr=host, port=ports.imaps)
+
+    def _start_feed(self) -> None:
+        if self._feed_task is None:
+            self._feed_task = asyncio.get_running_loop().create_task(self.feed.run(), name="index-feed")
+            self._feed_task.add_done_callback(self._feed_done)
+
+    @staticmethod
+    def _feed_done(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            _log.error("index_feed_died", error=f"{type(task.exception()).__name__}: {task.exception()}")
+
+    async def _stop_feed(self) -> None:
+        if self._feed_task is not None:
+            self._feed_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._feed_task
 
     async def _close(self, server: asyncio.Server) -> None:
         server.close()

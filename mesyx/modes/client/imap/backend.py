@@ -1,0 +1,164 @@
+"""The IMAP server's mailbox backend: the client node's local index.
+
+One :class:`IndexBackend` per listener holds the index reader and the feed; each logged-in
+session gets a :class:`MailboxSession` (its account's shared syncer, a writer, and the
+selected mailbox's sequence map). Index calls are blocking database work, so they run in
+worker threads (``asyncio.to_thread``), never on the loop.
+
+The selected mailbox (RFC 9051 section 5.2): the session keeps the UID of every sequence
+number and the flags it last showed; :meth:`IndexBackend.report_updates` (NOOP, IDLE,
+and the end of commands that allow it) syncs, reads the mailbox again and sends the
+differences as ``* n EXPUNGE`` (highest first is not required: each number is valid at the
+time it is sent), ``* n EXISTS`` and ``* n FETCH (UID FLAGS)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mesyx.errors import MesyxError, PermissionDenied
+from mesyx.modes.client.imap.session import Session
+from mesyx.modes.client.index import IndexFeed, IndexReader, IndexSyncer, IndexWriter, MessageInfo
+from mesyx.modes.client.index.keywords import to_imap
+from mesyx.proto.imap import responses as r
+from mesyx.proto.imap.values import Atom
+from mesyx.store.events import Broadcaster, Event
+from mesyx.store.store import Store
+
+__all__ = ["IndexBackend", "MailboxSession", "Selected", "ctx", "imap_flags", "SYSTEM_FLAG_LIST"]
+
+#: The flags every mailbox shows in FLAGS (RFC 9051 section 7.3.5).
+SYSTEM_FLAG_LIST: tuple[str, ...] = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
+
+
+def imap_flags(keywords: tuple[str, ...]) -> tuple[Atom, ...]:
+    """Stored JMAP keywords as IMAP flag atoms."""
+    return tuple(Atom(to_imap(k)) for k in keywords)
+
+
+@dataclass
+class Selected:
+    """The selected mailbox of a session: sequence numbers are positions in ``uids``."""
+
+    mailbox_id: str
+    path: str
+    readonly: bool
+    uidvalidity: int
+    uids: list[int] = field(default_factory=list)
+    messages: dict[int, MessageInfo] = field(default_factory=dict)
+
+    def load(self, messages: list[MessageInfo]) -> None:
+        self.uids = [m.uid for m in messages]
+        self.messages = {m.uid: m for m in messages}
+
+    def seq_of(self, uid: int) -> int:
+        from bisect import bisect_left
+
+        i = bisect_left(self.uids, uid)
+        return i + 1 if i < len(self.uids) and self.uids[i] == uid else 0
+
+
+@dataclass
+class MailboxSession:
+    """What one logged-in session holds of the index."""
+
+    syncer: IndexSyncer
+    writer: IndexWriter
+    selected: Selected | None = None
+    #: The task reporting changes during IDLE; cancelled if the connection ends.
+    idle_task: asyncio.Task[None] | None = None
+
+    @property
+    def account_id(self) -> bytes:
+        return self.syncer.account_id
+
+
+def ctx(session: Session) -> MailboxSession:
+    """The session's index context; it exists from login to logout."""
+    box = session.mailbox
+    if not isinstance(box, MailboxSession):
+        raise PermissionDenied("log in first")
+    return box
+
+
+class IndexBackend:
+    """:class:`~.session.Backend` over the local index."""
+
+    capabilities: tuple[str, ...] = ("NAMESPACE", "UNSELECT", "SPECIAL-USE", "MOVE", "UIDPLUS", "IDLE", "CHILDREN")
+    enableable: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        store: Store,
+        broadcaster: Broadcaster,
+        feed: IndexFeed | None = None,
+        *,
+        on_first_login: Callable[[], None] | None = None,
+    ) -> None:
+        self.on_first_login = on_first_login
+        self.store = store
+        self.broadcaster = broadcaster
+        self.reader = IndexReader(store)
+        self.feed = feed
+
+    # -- Backend protocol ---------------------------------------------------------------
+
+    async def opened(self, session: Session) -> None:
+        account = session.account
+        assert account is not None
+        syncer = IndexSyncer(self.store, account)
+        if self.on_first_login is not None:
+            self.on_first_login()
+        if self.feed is not None:
+            syncer = self.feed.attach(syncer)
+        session.mailbox = MailboxSession(syncer, IndexWriter(syncer))
+        await asyncio.to_thread(syncer.sync)
+
+    async def closed(self, session: Session) -> None:
+        box = session.mailbox
+        session.mailbox = None
+        if isinstance(box, MailboxSession):
+            if box.idle_task is not None:
+                box.idle_task.cancel()
+            if self.feed is not None:
+                self.feed.detach(box.account_id)
+
+    async def report_updates(self, session: Session) -> None:
+        box = session.mailbox
+        if not isinstance(box, MailboxSession) or box.selected is None:
+            return
+        await asyncio.to_thread(box.syncer.sync)
+        await self.send_updates(session, box)
+
+    # -- helpers for the command modules --------------------------------------------------
+
+    def publish(self, events: tuple[Event, ...]) -> None:
+        """Tell the daemon's subscribers (IDLE in other sessions, replication) of a write."""
+        if events:
+            self.broadcaster.publish(events)
+
+    async def send_updates(self, session: Session, box: MailboxSession) -> None:
+        """Diff the selected mailbox against what the session showed; send the differences."""
+        selected = box.selected
+        if selected is None:
+            return
+        try:
+            now = await asyncio.to_thread(self.reader.messages, box.account_id, selected.mailbox_id)
+        except MesyxError:
+            now = []
+        current = {m.uid: m for m in now}
+        for uid in [u for u in selected.uids if u not in current]:
+            seq = selected.seq_of(uid)
+            session.send(r.expunge(seq))
+            selected.uids.pop(seq - 1)
+            del selected.messages[uid]
+        added = [m for m in now if m.uid not in selected.messages]
+        changed = [m for m in now if m.uid in selected.messages and m.keywords != selected.messages[m.uid].keywords]
+        if added:
+            selected.load(sorted([*selected.messages.values(), *added], key=lambda m: m.uid))
+            session.send(r.exists(len(selected.uids)))
+        for m in changed:
+            selected.messages[m.uid] = m
+            session.send(r.fetch_response(selected.seq_of(m.uid), [("UID", m.uid), ("FLAGS", imap_flags(m.keywords))]))
