@@ -67,6 +67,9 @@ def test_mailboxes_messages_and_flags(store: Store) -> None:
         assert MESSAGE in out and b"\\Flagged" in out and b"RFC822.SIZE %d" % len(MESSAGE) in out
         out = await c("FETCH 1 (ENVELOPE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
         assert b'"first one"' in out and b"Subject: first one" in out
+        out = await c("FETCH 1 (BODY[TEXT])")  # not PEEK: sets \Seen and reports FLAGS
+        assert b"hello body" in out and b"\\Seen" in out
+        await c("STORE 1 -FLAGS.SILENT (\\Seen)")
         out = await c("STORE 1 +FLAGS (\\Seen $Forwarded $Label1)")
         assert re.search(rb"FLAGS \(([^)]*)\)", out) is not None
         flags = set(re.search(rb"FLAGS \(([^)]*)\)", out).group(1).split())  # type: ignore[union-attr]
@@ -75,6 +78,7 @@ def test_mailboxes_messages_and_flags(store: Store) -> None:
         assert (await c("SEARCH UNSEEN")).startswith(b"* SEARCH\r\n")
         assert (await c('SEARCH SUBJECT "first"')).startswith(b"* SEARCH 1\r\n")
         assert (await c('SEARCH BODY "hello"')).startswith(b"* SEARCH 1\r\n")
+        assert (await c("UID EXPUNGE 1")).startswith(b"t")  # not \Deleted: nothing expunged
         out = await c("UID COPY 1 Archive")
         assert b"[COPYUID " in out
         out = await c("UID MOVE 1 Trash")
