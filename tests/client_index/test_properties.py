@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mesyx.errors import Exists, UsageError
-from mesyx.modes.client.index import schema
+from mesyx.modes.client.index import IndexSyncer, schema
 from mesyx.modes.client.index.keywords import canonical_set
 from mesyx.store import fold
 from mesyx.store.mailbox_ids import MailboxRole
@@ -108,6 +108,8 @@ class Model:
         env = self.env
         env.syncer.sync()  # what "behind" recorded is not synced yet
         assert not env.syncer.sync(), "a second sync changed something"
+        # The incremental passes left what a full pass over everything computes.
+        assert not IndexSyncer(env.store, env.account).sync(force=True), "a full pass changed something"
         state = account_state(env.store, env.account)
         expected = {(mid, eid): canonical_set(e.keywords) for eid, e in state.emails.items()
                     for mid in e.mailbox_ids if mid in state.mailboxes}

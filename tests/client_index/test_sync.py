@@ -344,3 +344,65 @@ def test_a_slow_syncer_never_writes_an_older_state(env: Env) -> None:
     assert len(calls) == 2  # it noticed, read the operation and folded again
     assert snapshot(env) == before
     assert index_view(env)[(env.inbox, eid)] == ("$seen",)
+
+
+def test_an_envelope_arriving_after_its_operation(env: Env) -> None:
+    """Replication may bring a put before its envelope: the message appears when both are here."""
+    from sqlalchemy import insert
+
+    from mesyx.crypto.envelope import InnerRecord
+    from mesyx.store import schema as t
+    from mesyx.store.operations import OpKind, UnsignedOp
+
+    env.deliver()
+    env.syncer.sync()
+    inner = InnerRecord(env.now + 50, "smtp", "s@ext.test", ("erin@mesyx.test",), (env.inbox,))
+    item = env.keys.seal(inner, b"Subject: late\r\n\r\nbody\r\n")
+    eid = item.envelope.envelope_id
+    node = env.store.node
+    op = UnsignedOp(node.node_id, env.account_id, 100, env.store.clock.now(), OpKind.PUT, eid,
+                    item.put_payload).sign(node)
+    with env.store._write() as conn:
+        env.store._insert_ops(conn, [op])
+    assert not env.syncer.sync()  # the operation alone: nothing to show yet
+    assert eid not in env.uids()
+    with env.store._write() as conn:
+        conn.execute(insert(t.envelopes).values(
+            envelope_id=eid, account_id=env.account_id, day=item.envelope.day, padded_size=item.envelope.padded_size,
+            header=item.envelope.header, body=item.envelope.body, in_file=False, stored_at=env.now))
+        conn.execute(insert(t.wraps).values(envelope_id=eid, keyset_id=item.wrap.keyset_id, sealed=item.wrap.sealed,
+                                            retired=False))
+    changes = env.syncer.sync()
+    assert [f.uid for f in changes.delta(env.inbox).added] == [2]
+    assert index_view(env) == fold_view(env)
+
+
+def test_small_changes_take_the_incremental_pass(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mesyx.modes.client.index import syncer as syncer_module
+
+    ids = env.deliver(5)
+    env.syncer.sync()
+    scopes: list[object] = []
+    real = syncer_module.reconcile
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        scopes.append(kwargs.get("scope"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(syncer_module, "reconcile", spy)
+    env.writer.set_flags([ids[1]], ["\\Seen"], True)
+    new = env.deliver()
+    env.syncer.sync()
+    env.writer.move([ids[2]], env.inbox, env.role(MailboxRole.TRASH))
+    assert scopes == [{ids[1]}, set(new), {ids[2]}]
+    env.writer.create_mailbox("Lists")  # a mailbox change: everything is compared
+    assert scopes[-1] is None
+    # Another process wrote the index meanwhile: the incremental pass notices, does a full one.
+    IndexSyncer(env.store, env.account).sync(force=True)
+    record_changes(env.store, env.account, [fold.SetKeywords(ids[3], frozenset({"$flagged"}), True)])
+    other = IndexSyncer(env.store, env.account)
+    other.sync()
+    env.writer.set_flags([ids[4]], ["\\Seen"], True)
+    # The two fresh syncers' full passes, then ours: tried incrementally, refused, full.
+    assert scopes[4:] == [None, None, {ids[3], ids[4]}, None]
+    assert index_view(env) == fold_view(env)

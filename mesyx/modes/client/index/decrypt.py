@@ -64,8 +64,11 @@ def header_end(raw: bytes) -> int:
     return min(ends) if ends else len(raw)
 
 
-def openable(conn: Connection, account_id: bytes, keyset_ids: Iterable[bytes]) -> set[bytes]:
-    """The account's stored envelopes with a live wrap to one of ``keyset_ids``: one query."""
+def openable(
+    conn: Connection, account_id: bytes, keyset_ids: Iterable[bytes], *, only: Iterable[bytes] | None = None
+) -> set[bytes]:
+    """The account's stored envelopes with a live wrap to one of ``keyset_ids``: one
+    query (one per :data:`CHUNK` of ``only``, when asked about these envelopes only)."""
     ids = list(keyset_ids)
     if not ids:
         return set()
@@ -74,7 +77,12 @@ def openable(conn: Connection, account_id: bytes, keyset_ids: Iterable[bytes]) -
         .join(t.envelopes, t.envelopes.c.envelope_id == t.wraps.c.envelope_id)
         .where(t.envelopes.c.account_id == account_id, t.wraps.c.retired.is_(False), t.wraps.c.keyset_id.in_(ids))
     )
-    return {bytes(eid) for eid in conn.execute(query).scalars()}
+    if only is None:
+        return {bytes(eid) for eid in conn.execute(query).scalars()}
+    found: set[bytes] = set()
+    for chunk in _chunks(sorted(set(only))):
+        found |= {bytes(eid) for eid in conn.execute(query.where(t.wraps.c.envelope_id.in_(list(chunk)))).scalars()}
+    return found
 
 
 def _chunks(items: Sequence[bytes], size: int = CHUNK) -> Iterator[Sequence[bytes]]:

@@ -8,22 +8,40 @@ and fetches only the origins whose numbers moved. Operations of one origin can a
 out of order (replication fills gaps later), so a moved origin whose new seqs are not
 simply above the old maximum is diffed by its seqs.
 
-The state is still :func:`mesyx.store.fold.fold` of every change, the same function the
-store uses, so the index is exactly the fold of the log (tests check it against
-``account_state``). The fold itself is pure Python over all changes, redone only when
-some operation is new.
+The state is still :func:`mesyx.store.fold.fold`, the same function the store uses, so
+the index is exactly the fold of the log (tests check it against ``account_state``). The
+whole fold is pure Python over every change; a STORE on one message of 100,000 must not
+pay for it, so the changes are also kept by envelope, and :meth:`DecodedLog.partial_state`
+folds only the mailbox changes and those of the given envelopes. That equals the full
+fold for those envelopes as long as no *replace* joins two envelopes' histories, so with
+any replace in the log it folds everything.
+
+Since the last :meth:`DecodedLog.mark` the log remembers which envelopes new changes
+touched (``touched``), and whether some change needs a full reconcile (``structural``:
+a mailbox created, renamed or deleted, a replace, a rewrap, an operation it could not
+read).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import ColumnElement, Connection, func, select
 
 from mesyx.errors import Corrupt, CryptoError
 from mesyx.log import get_logger
 from mesyx.store import schema as t
-from mesyx.store.fold import AccountState, Change, Stamp, fold
+from mesyx.store.fold import (
+    AccountState,
+    Change,
+    CreateMailbox,
+    DeleteMailbox,
+    Put,
+    RenameMailbox,
+    Replace,
+    Stamp,
+    fold,
+)
 from mesyx.store.mailcrypt import UnlockedAccount
 from mesyx.store.operations import Operation, OpKind
 from mesyx.store.payloads import decode_change
@@ -32,6 +50,9 @@ __all__ = ["DecodedLog"]
 
 _log = get_logger("index")
 _SEQ_CHUNK = 500
+#: Kinds that change nothing the index shows (keysets matter only through an unlock).
+_NOT_SHOWN = frozenset({OpKind.KEYSET_ANNOUNCE, OpKind.KEYSET_RETIRE, OpKind.KEYSET_COMPROMISED,
+                        OpKind.DEVICE_LIST, OpKind.SIEVE_SCRIPT, OpKind.ROUTING, OpKind.OUTBOX})
 
 
 class DecodedLog:
@@ -40,16 +61,48 @@ class DecodedLog:
     def __init__(self, account: UnlockedAccount) -> None:
         self.account = account
         self.account_id = account.record.account_id
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget every operation read (a rebuild reads and opens them all again)."""
         self._changes: dict[tuple[str, int], tuple[Stamp, Change] | None] = {}
         self._origins: dict[str, tuple[int, int]] = {}  # origin -> (count, max seq) seen
         self._state: AccountState | None = None
+        self._by_envelope: dict[bytes, list[tuple[str, int]]] = {}
+        self._mailbox_keys: list[tuple[str, int]] = []
+        self.has_replace = False
         self.undecodable = 0
+        self.touched: set[bytes] = set()
+        self.structural = False
 
-    def clear(self) -> None:
-        self._changes.clear()
-        self._origins.clear()
-        self._state = None
-        self.undecodable = 0
+    def mark(self) -> None:
+        """The index now shows everything read so far: start remembering afresh."""
+        self.touched = set()
+        self.structural = False
+
+    def _add(self, op: Operation) -> None:
+        key = (op.origin, op.seq)
+        decoded = self._decode(op)
+        self._changes[key] = decoded
+        if decoded is None:
+            # A rewrap changes which envelopes open here, and an operation that did not
+            # open may have changed anything: both need a full pass.
+            self.structural = self.structural or op.kind not in _NOT_SHOWN
+            return
+        change = decoded[1]
+        if isinstance(change, CreateMailbox | RenameMailbox | DeleteMailbox):
+            self._mailbox_keys.append(key)
+            self.structural = True
+        elif isinstance(change, Replace):
+            self.has_replace = self.structural = True
+        else:
+            self._by_envelope.setdefault(change.envelope_id, []).append(key)
+            self.touched.add(change.envelope_id)
+
+    def new_puts(self) -> set[bytes]:
+        """Envelopes in ``touched`` whose put is among the changes read (arrivals)."""
+        return {eid for eid in self.touched for key in self._by_envelope.get(eid, ())
+                if (c := self._changes[key]) is not None and isinstance(c[1], Put)}
 
     def refresh(self, conn: Connection) -> bool:
         """Read operations not seen yet; True when there were any."""
@@ -76,7 +129,7 @@ class DecodedLog:
                 for start in range(0, len(missing), _SEQ_CHUNK):
                     fresh += self._fetch(conn, origin, t.ops.c.seq.in_(missing[start : start + _SEQ_CHUNK]))
             for op in fresh:
-                self._changes[(op.origin, op.seq)] = self._decode(op)
+                self._add(op)
             self._origins[origin] = (count, highest)
             new = new or bool(fresh)
         if new:
@@ -110,6 +163,19 @@ class DecodedLog:
         if self._state is None:
             self._state = fold(self.account_id, [c for c in self._changes.values() if c is not None])
         return self._state
+
+    def partial_state(self, envelope_ids: Iterable[bytes]) -> AccountState:
+        """Every mailbox, and the emails among ``envelope_ids``: exactly what the full fold
+        says of them, at the cost of their own changes only (the full fold if the log
+        holds a replace)."""
+        if self.has_replace or self._state is not None:
+            full = self.state()
+            wanted = set(envelope_ids)
+            return AccountState({e: m for e, m in full.emails.items() if e in wanted}, full.mailboxes)
+        keys = list(self._mailbox_keys)
+        for eid in set(envelope_ids):
+            keys += self._by_envelope.get(eid, ())
+        return fold(self.account_id, [c for k in keys if (c := self._changes[k]) is not None])
 
     @property
     def fingerprint(self) -> tuple[tuple[str, int, int], ...]:

@@ -25,11 +25,11 @@ record is dropped so VANISHED does not contradict it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Set
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, Select, bindparam, delete, insert, select, update
 
 from mesyx.modes.client.index import schema as x
 from mesyx.modes.client.index.changes import IndexChanges, MailboxDelta, MailboxEvent, MessageFlags
@@ -118,6 +118,16 @@ def _mailboxes(
     return events, counters
 
 
+def _scoped(conn: Connection, query: Select[Any], column: ColumnElement[Any], scope: Set[bytes] | None
+            ) -> Iterator[Row[Any]]:
+    """The rows of ``query``, or only those whose ``column`` is in ``scope`` (chunked)."""
+    if scope is None:
+        yield from conn.execute(query)
+        return
+    for chunk in chunked(sorted(scope)):
+        yield from conn.execute(query.where(column.in_(list(chunk))))
+
+
 def _uid_map(conn: Connection, account_id: bytes, envelope_ids: list[bytes]) -> dict[_Key, int]:
     u = x.index_uids
     found: dict[_Key, int] = {}
@@ -139,6 +149,8 @@ def reconcile(
     now: float,
     basis: Mapping[str, int],
     verify: bool = False,
+    scope: Set[bytes] | None = None,
+    expect: Mapping[str, int] | None = None,
 ) -> tuple[IndexChanges, set[bytes]]:
     """Write the difference; returns the changes and the emails left out for lack of a
     cache row (another process's cleanup raced us: the caller syncs again later).
@@ -150,14 +162,22 @@ def reconcile(
 
     ``verify`` (rebuild) also checks every kept row's UID against the permanent map and
     rewrites the rows that disagree, instead of trusting the rows.
+
+    ``scope`` (an incremental sync) limits the comparison to the rows of those envelopes:
+    ``emails`` must then hold exactly the scope's emails that belong in the index, and
+    the index must still be as this syncer last wrote it (its basis is ``expect``),
+    else :class:`Stale` again, and the caller does a full pass.
     """
     written = lock_account(conn, account_id, now)
     if any(count > basis.get(origin, 0) for origin, count in written.items()):
         raise Stale()
+    if scope is not None and written != dict(expect or {}):
+        raise Stale()
     events, counters = _mailboxes(conn, account_id, resolved, now)
     msg, cache = x.index_messages, x.index_cache
-    sizes = {bytes(r.envelope_id): int(r.size) for r in conn.execute(
-        select(cache.c.envelope_id, cache.c.size).where(cache.c.account_id == account_id))}
+    sizes = {bytes(r.envelope_id): int(r.size) for r in _scoped(
+        conn, select(cache.c.envelope_id, cache.c.size).where(cache.c.account_id == account_id),
+        cache.c.envelope_id, scope)}
     missing = {eid for eid in emails if eid not in sizes}
     desired: dict[_Key, _Row] = {}
     for eid, email in emails.items():
@@ -169,8 +189,9 @@ def reconcile(
                 desired[(mid, eid)] = _Row(0, keywords, email.received_at, sizes[eid])
     current = {
         (r.mailbox_id, bytes(r.envelope_id)): _Row(int(r.uid), r.keywords, float(r.received_at), int(r.size))
-        for r in conn.execute(select(msg.c.mailbox_id, msg.c.envelope_id, msg.c.uid, msg.c.keywords,
-                                     msg.c.received_at, msg.c.size).where(msg.c.account_id == account_id))
+        for r in _scoped(conn, select(msg.c.mailbox_id, msg.c.envelope_id, msg.c.uid, msg.c.keywords,
+                                      msg.c.received_at, msg.c.size).where(msg.c.account_id == account_id),
+                         msg.c.envelope_id, scope)
     }
     stale: set[_Key] = set()
     if verify:
@@ -264,8 +285,14 @@ def reconcile(
             uidnext=box.uidnext,
         )
     # Plaintext of messages no mailbox shows any more (deleted, keyset detached) goes.
-    conn.execute(delete(cache).where(cache.c.account_id == account_id, cache.c.envelope_id.not_in(
-        select(msg.c.envelope_id).where(msg.c.account_id == account_id))))
+    if scope is None:
+        conn.execute(delete(cache).where(cache.c.account_id == account_id, cache.c.envelope_id.not_in(
+            select(msg.c.envelope_id).where(msg.c.account_id == account_id))))
+    else:
+        shown = {bytes(r.envelope_id) for r in _scoped(
+            conn, select(msg.c.envelope_id).where(msg.c.account_id == account_id), msg.c.envelope_id, scope)}
+        for chunk in chunked(sorted(scope - shown)):
+            conn.execute(delete(cache).where(cache.c.account_id == account_id, cache.c.envelope_id.in_(list(chunk))))
     changes = IndexChanges(account_id, tuple(events), deltas)
     a = x.index_accounts
     values: dict[str, Any] = {"basis": json.dumps(dict(sorted(basis.items())), separators=(",", ":"))}

@@ -98,9 +98,10 @@ class IndexWriter:
         spelling of a keyword the message has (see keywords.py).
         """
         words = {from_imap(f) for f in flags}
-        state = self.syncer.state()
+        ids = list(dict.fromkeys(envelope_ids))
+        state = self.syncer.state_for(ids)
         changes: list[fold.Change] = []
-        for eid in dict.fromkeys(envelope_ids):
+        for eid in ids:
             email = state.emails.get(eid)
             if email is None or not words:
                 continue
@@ -117,9 +118,10 @@ class IndexWriter:
         """STORE FLAGS: the message's keywords become exactly ``flags``."""
         words = {from_imap(f) for f in flags}
         wanted = {keyword_key(w) for w in words}
-        state = self.syncer.state()
+        ids = list(dict.fromkeys(envelope_ids))
+        state = self.syncer.state_for(ids)
         changes: list[fold.Change] = []
-        for eid in dict.fromkeys(envelope_ids):
+        for eid in ids:
             email = state.emails.get(eid)
             if email is None:
                 continue
@@ -136,7 +138,7 @@ class IndexWriter:
 
     def copy(self, envelope_ids: Sequence[bytes], to_mailbox: str) -> WriteResult:
         """COPY: add ``to_mailbox`` to each message; ``uids`` are their UIDs there (COPYUID)."""
-        state = self.syncer.state()
+        state = self.syncer.state_for(envelope_ids)
         self._need_mailbox(state, to_mailbox)
         changes: list[fold.Change] = [
             fold.SetMailboxes(eid, state.emails[eid].mailbox_ids | {to_mailbox})
@@ -147,7 +149,7 @@ class IndexWriter:
 
     def move(self, envelope_ids: Sequence[bytes], from_mailbox: str, to_mailbox: str) -> WriteResult:
         """MOVE (RFC 6851): replace ``from_mailbox`` by ``to_mailbox``, one operation each."""
-        state = self.syncer.state()
+        state = self.syncer.state_for(envelope_ids)
         self._need_mailbox(state, to_mailbox)
         changes: list[fold.Change] = []
         for eid in dict.fromkeys(envelope_ids):
@@ -162,7 +164,7 @@ class IndexWriter:
     def expunge(self, envelope_ids: Sequence[bytes], mailbox_id: str) -> WriteResult:
         """EXPUNGE / UID EXPUNGE: take the messages out of ``mailbox_id``; one that is then
         in no mailbox is deleted (tombstone), one still elsewhere loses ``$deleted``."""
-        state = self.syncer.state()
+        state = self.syncer.state_for(envelope_ids)
         changes: list[fold.Change] = []
         for eid in dict.fromkeys(envelope_ids):
             email = state.emails.get(eid)
@@ -200,7 +202,7 @@ class IndexWriter:
     def create_mailbox(self, path: str) -> WriteResult:
         """CREATE: the mailbox and any missing superiors (RFC 3501 section 6.3.3)."""
         parts = _check_path(path)
-        state = self.syncer.state()
+        state = self.syncer.state_for(())  # mailboxes only
         if any(same_path(box.path, DELIMITER.join(parts)) for box in self._mailboxes(state).values()):
             raise Exists(f"mailbox {path} exists already")
         changes: list[fold.Change] = []
@@ -211,7 +213,7 @@ class IndexWriter:
         """RENAME (the mailbox keeps its id, so its UIDVALIDITY and UIDs). Renaming INBOX
         moves its messages to a new mailbox and leaves INBOX empty (RFC 3501 section 6.3.5)."""
         parts = _check_path(new_path)
-        state = self.syncer.state()
+        state = self.syncer.state_for(())  # mailboxes; renaming INBOX reads every email below
         self._need_mailbox(state, mailbox_id)
         resolved = self._mailboxes(state)
         target = DELIMITER.join(parts)
@@ -219,6 +221,7 @@ class IndexWriter:
             raise Exists(f"mailbox {new_path} exists already")
         changes: list[fold.Change] = []
         if resolved[mailbox_id].role == MailboxRole.INBOX.value:
+            state = self.syncer.state()
             new_id = self._ensure_path(state, parts, changes)
             assert new_id is not None
             changes += [fold.SetMailboxes(eid, (e.mailbox_ids - {mailbox_id}) | {new_id})
@@ -271,7 +274,7 @@ class IndexWriter:
                internaldate: float | None = None) -> AppendResult:
         """APPEND: seal ``raw`` to the account's keysets, commit it, sync; the new UID."""
         words = tuple(sorted({from_imap(f) for f in flags}))
-        state = self.syncer.state()
+        state = self.syncer.state_for(())
         self._need_mailbox(state, mailbox_id)
         now = time.time()
         received = now if internaldate is None else internaldate
