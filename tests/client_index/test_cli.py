@@ -112,3 +112,22 @@ def test_help_imports_no_heavy_module(args: list[str]) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == "[]"
     assert proc.stdout.startswith(f"Usage: mesyx {' '.join(a for a in args if not a.startswith('-'))}")
+
+
+def test_status_while_the_daemon_runs(factory: NodeFactory) -> None:
+    """The CLI works while the daemon runs (DESIGN.md): both sync the same index."""
+    from tests.helpers.daemon import make_message
+
+    node = factory.create("running", account=ALICE)
+    node.start()
+    try:
+        for n in range(2):
+            result = node.send("bob@ext.test", [ALICE], make_message(subject=f"live {n}", body="hello"))
+            assert result.ok, result
+        inbox = status(node)["INBOX"]
+        assert (inbox["messages"], inbox["uidnext"]) == (2, 3)
+        again = node.cli("index", "rebuild", "--passphrase-file", node.passphrase_file, check=True)
+        assert "2 messages" in again.out
+        assert status(node)["INBOX"]["uidvalidity"] == inbox["uidvalidity"]
+    finally:
+        assert node.stop() == 0

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from mesyx.errors import UsageError
+from mesyx.modes.client.index import opstore
 from mesyx.modes.client.index.decrypt import header_end
 from mesyx.modes.client.index.keywords import (
     canonical_set,
@@ -17,6 +20,7 @@ from mesyx.modes.client.index.keywords import (
     to_imap,
 )
 from mesyx.modes.client.index.paths import resolve_paths, same_path, split_path
+from mesyx.store import fold
 from mesyx.store.fold import Mailbox
 
 
@@ -93,3 +97,17 @@ def test_path_helpers() -> None:
 ])
 def test_header_end(raw: bytes, end: int) -> None:
     assert header_end(raw) == end
+
+
+@pytest.mark.parametrize("change", [
+    fold.Put(b"\x01" * 32, frozenset({"a", "b"}), frozenset({"$seen"}), 1.5),
+    fold.SetMailboxes(b"\x02" * 32, frozenset({"m"})),
+    fold.SetKeywords(b"\x03" * 32, frozenset({"$Label1", "x"}), False),
+    fold.DeleteEnvelope(b"\x04" * 32),
+    fold.Replace(b"\x05" * 32, b"\x06" * 32),
+    fold.CreateMailbox("id1", "Ünïcode name", None),
+    fold.RenameMailbox("id1", "new", "parent"),
+    fold.DeleteMailbox("id1"),
+])
+def test_stored_operations_read_back_exactly(change: fold.Change) -> None:
+    assert opstore.decode(json.loads(json.dumps(opstore.encode(change)))) == change

@@ -406,3 +406,30 @@ def test_small_changes_take_the_incremental_pass(env: Env, monkeypatch: pytest.M
     # The two fresh syncers' full passes, then ours: tried incrementally, refused, full.
     assert scopes[4:] == [None, None, {ids[3], ids[4]}, None]
     assert index_view(env) == fold_view(env)
+
+
+def test_a_new_process_opens_only_operations_it_has_not_stored(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mesyx.modes.client.index import oplog
+
+    ids = env.deliver(4)
+    record_changes(env.store, env.account, [fold.SetKeywords(ids[0], frozenset({"$seen"}), True),
+                                            fold.CreateMailbox(named_mailbox_id(env.account_id, "L"), "L", None)])
+    env.syncer.sync()
+    opened: list[object] = []
+    real = oplog.decode_change
+
+    def counting(op: Any, key: Any) -> Any:
+        opened.append(op.seq)
+        return real(op, key)
+
+    monkeypatch.setattr(oplog, "decode_change", counting)
+    fresh = IndexSyncer(env.store, env.account)
+    assert not fresh.sync(force=True)
+    assert opened == []  # all read back from index_ops
+    record_changes(env.store, env.account, [fold.SetKeywords(ids[1], frozenset({"$flagged"}), True)])
+    assert fresh.sync().delta(env.inbox).flags
+    assert len(opened) == 1
+    operations = len(env.store.operations(env.account_id))
+    fresh.rebuild()
+    assert len(opened) == 1 + operations  # a rebuild opens everything again
+    assert index_view(env) == fold_view(env)

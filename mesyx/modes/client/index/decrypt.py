@@ -78,7 +78,7 @@ def openable(
         .where(t.envelopes.c.account_id == account_id, t.wraps.c.retired.is_(False), t.wraps.c.keyset_id.in_(ids))
     )
     if only is None:
-        return {bytes(eid) for eid in conn.execute(query).scalars()}
+        return {bytes(eid) for eid in conn.execute(query).scalars().all()}
     found: set[bytes] = set()
     for chunk in _chunks(sorted(set(only))):
         found |= {bytes(eid) for eid in conn.execute(query.where(t.wraps.c.envelope_id.in_(list(chunk)))).scalars()}

@@ -30,13 +30,13 @@ from sqlalchemy import ColumnElement, Connection, func, select
 
 from mesyx.errors import Corrupt, CryptoError
 from mesyx.log import get_logger
+from mesyx.modes.client.index import opstore
 from mesyx.store import schema as t
 from mesyx.store.fold import (
     AccountState,
     Change,
     CreateMailbox,
     DeleteMailbox,
-    Put,
     RenameMailbox,
     Replace,
     Stamp,
@@ -74,38 +74,74 @@ class DecodedLog:
         self.undecodable = 0
         self.touched: set[bytes] = set()
         self.structural = False
+        self._probe: tuple[int, int] | None = None  # (operations, highest HLC) last seen
+        self._loaded = False
+        #: Opened since the last :meth:`saved`: for :func:`.opstore.save`.
+        self.unsaved: list[opstore.ToSave] = []
 
     def mark(self) -> None:
         """The index now shows everything read so far: start remembering afresh."""
         self.touched = set()
         self.structural = False
 
-    def _add(self, op: Operation) -> None:
-        key = (op.origin, op.seq)
-        decoded = self._decode(op)
+    def saved(self) -> None:
+        """What :attr:`unsaved` held is stored now."""
+        self.unsaved = []
+
+    def _index(self, key: tuple[str, int], decoded: tuple[Stamp, Change] | None, kind: int, *, live: bool) -> None:
+        """Remember one decoded operation; ``live``: newly read (not loaded back), so it
+        counts towards ``touched`` and ``structural``."""
         self._changes[key] = decoded
         if decoded is None:
             # A rewrap changes which envelopes open here, and an operation that did not
             # open may have changed anything: both need a full pass.
-            self.structural = self.structural or op.kind not in _NOT_SHOWN
+            self.structural = self.structural or (live and kind not in _NOT_SHOWN)
             return
         change = decoded[1]
         if isinstance(change, CreateMailbox | RenameMailbox | DeleteMailbox):
             self._mailbox_keys.append(key)
-            self.structural = True
+            self.structural = self.structural or live
         elif isinstance(change, Replace):
-            self.has_replace = self.structural = True
+            self.has_replace = True
+            self.structural = self.structural or live
         else:
             self._by_envelope.setdefault(change.envelope_id, []).append(key)
-            self.touched.add(change.envelope_id)
+            if live:
+                self.touched.add(change.envelope_id)
 
-    def new_puts(self) -> set[bytes]:
-        """Envelopes in ``touched`` whose put is among the changes read (arrivals)."""
-        return {eid for eid in self.touched for key in self._by_envelope.get(eid, ())
-                if (c := self._changes[key]) is not None and isinstance(c[1], Put)}
+    def _add(self, op: Operation) -> None:
+        key = (op.origin, op.seq)
+        decoded, ok = self._decode(op)
+        self._index(key, decoded, int(op.kind), live=True)
+        if ok:  # one that did not open is opened again by the next process, not stored
+            self.unsaved.append((key, decoded, int(op.kind), op.hlc))
+
+    def _load(self, conn: Connection) -> None:
+        """What earlier syncs stored (:mod:`.opstore`): no need to open those again."""
+        self._loaded = True
+        for key, decoded, kind in opstore.load(conn, self.account_id):
+            self._index(key, decoded, kind, live=False)
+        for origin, seq in self._changes:
+            count, highest = self._origins.get(origin, (0, 0))
+            self._origins[origin] = (count + 1, max(highest, seq))
+        self._state = None
 
     def refresh(self, conn: Connection) -> bool:
-        """Read operations not seen yet; True when there were any."""
+        """Read operations not seen yet; True when there were any.
+
+        First a probe, ``count(*)`` and ``max(hlc)`` of the account's operations, which
+        their (account, hlc) index answers without touching the rows: a NOOP on an
+        account with 100,000 operations costs milliseconds. Operations are never
+        deleted, so an unchanged count means nothing new.
+        """
+        if not self._loaded:
+            self._load(conn)
+        count_, top = conn.execute(
+            select(func.count(), func.max(t.ops.c.hlc)).where(t.ops.c.account_id == self.account_id)
+        ).one()
+        probe = (int(count_), int(top or 0))
+        if probe == self._probe:
+            return False
         rows = conn.execute(
             select(t.ops.c.origin, func.count(), func.max(t.ops.c.seq))
             .where(t.ops.c.account_id == self.account_id)
@@ -134,6 +170,7 @@ class DecodedLog:
             new = new or bool(fresh)
         if new:
             self._state = None
+        self._probe = probe
         return new
 
     def _fetch(self, conn: Connection, origin: str, condition: ColumnElement[bool]) -> Sequence[Operation]:
@@ -146,7 +183,7 @@ class DecodedLog:
             for r in rows
         ]
 
-    def _decode(self, op: Operation) -> tuple[Stamp, Change] | None:
+    def _decode(self, op: Operation) -> tuple[tuple[Stamp, Change] | None, bool]:
         try:
             change = decode_change(op, self.account.metadata.private_key)
         except (CryptoError, Corrupt) as exc:
@@ -155,8 +192,8 @@ class DecodedLog:
             # every mailbox; a rebuild after unlocking with the right keys retries it.
             self.undecodable += 1
             _log.warning("index.op_skipped", origin=op.origin, seq=op.seq, kind=op.kind.name, reason=exc.message)
-            return None
-        return None if change is None else ((op.hlc, op.origin, op.seq), change)
+            return None, False
+        return (None if change is None else ((op.hlc, op.origin, op.seq), change)), True
 
     def state(self) -> AccountState:
         """The fold of every decoded change (cached until :meth:`refresh` finds new ones)."""

@@ -26,6 +26,9 @@ each client node, never to the log, so they live here and nowhere else:
 ``index_cache``
     what FETCH and SEARCH need that costs a decryption: the raw header block and sizes.
     Plaintext: see docs/threat-model.md ("The client index").
+``index_ops``
+    the account's operations as already opened (opstore.py), so a restart does not open
+    every sealed operation again.
 
 UIDs and MODSEQs are ``BigInteger``: a UID is an unsigned 32-bit number, which does not
 fit PostgreSQL's signed ``integer``; a MODSEQ is up to 63 bits (RFC 7162).
@@ -63,6 +66,7 @@ __all__ = [
     "index_uids",
     "index_expunged",
     "index_cache",
+    "index_ops",
     "ensure_index_schema",
 ]
 
@@ -159,6 +163,18 @@ index_cache = Table(
     # Where the body starts (== len(header)): BODY[TEXT] is raw[body_offset:].
     Column("body_offset", BigInteger, nullable=False),
     Column("source", String(16), nullable=False),
+)
+
+index_ops = Table(
+    "index_ops",
+    index_metadata,
+    Column("account_id", _ACCOUNT, primary_key=True),
+    Column("origin", String(32), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("hlc", BigInteger, nullable=False),
+    Column("kind", BigInteger, nullable=False),
+    # The decoded client-state change as JSON (opstore.py); NULL: nothing to fold.
+    Column("change", Text, nullable=True),
 )
 
 _created: weakref.WeakSet[Engine] = weakref.WeakSet()

@@ -44,6 +44,7 @@ from sqlalchemy import Connection, func, select
 
 from mesyx.errors import Temporary
 from mesyx.log import get_logger
+from mesyx.modes.client.index import opstore
 from mesyx.modes.client.index import schema as x
 from mesyx.modes.client.index.changes import IndexChanges
 from mesyx.modes.client.index.db import chunked, insert_ignore, read_tx, upsert, write_tx
@@ -138,7 +139,8 @@ class IndexSyncer:
         return changes
 
     def rebuild(self, progress: Progress | None = None) -> IndexChanges:
-        """Decrypt every message again and rewrite the account's rows from the log.
+        """Open every operation and decrypt every message again, and rewrite the
+        account's rows from the log.
 
         Keeps what clients depend on: UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ (mailbox
         rows), the permanent UID map, and expunge records, so no client has to resync;
@@ -146,6 +148,8 @@ class IndexSyncer:
         map, so the index stays usable while a rebuild runs.
         """
         with self._lock:
+            with write_tx(self.store.engine) as conn:
+                opstore.forget(conn, self.account_id)
             self.log.clear()
             self._position = None
             changes = self._sync(force=True, rebuild=True, progress=progress)
@@ -199,6 +203,8 @@ class IndexSyncer:
         with write_tx(self.store.engine) as conn:
             changes, missing = reconcile(conn, self.account_id, resolve_paths(state.mailboxes), emails,
                                          now=self._clock(), basis=self.log.basis, scope=scope, expect=self._written)
+            opstore.save(conn, self.account_id, self.log.unsaved)
+        self.log.saved()
         self._written = dict(self.log.basis)
         waiting = {eid for eid, email in state.emails.items()
                    if eid in scope and eid not in emails and not email.mailbox_ids.isdisjoint(state.mailboxes)}
@@ -227,6 +233,8 @@ class IndexSyncer:
                 with write_tx(self.store.engine) as conn:
                     changes, missing = reconcile(conn, self.account_id, resolve_paths(state.mailboxes), emails,
                                                  now=self._clock(), basis=self.log.basis, verify=rebuild)
+                    opstore.save(conn, self.account_id, self.log.unsaved)
+                self.log.saved()
                 break
             except Stale:
                 # Another process wrote a newer state meanwhile: read what it had, fold again.
