@@ -107,3 +107,27 @@ def test_two_processes_syncing_at_once(db_url: str, tmp_path: Path) -> None:
     finally:
         other.close()
         env.store.close()
+
+
+@pytest.mark.parametrize("old", ["1", None])
+def test_an_index_of_another_schema_version_is_built_again(tmp_path: Path, old: str | None) -> None:
+    from sqlalchemy import delete, update
+
+    env = make_env(f"sqlite:///{tmp_path / 'db'}", tmp_path / "blobs")
+    try:
+        env.deliver(2)
+        env.syncer.sync()
+        with env.store.engine.begin() as conn:
+            if old is None:  # the first version had no index_meta table
+                schema.index_meta.drop(conn)
+            else:
+                conn.execute(update(schema.index_meta).values(value=old))
+            conn.execute(delete(schema.index_uids))
+        schema._created.clear()
+        fresh = IndexSyncer(env.store, env.account)
+        assert tables(str(env.store.engine.url)) >= INDEX_TABLES
+        assert env.reader.mailboxes(env.account_id) == []  # dropped
+        fresh.sync()
+        assert sorted(env.uids().values()) == [1, 2]
+    finally:
+        env.store.close()

@@ -26,6 +26,8 @@ def snapshot(env: Env) -> dict[str, list[tuple[Any, ...]]]:
     out = {}
     with env.store.engine.connect() as conn:
         for table in schema.index_metadata.sorted_tables:
+            if "account_id" not in table.c:
+                continue
             rows = conn.execute(select(table).where(table.c.account_id == env.account_id)).all()
             out[table.name] = sorted(tuple(r) for r in rows)
     return out

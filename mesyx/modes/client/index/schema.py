@@ -43,6 +43,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Connection,
     Engine,
     Float,
     Index,
@@ -51,15 +52,20 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    insert,
+    inspect,
+    select,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from mesyx.errors import Temporary
+from mesyx.log import get_logger
 from mesyx.store.engine import IMMEDIATE
 
 __all__ = [
     "INDEX_SCHEMA_VERSION",
     "index_metadata",
+    "index_meta",
     "index_accounts",
     "index_mailboxes",
     "index_messages",
@@ -70,8 +76,19 @@ __all__ = [
     "ensure_index_schema",
 ]
 
-INDEX_SCHEMA_VERSION = 1
+_log = get_logger("index")
+
+#: Bumped when a table changes. An index of another version is dropped and built again
+#: (it is derived data; the UID map goes with it, so clients resync once).
+INDEX_SCHEMA_VERSION = 2
 index_metadata = MetaData()
+
+index_meta = Table(
+    "index_meta",
+    index_metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
 
 _ACCOUNT = LargeBinary(16)
 _ENVELOPE = LargeBinary(32)
@@ -177,6 +194,22 @@ index_ops = Table(
     Column("change", Text, nullable=True),
 )
 
+def _create(conn: Connection) -> None:
+    """Create what is missing; drop and re-create an index of another schema version."""
+    existing = set(inspect(conn).get_table_names())
+    if "index_accounts" in existing:
+        version = None
+        if "index_meta" in existing:
+            version = conn.execute(select(index_meta.c.value).where(index_meta.c.key == "schema")).scalar()
+        if version != str(INDEX_SCHEMA_VERSION):
+            _log.warning("index.schema_replaced", found=version or "none", version=INDEX_SCHEMA_VERSION,
+                         reason="the index is rebuilt at the next sync; clients resync once")
+            index_metadata.drop_all(conn)
+    index_metadata.create_all(conn)
+    if conn.execute(select(index_meta.c.value).where(index_meta.c.key == "schema")).first() is None:
+        conn.execute(insert(index_meta).values(key="schema", value=str(INDEX_SCHEMA_VERSION)))
+
+
 _created: weakref.WeakSet[Engine] = weakref.WeakSet()
 _created_lock = threading.Lock()
 
@@ -194,7 +227,7 @@ def ensure_index_schema(engine: Engine) -> None:
         for attempt in (1, 2):
             try:
                 with engine.connect().execution_options(**{IMMEDIATE: True}) as conn, conn.begin():
-                    index_metadata.create_all(conn)
+                    _create(conn)
                 break
             except IntegrityError:
                 # PostgreSQL: another process created a table between our check and our
