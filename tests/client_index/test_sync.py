@@ -435,3 +435,17 @@ def test_a_new_process_opens_only_operations_it_has_not_stored(env: Env, monkeyp
     fresh.rebuild()
     assert len(opened) == 1 + operations  # a rebuild opens everything again
     assert index_view(env) == fold_view(env)
+
+
+def test_a_shared_syncer_adopts_a_newer_unlock(env: Env) -> None:
+    ids = env.deliver(2)
+    used = {w.keyset_id for eid in ids for w in env.store.wraps(eid)}
+    detached = dataclasses.replace(
+        env.account, keysets={k: v for k, v in env.account.keysets.items() if k not in used})
+    shared = IndexSyncer(env.store, detached)
+    shared.sync()
+    assert env.uids() == {}
+    shared.adopt(env.account)  # a session unlocked after the keyset came back
+    assert [f.uid for f in shared.sync().delta(env.inbox).added] == [1, 2]
+    with pytest.raises(ValueError):
+        shared.adopt(dataclasses.replace(env.account, record=dataclasses.replace(env.record, account_id=bytes(16))))

@@ -76,6 +76,7 @@ class IndexFeed:
         entry = self._accounts.get(syncer.account_id)
         if entry is not None:
             entry.refs += 1
+            entry.syncer.adopt(syncer.account)  # the newest login knows the keysets here now
             return entry.syncer
         entry = _Attached(syncer)
         self._accounts[syncer.account_id] = entry

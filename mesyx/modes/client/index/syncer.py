@@ -90,7 +90,7 @@ class IndexSyncer:
         self._lock = threading.RLock()
         self._position: _Position | None = None  # where the log stood at the last sync
         self._written: dict[str, int] | None = None  # the basis this syncer last wrote
-        self._unavailable: set[bytes] = set()  # in a mailbox, but not openable (yet)
+        self._unavailable: set[bytes] = set()  # in a mailbox, but its envelope not here yet
         self._listeners: list[Listener] = []
 
     # -- listeners ----------------------------------------------------------------------
@@ -112,6 +112,16 @@ class IndexSyncer:
                 listener(changes)
             except Exception as exc:  # noqa: BLE001 - a listener's bug must not fail the sync
                 _log.error("index.listener_failed", error=f"{type(exc).__name__}: {exc}")
+
+    def adopt(self, account: UnlockedAccount) -> None:
+        """Use a newer unlock of the same account (a session logged in after a keyset was
+        attached or detached): the next sync then compares everything with its keysets."""
+        if account.record.account_id != self.account_id:
+            raise ValueError("an index syncer serves one account")
+        with self._lock:
+            if set(account.keysets) != set(self.account.keysets):
+                self.account = account
+                self.log.account = account
 
     # -- state --------------------------------------------------------------------------
 
@@ -208,7 +218,7 @@ class IndexSyncer:
         self._written = dict(self.log.basis)
         waiting = {eid for eid, email in state.emails.items()
                    if eid in scope and eid not in emails and not email.mailbox_ids.isdisjoint(state.mailboxes)}
-        self._unavailable = (self._unavailable - scope) | waiting | missing
+        self._unavailable = (self._unavailable - scope) | self._bodiless(waiting)
         self._finish(position, missing)
         return changes
 
@@ -242,7 +252,7 @@ class IndexSyncer:
         else:
             raise Temporary("the index keeps changing under this sync: try again")
         self._written = dict(self.log.basis)
-        self._unavailable = (set(shown) - set(emails)) | missing
+        self._unavailable = self._bodiless(set(shown) - set(emails))
         if failed or missing:
             _log.info("index.incomplete", unopenable=len(failed), uncached=len(missing))
         self._finish(position, missing)
@@ -253,6 +263,19 @@ class IndexSyncer:
         # the next sync compares everything instead of believing it is current.
         self._position = None if missing else position
         self.log.mark()
+
+    def _bodiless(self, envelope_ids: set[bytes]) -> set[bytes]:
+        """Those of ``envelope_ids`` whose envelope is not stored here yet: the ones an
+        arriving envelope can make openable. (One stored but sealed to a detached keyset
+        waits for an unlock with that keyset, or a rewrap: both make a full pass.)"""
+        if not envelope_ids:
+            return set()
+        stored: set[bytes] = set()
+        with read_tx(self.store.engine) as conn:
+            for chunk in chunked(sorted(envelope_ids)):
+                stored |= {bytes(e) for e in conn.execute(
+                    select(t.envelopes.c.envelope_id).where(t.envelopes.c.envelope_id.in_(list(chunk)))).scalars()}
+        return envelope_ids - stored
 
     def _cached(self, conn: Connection, scope: set[bytes] | None) -> set[bytes]:
         cache = x.index_cache

@@ -40,7 +40,7 @@ from mesyx.modes.client.index.syncer import IndexSyncer
 from mesyx.store import fold
 from mesyx.store.events import Event, OpsAppended
 from mesyx.store.mailbox_ids import MailboxRole, named_mailbox_id
-from mesyx.store.mailcrypt import SealingKeys, load_sealing_keys
+from mesyx.store.mailcrypt import SealingKeys, UnlockedAccount, load_sealing_keys
 from mesyx.store.payloads import PutPayload, seal_json
 from mesyx.store.records import IngestItem
 from mesyx.store.state import record_changes
@@ -57,9 +57,13 @@ class IndexWriter:
     def __init__(self, syncer: IndexSyncer) -> None:
         self.syncer = syncer
         self.store = syncer.store
-        self.account = syncer.account
         self.account_id = syncer.account_id
         self.reader = IndexReader(syncer.store)
+
+    @property
+    def account(self) -> UnlockedAccount:
+        """The syncer's unlock (the newest, if it adopted one)."""
+        return self.syncer.account
 
     # -- plumbing -----------------------------------------------------------------------
 
