@@ -8,7 +8,6 @@ from mesyx.modes.client.imap.backend import Selected
 from mesyx.modes.client.imap.capabilities import capabilities
 from mesyx.modes.client.imap.commands_fetch import resolve
 from mesyx.modes.client.imap.commands_mailbox import list_pattern
-from mesyx.modes.client.imap.session import ImapRefusal
 from mesyx.modes.client.index import MessageInfo
 from mesyx.proto.imap.sequence import SavedResult, SeqRange, SequenceSet
 
@@ -45,8 +44,9 @@ def test_resolve_sequence_numbers_and_uids() -> None:
     assert resolve(box, SequenceSet((SeqRange(100, None),)), uid=True) == [12]  # n:* covers the largest
     assert resolve(_selected([]), SequenceSet((SeqRange(1, None),)), uid=True) == []
     assert box.seq_of(9) == 3 and box.seq_of(4) == 0
-    with pytest.raises(ImapRefusal):
-        resolve(box, SavedResult(), uid=True)
+    assert resolve(box, SavedResult(), uid=True) == []  # nothing saved yet (RFC 5182 section 2.1)
+    box.saved = [5, 7, 12]  # 7 was expunged since the search saved it
+    assert resolve(box, SavedResult(), uid=False) == [5, 12]
 
 
 def test_capabilities_depend_on_the_connection() -> None:

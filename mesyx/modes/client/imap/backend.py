@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mesyx.errors import MesyxError, PermissionDenied
+from mesyx.modes.client.imap.capabilities import backend_capabilities, enableable
 from mesyx.modes.client.imap.session import Session
 from mesyx.modes.client.index import IndexFeed, IndexReader, IndexSyncer, IndexWriter, MessageInfo
 from mesyx.modes.client.index.keywords import to_imap
@@ -48,6 +49,9 @@ class Selected:
     uidvalidity: int
     uids: list[int] = field(default_factory=list)
     messages: dict[int, MessageInfo] = field(default_factory=dict)
+    #: UIDs of ``SEARCH RETURN (SAVE)``, named ``$`` (RFC 5182 section 2.1: empty until a
+    #: search saves one, and emptied again when the mailbox is left).
+    saved: list[int] = field(default_factory=list)
 
     def load(self, messages: list[MessageInfo]) -> None:
         self.uids = [m.uid for m in messages]
@@ -86,8 +90,13 @@ def ctx(session: Session) -> MailboxSession:
 class IndexBackend:
     """:class:`~.session.Backend` over the local index."""
 
-    capabilities: tuple[str, ...] = ("NAMESPACE", "UNSELECT", "SPECIAL-USE", "MOVE", "UIDPLUS", "IDLE", "CHILDREN")
-    enableable: tuple[str, ...] = ()
+    @property
+    def capabilities(self) -> tuple[str, ...]:
+        return backend_capabilities()
+
+    @property
+    def enableable(self) -> tuple[str, ...]:
+        return enableable()
 
     def __init__(
         self,

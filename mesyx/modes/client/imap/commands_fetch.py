@@ -33,9 +33,12 @@ __all__ = ["resolve", "internaldate", "header_only", "read_messages", "cached_he
 
 
 def resolve(selected: Selected, messages: MessageSet, *, uid: bool) -> list[int]:
-    """The UIDs a sequence set names, in ascending order (RFC 9051 section 9, ``sequence-set``)."""
+    """The UIDs a sequence set names, in ascending order (RFC 9051 section 9, ``sequence-set``).
+
+    ``$`` is the saved search result, minus messages expunged since (RFC 5182 section 2.1).
+    """
     if not isinstance(messages, SequenceSet):
-        raise ImapRefusal("no saved search result ($) in this server", status="BAD")
+        return [u for u in selected.saved if u in selected.messages]
     uids = selected.uids
     if not uids:
         return []

@@ -15,6 +15,7 @@ import re
 
 from mesyx.errors import NotFound
 from mesyx.modes.client.imap.backend import SYSTEM_FLAG_LIST, IndexBackend, Selected, ctx
+from mesyx.modes.client.imap.capabilities import advertise
 from mesyx.modes.client.imap.session import AUTHENTICATED, SELECTED, Completion, Session, State, register
 from mesyx.modes.client.index import MailboxInfo
 from mesyx.modes.client.index.keywords import DELETED, keyword_key
@@ -23,6 +24,9 @@ from mesyx.proto.imap import commands as c
 from mesyx.proto.imap import responses as r
 
 __all__ = ["ROLE_ATTRIBUTES", "list_pattern", "backend_of", "deselect"]
+
+# RFC 2342, RFC 3691, RFC 6154, RFC 3348.
+advertise("NAMESPACE", "UNSELECT", "SPECIAL-USE", "CHILDREN")
 
 #: JMAP role -> SPECIAL-USE attribute (RFC 6154 section 2); INBOX has none.
 ROLE_ATTRIBUTES: dict[str, str] = {

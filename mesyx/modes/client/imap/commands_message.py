@@ -15,6 +15,7 @@ import contextlib
 from mesyx.errors import MesyxError, NotFound
 from mesyx.log import new_error_id
 from mesyx.modes.client.imap.backend import ctx, imap_flags
+from mesyx.modes.client.imap.capabilities import advertise
 from mesyx.modes.client.imap.commands_fetch import resolve
 from mesyx.modes.client.imap.commands_mailbox import _find, backend_of
 from mesyx.modes.client.imap.session import AUTHENTICATED, SELECTED, Completion, ImapRefusal, Session, register
@@ -26,6 +27,9 @@ from mesyx.proto.imap import responses as r
 from mesyx.proto.imap.values import Value
 
 __all__ = ["IDLE_POLL"]
+
+# RFC 6851, RFC 4315, RFC 2177.
+advertise("MOVE", "UIDPLUS", "IDLE")
 
 #: Without an index feed, IDLE polls the index this often (seconds).
 IDLE_POLL = 5.0

@@ -99,9 +99,15 @@ class Authenticator(Protocol):
 class Backend(Protocol):
     """The mailbox side of a session (the local index), as the session calls it."""
 
-    #: Capabilities advertised after login, and those ENABLE may turn on.
-    capabilities: tuple[str, ...]
-    enableable: tuple[str, ...]
+    @property
+    def capabilities(self) -> tuple[str, ...]:
+        """Capabilities advertised after login."""
+        ...
+
+    @property
+    def enableable(self) -> tuple[str, ...]:
+        """Those ENABLE may turn on."""
+        ...
 
     async def opened(self, session: Session) -> None:
         """The session just logged in."""
