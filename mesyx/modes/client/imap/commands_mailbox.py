@@ -14,16 +14,15 @@ import asyncio
 import re
 
 from mesyx.errors import NotFound
-from mesyx.modes.client.imap.backend import SYSTEM_FLAG_LIST, IndexBackend, Selected, ctx
+from mesyx.modes.client.imap.backend import IndexBackend, ctx
 from mesyx.modes.client.imap.capabilities import advertise
-from mesyx.modes.client.imap.session import AUTHENTICATED, SELECTED, Completion, Session, State, register
+from mesyx.modes.client.imap.session import AUTHENTICATED, Completion, Session, register
 from mesyx.modes.client.index import MailboxInfo
-from mesyx.modes.client.index.keywords import DELETED, keyword_key
 from mesyx.modes.client.index.paths import DELIMITER
 from mesyx.proto.imap import commands as c
 from mesyx.proto.imap import responses as r
 
-__all__ = ["ROLE_ATTRIBUTES", "list_pattern", "backend_of", "deselect"]
+__all__ = ["ROLE_ATTRIBUTES", "list_pattern", "backend_of", "find_mailbox"]
 
 # RFC 2342, RFC 3691, RFC 6154, RFC 3348.
 advertise("NAMESPACE", "UNSELECT", "SPECIAL-USE", "CHILDREN")
@@ -117,7 +116,7 @@ async def namespace(session: Session, command: c.Command) -> Completion:
     return Completion()
 
 
-async def _find(session: Session, path: str) -> MailboxInfo:
+async def find_mailbox(session: Session, path: str) -> MailboxInfo:
     box = ctx(session)
     backend = backend_of(session)
     try:
@@ -130,7 +129,7 @@ async def _find(session: Session, path: str) -> MailboxInfo:
 async def status(session: Session, command: c.Command) -> Completion:
     assert isinstance(command, c.Status)
     await asyncio.to_thread(ctx(session).syncer.sync)
-    info = await _find(session, command.mailbox)
+    info = await find_mailbox(session, command.mailbox)
     values = {
         c.StatusItem.MESSAGES: info.messages,
         c.StatusItem.RECENT: 0,
@@ -159,7 +158,7 @@ async def create(session: Session, command: c.Command) -> Completion:
 @register(c.Delete, AUTHENTICATED)
 async def delete(session: Session, command: c.Command) -> Completion:
     assert isinstance(command, c.Delete)
-    info = await _find(session, command.mailbox)
+    info = await find_mailbox(session, command.mailbox)
     box = ctx(session)
     if box.selected is not None and box.selected.mailbox_id == info.mailbox_id:
         return Completion("NO", "unselect the mailbox before deleting it", r.Code.INUSE)
@@ -171,7 +170,7 @@ async def delete(session: Session, command: c.Command) -> Completion:
 @register(c.Rename, AUTHENTICATED)
 async def rename(session: Session, command: c.Command) -> Completion:
     assert isinstance(command, c.Rename)
-    info = await _find(session, command.mailbox)
+    info = await find_mailbox(session, command.mailbox)
     box = ctx(session)
     result = await asyncio.to_thread(box.writer.rename_mailbox, info.mailbox_id, command.new_name.rstrip(DELIMITER))
     backend_of(session).publish(result.events)
@@ -181,7 +180,7 @@ async def rename(session: Session, command: c.Command) -> Completion:
 @register(c.Subscribe, AUTHENTICATED)
 async def subscribe(session: Session, command: c.Command) -> Completion:
     assert isinstance(command, c.Subscribe)
-    info = await _find(session, command.mailbox)
+    info = await find_mailbox(session, command.mailbox)
     await asyncio.to_thread(ctx(session).writer.set_subscribed, info.mailbox_id, True)
     return Completion()
 
@@ -189,76 +188,6 @@ async def subscribe(session: Session, command: c.Command) -> Completion:
 @register(c.Unsubscribe, AUTHENTICATED)
 async def unsubscribe(session: Session, command: c.Command) -> Completion:
     assert isinstance(command, c.Unsubscribe)
-    info = await _find(session, command.mailbox)
+    info = await find_mailbox(session, command.mailbox)
     await asyncio.to_thread(ctx(session).writer.set_subscribed, info.mailbox_id, False)
-    return Completion()
-
-
-def deselect(session: Session) -> None:
-    ctx(session).selected = None
-    session.state = State.AUTHENTICATED
-
-
-async def _select(session: Session, command: c.Command, *, readonly: bool) -> Completion:
-    assert isinstance(command, c.SelectCommand)
-    box = ctx(session)
-    if box.selected is not None:
-        deselect(session)
-        session.send(r.untagged_status("OK", "previous mailbox closed", r.Code.CLOSED))
-    await asyncio.to_thread(box.syncer.sync)
-    info = await _find(session, command.mailbox)
-    backend = backend_of(session)
-    messages = await asyncio.to_thread(backend.reader.messages, box.account_id, info.mailbox_id)
-    selected = Selected(info.mailbox_id, info.path, readonly, info.uidvalidity)
-    selected.load(messages)
-    session.send(r.flags_response(SYSTEM_FLAG_LIST))
-    session.send(r.exists(len(selected.uids)))
-    session.send(r.recent(0))
-    first_unseen = next((i + 1 for i, m in enumerate(messages) if "$seen" not in m.keywords), None)
-    if first_unseen is not None:
-        session.send(r.untagged_status("OK", "first unseen", r.unseen(first_unseen)))
-    session.send(r.untagged_status("OK", "UIDs valid", r.uidvalidity(info.uidvalidity)))
-    session.send(r.untagged_status("OK", "predicted next UID", r.uidnext(info.uidnext)))
-    permanent = () if readonly else (*SYSTEM_FLAG_LIST, "\\*")
-    session.send(r.untagged_status("OK", "flags permitted", r.permanentflags(permanent)))
-    if info.highestmodseq > 0:
-        session.send(r.untagged_status("OK", "highest", r.highestmodseq(info.highestmodseq)))
-    box.selected = selected
-    session.state = State.SELECTED
-    code = r.Code.READ_ONLY if readonly else r.Code.READ_WRITE
-    return Completion("OK", f"{command.name} completed", code)
-
-
-@register(c.Select, AUTHENTICATED)
-async def select_(session: Session, command: c.Command) -> Completion:
-    return await _select(session, command, readonly=False)
-
-
-@register(c.Examine, AUTHENTICATED)
-async def examine(session: Session, command: c.Command) -> Completion:
-    return await _select(session, command, readonly=True)
-
-
-@register(c.Unselect, SELECTED)
-async def unselect(session: Session, command: c.Command) -> Completion:
-    deselect(session)
-    return Completion()
-
-
-@register(c.Close, SELECTED)
-async def close(session: Session, command: c.Command) -> Completion:
-    """Expunge ``\\Deleted`` messages without untagged EXPUNGE (RFC 9051 section 6.4.1), unless read-only."""
-    box = ctx(session)
-    selected = box.selected
-    assert selected is not None
-    if not selected.readonly:
-        doomed = [
-            m.envelope_id
-            for m in selected.messages.values()
-            if any(keyword_key(k) == DELETED for k in m.keywords)
-        ]
-        if doomed:
-            result = await asyncio.to_thread(box.writer.expunge, doomed, selected.mailbox_id)
-            backend_of(session).publish(result.events)
-    deselect(session)
     return Completion()

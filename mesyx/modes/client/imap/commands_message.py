@@ -17,7 +17,7 @@ from mesyx.log import new_error_id
 from mesyx.modes.client.imap.backend import ctx, imap_flags
 from mesyx.modes.client.imap.capabilities import advertise
 from mesyx.modes.client.imap.commands_fetch import resolve
-from mesyx.modes.client.imap.commands_mailbox import _find, backend_of
+from mesyx.modes.client.imap.commands_mailbox import backend_of, find_mailbox
 from mesyx.modes.client.imap.session import AUTHENTICATED, SELECTED, Completion, ImapRefusal, Session, register
 from mesyx.modes.client.index import MailboxInfo
 from mesyx.modes.client.index.keywords import DELETED, keyword_key
@@ -102,7 +102,7 @@ async def expunge(session: Session, command: c.Command) -> Completion:
 
 async def _target(session: Session, name: str) -> MailboxInfo:
     try:
-        return await _find(session, name)
+        return await find_mailbox(session, name)
     except NotFound as exc:
         raise ImapRefusal(f"no mailbox named {name}", r.Code.TRYCREATE) from exc
 

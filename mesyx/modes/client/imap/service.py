@@ -22,6 +22,7 @@ from mesyx.modes.client.imap import (  # noqa: F401 - importing them registers t
     commands_mailbox,
     commands_message,
     commands_search,
+    commands_select,
 )
 from mesyx.modes.client.imap.backend import IndexBackend
 from mesyx.modes.client.imap.connection import serve_connection
