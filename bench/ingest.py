@@ -38,212 +38,38 @@ import asyncio
 import json
 import os
 import platform
-import random
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ACCOUNT = "bench@mesyx.test"
-PASSPHRASE = "bench-passphrase-not-secret"
-#: Every listener offset of DESIGN.md, so that a chosen port base collides with nothing.
-PORT_OFFSETS = (25, 80, 143, 443, 465, 587, 667, 993)
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-#: ``--mesyx-cmd``: how to run mesyx, split on blanks (empty: the venv's mesyx).
-MESYX_CMD: list[str] = []
+from benchlib import (
+    ACCOUNT,
+    CLK_TCK,
+    MESYX_CMD,
+    LoadResult,
+    free_port_base,
+    fsync_latency,
+    init_home,
+    load,
+    loop_runner,
+    make_message,
+    mesyx_command,
+    proc_cpu,
+    stop,
+    wait_port,
+)
+
 #: What a run measures (``--only``): the daemon, stock aiosmtpd, Mesyx's SMTP layer alone,
 #: the in-process ceiling of seal and commit.
 PARTS = ("mesyx", "bare", "smtp-layer", "ceiling")
-
-
-# --------------------------------------------------------------------------- plumbing
-
-
-def loop_runner() -> tuple[Callable[[Coroutine[Any, Any, Any]], Any], str]:
-    """uvloop when installed (the daemon uses it too), so client and servers match."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run, f"asyncio ({platform.python_implementation()})"
-    return uvloop.run, f"uvloop {getattr(uvloop, '__version__', '?')}"
-
-
-def proc_cpu(pid: int) -> tuple[float, float]:
-    """(user, system) CPU seconds that a process (all its threads) has used, from /proc."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-        fields = f.read().rpartition(")")[2].split()
-    # fields[0] is field 3 (state): utime is field 14, stime field 15 (proc(5)).
-    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
-
-
-def free_port_base() -> int:
-    """A port base whose every listener port is free on loopback."""
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(30000, 64000 - 1000, 10)
-        try:
-            for offset in PORT_OFFSETS:
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", base + offset))
-        except OSError:
-            continue
-        return base
-    raise SystemExit("no free port base found")
-
-
-def wait_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"{what} exited with {proc.returncode} before listening")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"{what} did not listen on port {port} within {timeout:.0f} s")
-
-
-def stop(proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def fsync_latency(directory: Path, rounds: int = 50) -> float:
-    """Median seconds of write(10 KiB) + fdatasync in ``directory``.
-
-    Every 250 waits for at least one such flush (SQLite ``synchronous=FULL``), so on a
-    disk shared with other work this, not the CPU, can bound the rate: printed with the
-    figures so that they can be read.
-    """
-    path = directory / "fsync-probe"
-    block = os.urandom(10240)
-    times = []
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        for _ in range(rounds):
-            start = time.perf_counter()
-            os.write(fd, block)
-            os.fdatasync(fd)
-            times.append(time.perf_counter() - start)
-    finally:
-        os.close(fd)
-        path.unlink()
-    return sorted(times)[len(times) // 2]
-
-
-# --------------------------------------------------------------------------- the client
-
-
-def make_message(index: int, size: int) -> bytes:
-    """An RFC 5322 message of ``size`` bytes (at least its headers) with CRLF lines.
-
-    No line starts with ``.``, so it needs no dot-stuffing on the wire. The body is built
-    once per size, so the client spends its CPU on SMTP, not on making messages.
-    """
-    head = (
-        f"From: Sender {index} <sender{index % 97}@example.org>\r\nTo: <{ACCOUNT}>\r\n"
-        f"Subject: bench message {index}\r\nMessage-ID: <bench-{index}@example.org>\r\n"
-        "Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
-        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
-    ).encode("ascii")
-    return head + _body(max(0, size - len(head)))
-
-
-_BODIES: dict[int, bytes] = {}
-
-
-def _body(size: int) -> bytes:
-    if size not in _BODIES:
-        line = b"The quick brown fox jumps over the lazy dog; lorem ipsum dolor sit amet.\r\n"
-        body = (line * (size // len(line) + 1))[:size]
-        _BODIES[size] = body[:-2] + b"\r\n" if size >= 2 else b""  # the data must end in CRLF
-    return _BODIES[size]
-
-
-@dataclass
-class LoadResult:
-    sent: int
-    accepted: int
-    wall: float
-    client_cpu: float
-    failures: list[str]
-
-
-async def _reply(reader: asyncio.StreamReader) -> bytes:
-    """One (possibly multi-line) SMTP reply; returns its last line."""
-    while True:
-        line = await reader.readline()
-        if not line:
-            raise ConnectionError("server closed the connection")
-        if line[3:4] != b"-":
-            return line
-
-
-async def _session(port: int, todo: list[int], size: int, start: asyncio.Event,
-                   ready: list[int], result: LoadResult) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
-    await _reply(reader)
-    writer.write(b"EHLO bench.example.org\r\n")
-    await _reply(reader)
-    ready.append(1)
-    await start.wait()
-    mail = b"MAIL FROM:<sender@example.org>\r\n"
-    rcpt = f"RCPT TO:<{ACCOUNT}>\r\n".encode()
-    while todo:
-        index = todo.pop()
-        body = make_message(index, size) + b".\r\n"
-        for command in (mail, rcpt, b"DATA\r\n", body):
-            writer.write(command)
-            line = await _reply(reader)
-            if line[:1] not in (b"2", b"3"):
-                result.failures.append(line.decode("utf-8", "replace").strip())
-                writer.write(b"RSET\r\n")
-                await _reply(reader)
-                break
-        else:
-            result.accepted += 1
-    writer.write(b"QUIT\r\n")
-    await _reply(reader)
-    writer.close()
-
-
-async def _load(port: int, messages: int, size: int, sessions: int) -> LoadResult:
-    result = LoadResult(messages, 0, 0.0, 0.0, [])
-    todo = list(range(messages))[::-1]
-    start, ready = asyncio.Event(), list[int]()
-    tasks = [asyncio.create_task(_session(port, todo, size, start, ready, result)) for _ in range(sessions)]
-    while len(ready) < sessions:
-        await asyncio.sleep(0.01)
-        for task in tasks:
-            if task.done():
-                task.result()
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    start.set()
-    await asyncio.gather(*tasks)
-    result.wall = time.perf_counter() - wall0
-    result.client_cpu = time.process_time() - cpu0
-    return result
-
-
-def load(port: int, messages: int, size: int, sessions: int) -> LoadResult:
-    run, _ = loop_runner()
-    result: LoadResult = run(_load(port, messages, size, sessions))
-    return result
 
 
 # --------------------------------------------------------------------------- servers
@@ -267,36 +93,6 @@ def measure(proc: subprocess.Popen[bytes], port: int, args: argparse.Namespace) 
     result = load(port, args.messages, args.size, args.sessions)
     user1, system1 = proc_cpu(proc.pid)
     return result, user1 - user0, system1 - system0
-
-
-def mesyx_command() -> list[str]:
-    """``--mesyx-cmd``, else the ``mesyx`` next to this Python (the venv's), else on PATH."""
-    if MESYX_CMD:
-        return MESYX_CMD
-    beside = Path(sys.executable).with_name("mesyx")
-    if beside.exists():
-        return [str(beside)]
-    return [shutil.which("mesyx") or "mesyx"]
-
-
-def init_home(work: Path) -> tuple[Path, int]:
-    """A fresh node home with the bench account, rate limits off; returns (home, port base)."""
-    home = work / "node"
-    passfile = work / "passphrase"
-    passfile.write_text(PASSPHRASE + "\n", encoding="utf-8")
-    base = free_port_base()
-    subprocess.run(
-        [*mesyx_command(), "--home", str(home), "init", "--account", ACCOUNT, "--passphrase-file",
-         str(passfile), "--port-base", str(base)],
-        check=True, stdout=subprocess.DEVNULL,
-    )
-    with open(home / "mesyx.toml", "a", encoding="utf-8") as f:
-        f.write(
-            "\n[limits]\n# bench/ingest.py: one client IP and one sender send everything.\n"
-            "messages_per_sender_per_minute = 0\nmessages_per_client_ip_per_minute = 0\n"
-            "connections_per_client_ip_per_minute = 0\n"
-        )
-    return home, base
 
 
 def run_mesyx(args: argparse.Namespace, work: Path, home: Path, base: int) -> ServerRun:
