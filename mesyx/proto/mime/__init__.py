@@ -11,6 +11,7 @@ and BINARY decodings.
 * :mod:`.bodystructure`: BODY and BODYSTRUCTURE;
 * :mod:`.sections`: BODY[section] and BINARY[section] (RFC 3516);
 * :mod:`.transfer`: base64 and quoted-printable; :mod:`.params`: MIME header values;
+* :mod:`.convert`: binary parts re-encoded as base64 (APPEND of literal8 with NUL);
 * :mod:`.text`: RFC 2047 and charset decoding for SEARCH.
 
 Dovecot 2.3 is the reference (imaptest's FETCH scripts pass against these modules in
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 from mesyx.proto.mime.addresses import Address, parse_address_list
 from mesyx.proto.mime.bodystructure import encode_body_structure
+from mesyx.proto.mime.convert import encode_binary_parts, with_transfer_encoding
 from mesyx.proto.mime.envelope import Envelope, encode_envelope, envelope_from_header
 from mesyx.proto.mime.headers import Field, HeaderBlock
 from mesyx.proto.mime.message import ParsedMessage, format_internal_date, search_text
@@ -45,6 +47,7 @@ __all__ = [
     "binary_bytes",
     "decode_transfer",
     "decode_words",
+    "encode_binary_parts",
     "encode_body_structure",
     "encode_envelope",
     "envelope_from_header",
@@ -56,4 +59,5 @@ __all__ = [
     "resolve_part",
     "search_text",
     "section_bytes",
+    "with_transfer_encoding",
 ]

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final, Literal
 
-from mesyx.proto.mime.headers import HeaderBlock
+from mesyx.proto.mime.convert import with_transfer_encoding
 from mesyx.proto.mime.structure import MimePart, PartKind
 from mesyx.proto.mime.transfer import UnknownTransferEncoding, decode_transfer, is_known_encoding
 
@@ -24,7 +24,6 @@ __all__ = ["SectionText", "resolve_part", "section_bytes", "binary_bytes", "part
 
 SectionText = Literal["HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT", "TEXT", "MIME"]
 _CONVERTED: Final = frozenset({b"base64", b"quoted-printable"})
-_CTE_BINARY: Final = b"Content-Transfer-Encoding: binary\r\n"
 
 
 def resolve_part(root: MimePart, path: Sequence[int]) -> MimePart | None:
@@ -82,29 +81,13 @@ def section_bytes(
     return message.header.select(fields, exclude=(text == "HEADER.FIELDS.NOT"))
 
 
-def _binary_header(header: HeaderBlock) -> bytes:
-    """The header without Content-Transfer-Encoding fields and with ``...: binary`` before the blank line."""
-    raw = header.raw
-    out: list[bytes] = []
-    last = header.start
-    for f in header.fields:
-        if f.name != b"content-transfer-encoding" or f.colon < 0:
-            out.append(raw[f.start : f.end])
-        last = f.end
-    if out and not out[-1].endswith(b"\n"):
-        out.append(b"\r\n")
-    out.append(_CTE_BINARY)
-    out.append(raw[last : header.body_start])
-    return b"".join(out)
-
-
 def _binary(part: MimePart, include_header: bool, out: list[bytes]) -> None:
     encoding = part.encoding
     if not is_known_encoding(encoding):
         raise UnknownTransferEncoding(encoding or b"")
     converted = encoding is not None and encoding.lower() in _CONVERTED
     if include_header:
-        out.append(_binary_header(part.header) if converted else part.mime_header)
+        out.append(with_transfer_encoding(part.header, b"binary") if converted else part.mime_header)
     if part.children:
         raw = part.raw
         pos = part.body_start

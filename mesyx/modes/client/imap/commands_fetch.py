@@ -1,71 +1,83 @@
-"""FETCH and UID FETCH (RFC 9051 section 6.4.5, RFC 3501 section 6.4.5 and 6.4.8).
+"""FETCH and UID FETCH (RFC 9051 section 6.4.5, RFC 3501 sections 6.4.5 and 6.4.8).
 
 FLAGS, UID, INTERNALDATE, RFC822.SIZE and MODSEQ come from the index; everything that
 needs the message (BODY[...], BODY.PEEK[...], RFC822*, ENVELOPE, BODYSTRUCTURE, BINARY)
-comes from the decrypted original bytes (``mailcrypt.read_message``) through the MIME
-module (:func:`mesyx.proto.imap.message.fetch_value`). The messages of one command are
-decrypted in one worker thread, two queries per chunk, not on the loop; header-only items
-(ENVELOPE, BODY[HEADER], BODY[HEADER.FIELDS (...)]) come from the index's header cache
-without decryption. A non-PEEK body fetch in a read-write
-mailbox sets ``\\Seen`` (a signed operation) and reports the new FLAGS (section 6.4.5).
+comes from the decrypted original bytes through the MIME module
+(:mod:`.fetch_items`). Reads are batched: the messages of one command are decrypted in
+worker threads, two queries per chunk of :data:`CHUNK` messages (index.decrypt), and each
+chunk's responses are rendered there too; the loop writes a chunk and drains the
+connection before the next, so a FETCH of a whole mailbox holds one chunk in memory.
+Header-only items (ENVELOPE, BODY[HEADER], BODY[HEADER.FIELDS (...)]) come from the
+index's header cache without decryption. A non-PEEK body fetch in a read-write mailbox
+sets ``\\Seen`` (a signed operation) and reports the new FLAGS (section 6.4.5).
+
+BINARY (RFC 3516): ``BINARY[part]<partial>``, ``BINARY.PEEK``, ``BINARY.SIZE`` with the
+transfer encoding undone; an encoding the server cannot undo is ``NO [UNKNOWN-CTE]``
+(section 4.3). CONDSTORE (RFC 7162 section 3.1.4): the MODSEQ item and the CHANGEDSINCE
+modifier, either of which turns CONDSTORE on for the session (section 3.1: "a CONDSTORE
+enabling command"); QRESYNC's VANISHED modifier on UID FETCH (section 3.2.6).
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
-from mesyx.modes.client.imap.backend import MailboxSession, Selected, ctx, imap_flags
+from mesyx.errors import MesyxError
+from mesyx.modes.client.imap.backend import MailboxSession, Selected, ctx
+from mesyx.modes.client.imap.capabilities import advertise
 from mesyx.modes.client.imap.commands_mailbox import backend_of
+from mesyx.modes.client.imap.fetch_items import CONDSTORE, FetchPlan, header_only, internaldate, message_items
 from mesyx.modes.client.imap.session import SELECTED, Completion, ImapRefusal, Session, register
 from mesyx.modes.client.index import IndexReader, MessageInfo
-from mesyx.modes.client.index.decrypt import Opened, open_envelopes
+from mesyx.modes.client.index.decrypt import CHUNK, Opened, open_envelopes
 from mesyx.proto.imap import commands as c
 from mesyx.proto.imap import responses as r
-from mesyx.proto.imap.fetch import FetchAttribute, FetchBody, FetchItem, SectionText, response_name
-from mesyx.proto.imap.message import UnknownTransferEncoding, fetch_value, needs_message, sets_seen
+from mesyx.proto.imap.fetch import FetchItem
+from mesyx.proto.imap.message import UnknownTransferEncoding, sets_seen
 from mesyx.proto.imap.sequence import MessageSet, SequenceSet
-from mesyx.proto.imap.values import Quoted, Value, format_date_time
 from mesyx.proto.mime.message import ParsedMessage
 from mesyx.store.store import Store
 
-__all__ = ["resolve", "internaldate", "header_only", "read_messages", "cached_headers"]
+__all__ = ["resolve", "internaldate", "header_only", "read_messages", "cached_headers", "CHUNK_BYTES"]
+
+# RFC 3516.
+advertise("BINARY")
+
+#: A chunk of one FETCH also ends once its messages hold this many octets.
+CHUNK_BYTES = 8 * 1024 * 1024
 
 
 def resolve(selected: Selected, messages: MessageSet, *, uid: bool) -> list[int]:
     """The UIDs a sequence set names, in ascending order (RFC 9051 section 9, ``sequence-set``).
 
     ``$`` is the saved search result, minus messages expunged since (RFC 5182 section 2.1).
+    UIDs that do not exist are ignored (RFC 9051 section 6.4.9). A message sequence number
+    above the number of messages is ``BAD`` (RFC 9051 section 7.1: "invalid message sequence
+    number"; ``*`` in an empty mailbox too, as Dovecot answers).
     """
     if not isinstance(messages, SequenceSet):
         return [u for u in selected.saved if u in selected.messages]
     uids = selected.uids
-    if not uids:
-        return []
     if uid:
+        if not uids:
+            return []
         largest = uids[-1]
         return [u for u in uids if messages.contains(u, largest)]
     count = len(uids)
-    return [uids[n - 1] for n in sorted(set(messages.iter(count))) if 1 <= n <= count]
-
-
-def internaldate(info: MessageInfo) -> Quoted:
-    moment = datetime.datetime.fromtimestamp(info.received_at, datetime.UTC)
-    return Quoted(format_date_time(moment))
-
-
-_HEADER_TEXTS = (SectionText.HEADER, SectionText.HEADER_FIELDS, SectionText.HEADER_FIELDS_NOT)
-
-
-def header_only(attribute: FetchAttribute) -> bool:
-    """Can the header cache answer ``attribute`` (no decryption: ENVELOPE, BODY[HEADER...])?"""
-    if attribute in (FetchItem.ENVELOPE, FetchItem.RFC822_HEADER):
-        return True
-    return isinstance(attribute, FetchBody) and not attribute.section.part and attribute.section.text in _HEADER_TEXTS
+    written = [n for seq in messages.ranges for n in (seq.first, seq.last) if n is not None]
+    if max(written, default=count) > count or not count:
+        raise ImapRefusal(f"invalid message sequence number (the mailbox has {count} messages)", status="BAD")
+    return [uids[n - 1] for n in messages.iter(count)]
 
 
 def read_messages(store: Store, box: MailboxSession, eids: list[bytes]) -> dict[bytes, ParsedMessage]:
-    """Decrypt many messages with two queries per chunk (index.decrypt); unopenable ones are left out."""
+    """Decrypt many messages with two queries per chunk (index.decrypt).
+
+    Messages that do not open here (keyset detached, body not replicated yet, tampered)
+    are left out: the caller answers what it can without them.
+    """
     found: dict[bytes, ParsedMessage] = {}
     for result in open_envelopes(store, box.syncer.account, eids):
         if isinstance(result, Opened):
@@ -78,66 +90,138 @@ def cached_headers(reader: IndexReader, box: MailboxSession, eids: list[bytes]) 
     return {eid: ParsedMessage(c.header) for eid, c in reader.cached(box.account_id, eids).items()}
 
 
+@dataclass(frozen=True)
+class _Rendered:
+    lines: list[bytes]
+    unreadable: int
+
+
+def _chunks(wanted: Sequence[MessageInfo]) -> Iterator[Sequence[MessageInfo]]:
+    """Runs of at most :data:`CHUNK` messages and (past the first) :data:`CHUNK_BYTES` octets."""
+    start = size = 0
+    for i, info in enumerate(wanted):
+        if i > start and (i - start >= CHUNK or size + info.size > CHUNK_BYTES):
+            yield wanted[start:i]
+            start, size = i, 0
+        size += info.size
+    if start < len(wanted):
+        yield wanted[start:]
+
+
+def _render(
+    session: Session, box: MailboxSession, plan: FetchPlan, chunk: Sequence[MessageInfo], flagged: set[int]
+) -> _Rendered:
+    """Read and render one chunk (in a worker thread): header cache first, then decryption."""
+    selected = box.selected
+    assert selected is not None
+    backend = backend_of(session)
+    parsed: dict[bytes, ParsedMessage] = {}
+    if plan.content:
+        eids = [m.envelope_id for m in chunk]
+        if plan.headers_suffice:
+            parsed = cached_headers(backend.reader, box, eids)
+        missing = [e for e in eids if e not in parsed]
+        if missing:
+            parsed.update(read_messages(backend.store, box, missing))
+    lines: list[bytes] = []
+    unreadable = 0
+    for info in chunk:
+        message = parsed.get(info.envelope_id)
+        if plan.content and message is None:
+            unreadable += 1
+        attrs = plan.with_flags() if info.uid in flagged else plan.attributes
+        try:
+            items = message_items(plan, attrs, info, message)
+        except UnknownTransferEncoding as exc:
+            raise ImapRefusal(str(exc), r.Code.UNKNOWN_CTE) from exc
+        except MesyxError as exc:
+            session.log.warning("fetch_unreadable", uid=info.uid, error=f"{type(exc).__name__}: {exc}")
+            unreadable += 1
+            items = message_items(plan, attrs, info, None)
+        if items:
+            lines.append(r.fetch_response(selected.seq_of(info.uid), items, utf8=plan.utf8))
+    return _Rendered(lines, unreadable)
+
+
+async def _mark_seen(session: Session, box: MailboxSession, wanted: list[MessageInfo]) -> set[int]:
+    """Set ``\\Seen`` on the messages without it; the UIDs whose flags changed."""
+    selected = box.selected
+    assert selected is not None
+    backend = backend_of(session)
+    unseen = [m for m in wanted if "$seen" not in m.keywords]
+    if not unseen:
+        return set()
+    result = await asyncio.to_thread(box.writer.set_flags, [m.envelope_id for m in unseen], ["\\Seen"], True)
+    backend.publish(result.events)
+    fresh = await asyncio.to_thread(backend.reader.messages, box.account_id, selected.mailbox_id)
+    by_uid = {m.uid: m for m in fresh}
+    for m in wanted:
+        if m.uid in by_uid:
+            selected.messages[m.uid] = by_uid[m.uid]
+    return {m.uid for m in unseen}
+
+
+async def _vanished(session: Session, box: MailboxSession, command: c.Fetch) -> None:
+    """``* VANISHED (EARLIER)`` of the UIDs in the set expunged after CHANGEDSINCE (RFC 7162 section 3.2.6)."""
+    selected = box.selected
+    assert selected is not None and command.modifiers.changed_since is not None
+    if "QRESYNC" not in session.enabled:
+        raise ImapRefusal("VANISHED needs ENABLE QRESYNC first (RFC 7162 section 3.2.6)", status="BAD")
+    reader = backend_of(session).reader
+    delta = await asyncio.to_thread(
+        reader.changes_since, box.account_id, selected.mailbox_id, command.modifiers.changed_since
+    )
+    messages = command.messages
+    largest = max(delta.uidnext - 1, selected.uids[-1] if selected.uids else 0)
+    gone = [
+        u
+        for u in delta.expunged
+        if u not in selected.messages and (not isinstance(messages, SequenceSet) or messages.contains(u, largest))
+    ]
+    if gone:
+        session.send(r.vanished_response(gone, earlier=True))
+
+
 @register(c.Fetch, SELECTED)
 async def fetch(session: Session, command: c.Command) -> Completion:
     assert isinstance(command, c.Fetch)
     box = ctx(session)
     selected = box.selected
     assert selected is not None
-    backend = backend_of(session)
+    changed_since = command.modifiers.changed_since
+    if changed_since is not None or FetchItem.MODSEQ in command.attributes:
+        session.enabled.add(CONDSTORE)
+    plan = FetchPlan.of(
+        command.attributes,
+        uid=command.uid,
+        modseq=CONDSTORE in session.enabled,
+        utf8="UTF8=ACCEPT" in session.enabled,
+    )
+    if changed_since is not None and FetchItem.MODSEQ not in plan.attributes:
+        # RFC 7162 section 3.1.4.1: CHANGEDSINCE implies the MODSEQ item.
+        plan = FetchPlan((*plan.attributes, FetchItem.MODSEQ), plan.modseq, plan.utf8)
     uids = resolve(selected, command.messages, uid=command.uid)
-    attrs: list[FetchAttribute] = list(command.attributes)
-    if command.uid and FetchItem.UID not in attrs:
-        attrs.insert(0, FetchItem.UID)
-    body_attrs = [a for a in attrs if needs_message(a) and a is not FetchItem.RFC822_SIZE]
+    if command.modifiers.vanished:
+        await _vanished(session, box, command)
     wanted = [selected.messages[u] for u in uids]
-    if not selected.readonly and any(sets_seen(a) for a in attrs):
-        unseen = [m.envelope_id for m in wanted if "$seen" not in m.keywords]
-        if unseen:
-            result = await asyncio.to_thread(box.writer.set_flags, unseen, ["\\Seen"], True)
-            backend.publish(result.events)
-            fresh = await asyncio.to_thread(backend.reader.messages, box.account_id, selected.mailbox_id)
-            by_uid = {m.uid: m for m in fresh}
-            for m in wanted:
-                if m.uid in by_uid:
-                    selected.messages[m.uid] = by_uid[m.uid]
-            if FetchItem.FLAGS not in attrs:
-                attrs.append(FetchItem.FLAGS)
-            wanted = [selected.messages[u] for u in uids]
-    parsed: dict[bytes, ParsedMessage] = {}
-    eids = [m.envelope_id for m in wanted]
-    if body_attrs and wanted:
-        if all(header_only(a) for a in body_attrs):
-            parsed = await asyncio.to_thread(cached_headers, backend.reader, box, eids)
-        missing = [e for e in eids if e not in parsed]
-        if missing:
-            parsed.update(await asyncio.to_thread(read_messages, backend.store, box, missing))
+    if changed_since is not None:
+        wanted = [m for m in wanted if m.modseq > changed_since]
+    flagged: set[int] = set()
+    if not selected.readonly and any(sets_seen(a) for a in plan.attributes):
+        flagged = await _mark_seen(session, box, wanted)
+        wanted = [selected.messages[m.uid] for m in wanted]
     unreadable = 0
-    for info in wanted:
-        message = parsed.get(info.envelope_id)
-        if body_attrs and message is None:
-            unreadable += 1
-            continue
-        items = [(response_name(attr), _value(info, attr, message)) for attr in attrs]
-        session.send(r.fetch_response(selected.seq_of(info.uid), items))
+    for chunk in _chunks(wanted):
+        rendered = await asyncio.to_thread(_render, session, box, plan, chunk, flagged)
+        for line in rendered.lines:
+            session.send(line)
+        unreadable += rendered.unreadable
+        await session.transport.drain()
     if unreadable:
-        return Completion("NO", f"{unreadable} message(s) cannot be decrypted here", r.Code.UNAVAILABLE)
+        return Completion("NO", f"some messages could not be read ({unreadable})", r.Code.UNAVAILABLE)
     return Completion()
 
 
-def _value(info: MessageInfo, attr: FetchAttribute, message: ParsedMessage | None) -> Value:
-    if attr is FetchItem.UID:
-        return info.uid
-    if attr is FetchItem.FLAGS:
-        return imap_flags(info.keywords)
-    if attr is FetchItem.INTERNALDATE:
-        return internaldate(info)
-    if attr is FetchItem.MODSEQ:
-        return [info.modseq]
-    if attr is FetchItem.RFC822_SIZE:
-        return message.size if message is not None else info.size
-    assert message is not None
-    try:
-        return fetch_value(message, attr)
-    except UnknownTransferEncoding as exc:
-        raise ImapRefusal(str(exc), r.Code.UNKNOWN_CTE) from exc
+# APPEND lives in its own module; importing it here registers its handler after
+# commands_message's (see commands_append for why the order matters).
+from mesyx.modes.client.imap import commands_append  # noqa: E402, F401

@@ -1,0 +1,96 @@
+"""APPEND (RFC 9051 section 6.3.12), MULTIAPPEND (RFC 3502) and APPEND of literal8 (RFC 3516 section 4.4).
+
+Each message becomes a signed ``append`` operation through the index writer; APPENDUID
+(RFC 4315 section 3) names the new UIDs, one UID set for a MULTIAPPEND. MULTIAPPEND is
+atomic (RFC 3502 section 6.3.11: "if the server fails to append any message, none of the
+messages are appended"): every message is checked (mailbox, flags, data) before the first
+is written, so what can fail after that is only the store itself. A ``literal8``
+(``~{n}``) message may hold NUL, which ``BODY[...]`` must never send (RFC 9051 section
+4.3): each leaf part holding NUL is stored base64-encoded (RFC 3516 section 4.4 lets the
+server choose how it stores binary data), so BODY[] stays a valid literal and BINARY[]
+returns the original octets.
+
+Why not in commands_message: STORE/COPY/MOVE work on the selected mailbox, APPEND on a
+named one with data; it imports commands_message first so that, while that module still
+registers an older APPEND handler, this module's registration comes last and wins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from mesyx.errors import NotFound
+from mesyx.modes.client.imap import commands_message  # noqa: F401 - registered first; see the docstring
+from mesyx.modes.client.imap.backend import ctx
+from mesyx.modes.client.imap.capabilities import advertise
+from mesyx.modes.client.imap.commands_mailbox import backend_of, find_mailbox
+from mesyx.modes.client.imap.session import AUTHENTICATED, Completion, ImapRefusal, Session, register
+from mesyx.modes.client.index import MailboxInfo
+from mesyx.modes.client.index.keywords import from_imap
+from mesyx.proto.imap import commands as c
+from mesyx.proto.imap import responses as r
+from mesyx.proto.mime.convert import encode_binary_parts
+
+__all__ = ["target_mailbox", "Pending", "check_messages"]
+
+# RFC 3502.
+advertise("MULTIAPPEND")
+
+
+async def target_mailbox(session: Session, name: str) -> MailboxInfo:
+    """The mailbox APPEND/COPY/MOVE write to; ``NO [TRYCREATE]`` if it does not exist (RFC 9051 section 6.3.12)."""
+    try:
+        return await find_mailbox(session, name)
+    except NotFound as exc:
+        raise ImapRefusal(f"no mailbox named {name}", r.Code.TRYCREATE) from exc
+
+
+@dataclass(frozen=True)
+class Pending:
+    """One message of an APPEND, checked and ready for the writer."""
+
+    raw: bytes
+    flags: tuple[str, ...]
+    when: float | None
+
+
+def check_messages(messages: tuple[c.AppendMessage, ...]) -> list[Pending]:
+    """Check every message before any is written (RFC 3502 section 6.3.11: all or none).
+
+    CATENATE is not implemented (``NO [CANNOT]``, RFC 5530); an empty message is refused
+    as Dovecot does (nothing a client could read back as a message); a flag that cannot be
+    stored (``\\Recent``, an unknown system flag) is the client's error (``BAD``). A part
+    holding NUL is stored base64-encoded (:func:`~mesyx.proto.mime.convert.encode_binary_parts`).
+    """
+    pending: list[Pending] = []
+    for i, message in enumerate(messages, 1):
+        where = f"message {i}: " if len(messages) > 1 else ""
+        if not isinstance(message.data, bytes):
+            raise ImapRefusal(f"{where}CATENATE is not supported", r.Code.CANNOT)
+        if not message.data:
+            raise ImapRefusal(f"{where}cannot store an empty message", r.Code.CANNOT)
+        for flag in message.flags:
+            from_imap(flag)  # raises UsageError: BAD [CLIENTBUG]
+        when = message.date.timestamp() if message.date is not None else None
+        pending.append(Pending(encode_binary_parts(message.data), message.flags, when))
+    return pending
+
+
+@register(c.Append, AUTHENTICATED)
+async def append(session: Session, command: c.Command) -> Completion:
+    assert isinstance(command, c.Append)
+    box = ctx(session)
+    backend = backend_of(session)
+    target = await target_mailbox(session, command.mailbox)
+    pending = await asyncio.to_thread(check_messages, command.messages)
+    uids: list[int] = []
+    validity = 0
+    for message in pending:
+        result = await asyncio.to_thread(box.writer.append, message.raw, target.mailbox_id, message.flags, message.when)
+        backend.publish(result.events)
+        uids.append(result.uid)
+        validity = result.uidvalidity
+    if box.selected is not None:
+        await backend.send_updates(session, box)
+    return Completion("OK", "APPEND completed", r.appenduid(validity, uids))
