@@ -1,0 +1,63 @@
+"""``\\Recent`` (RFC 3501 section 2.3.2): a message is recent in the first session told of it.
+
+IMAP4rev2 dropped the flag, but IMAP4rev1 clients (and SEARCH RECENT/NEW/OLD) still see
+it. The daemon keeps, per mailbox (and UIDVALIDITY), the highest UID some session has been
+shown; a session that is shown UIDs above that mark claims them as its recent messages.
+The mark lives in memory: after a restart the next session to look sees the mailbox's
+messages as recent again, which the RFC allows ("the server MAY").
+
+A session's recent set is kept per :class:`~.backend.Selected` (a new selection starts
+afresh, RFC 3501 section 6.3.1: recent is per session, cleared on leaving the mailbox).
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+
+from mesyx.modes.client.imap.backend import Selected
+
+__all__ = ["RecentMarks", "MARKS", "recent_uids"]
+
+
+@dataclass
+class RecentMarks:
+    """Daemon-wide: the highest UID shown to any session, per (mailbox id, UIDVALIDITY)."""
+
+    shown: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def claim(self, mailbox_id: str, uidvalidity: int, uids: list[int]) -> set[int]:
+        """The UIDs in ``uids`` no session was shown before; they are shown from now on."""
+        key = (mailbox_id, uidvalidity)
+        mark = self.shown.get(key, 0)
+        fresh = {u for u in uids if u > mark}
+        if fresh:
+            self.shown[key] = max(fresh)
+        return fresh
+
+
+MARKS = RecentMarks()
+
+
+@dataclass
+class _SessionRecent:
+    uids: set[int] = field(default_factory=set)
+    #: The highest UID of the selection this session has claimed for.
+    considered: int = 0
+
+
+_by_selection: dict[int, _SessionRecent] = {}
+
+
+def recent_uids(selected: Selected, marks: RecentMarks = MARKS) -> frozenset[int]:
+    """The selection's recent UIDs, claiming any message it had not considered yet."""
+    key = id(selected)
+    state = _by_selection.get(key)
+    if state is None:
+        state = _by_selection[key] = _SessionRecent()
+        weakref.finalize(selected, _by_selection.pop, key, None)
+    new = [u for u in selected.uids if u > state.considered]
+    if new:
+        state.uids |= marks.claim(selected.mailbox_id, selected.uidvalidity, new)
+        state.considered = new[-1]
+    return frozenset(u for u in state.uids if u in selected.messages)

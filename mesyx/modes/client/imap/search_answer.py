@@ -1,0 +1,101 @@
+"""The answer of SEARCH and SORT: ``* SEARCH``/``* SORT`` or ``* ESEARCH``, and SEARCHRES's ``$``.
+
+The answer is ``* SEARCH`` (IMAP4rev1), or ``* ESEARCH``
+when the command has ``RETURN (...)`` (RFC 4731 section 3.1) or the session enabled
+IMAP4rev2 (RFC 9051 section 6.4.4: ESEARCH ALL when no return option is given).
+``RETURN (SAVE)`` keeps the result as ``$`` (RFC 5182). A MODSEQ key adds the highest
+MODSEQ of the answer (RFC 7162 section 3.1.5). SORT's RETURN is ESORT (RFC 5267 section 3).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from mesyx.modes.client.imap.backend import Selected, ctx
+from mesyx.modes.client.imap.session import Completion, Session
+from mesyx.modes.client.index import MessageInfo
+from mesyx.proto.imap import responses as r
+from mesyx.proto.imap import search as s
+
+__all__ = ["answer", "refuse_returns", "forget_saved"]
+
+_O = s.SearchReturnOption
+#: What RETURN may hold here; CONTEXT/UPDATE/PARTIAL (RFC 5267) are not served.
+_SUPPORTED = frozenset({_O.MIN, _O.MAX, _O.ALL, _O.COUNT, _O.SAVE})
+
+
+def refuse_returns(returns: s.SearchReturn | None) -> Completion | None:
+    """A BAD for return options this server does not implement, else None."""
+    if returns is not None and not returns.options <= _SUPPORTED:
+        names = " ".join(sorted(o.value for o in returns.options - _SUPPORTED))
+        return Completion("BAD", f"RETURN {names} is not supported")
+    return None
+
+
+def forget_saved(session: Session, returns: s.SearchReturn | None) -> None:
+    """RFC 5182 section 2.1: a SEARCH/SORT with SAVE that fails leaves ``$`` empty, so empty it first."""
+    selected = ctx(session).selected
+    if selected is not None and returns is not None and _O.SAVE in returns.options:
+        selected.saved = []
+
+
+def _save(selected: Selected, options: frozenset[s.SearchReturnOption], hits: list[MessageInfo]) -> None:
+    """RFC 5182 section 2.4: with MIN and/or MAX but neither ALL nor COUNT, only those are saved."""
+    if hits and not options & {_O.ALL, _O.COUNT} and options & {_O.MIN, _O.MAX}:
+        chosen = ([hits[0]] if _O.MIN in options else []) + ([hits[-1]] if _O.MAX in options else [])
+        selected.saved = sorted({m.uid for m in chosen})
+    else:
+        selected.saved = sorted(m.uid for m in hits)
+
+
+def _modseq(messages: list[MessageInfo]) -> int | None:
+    return max((m.modseq for m in messages), default=None) or None
+
+
+def answer(
+    session: Session,
+    tag: str,
+    hits: list[MessageInfo],
+    *,
+    uid: bool,
+    returns: s.SearchReturn | None,
+    modseq: bool,
+    kind: Literal["SEARCH", "SORT"],
+) -> None:
+    """Send the result of a SEARCH/SORT whose ``hits`` are in answer order.
+
+    For SEARCH the hits are in mailbox order, so MIN/MAX are the lowest/highest numbers;
+    for SORT they are the first/last in sort order (RFC 5267 section 3.1). With MODSEQ,
+    the highest MODSEQ of what is returned: of the MIN/MAX messages alone when only those
+    are asked for (RFC 4731 section 3.2, RFC 7162 section 3.1.5).
+    """
+    selected = ctx(session).selected
+    assert selected is not None
+
+    def number(m: MessageInfo) -> int:
+        return m.uid if uid else selected.seq_of(m.uid)
+
+    rev2 = kind == "SEARCH" and "IMAP4rev2" in session.enabled
+    if returns is None and not rev2:
+        session.send(r.search_response([number(m) for m in hits], modseq=_modseq(hits) if modseq else None, kind=kind))
+        return
+    options = returns.options if returns is not None else frozenset()
+    if _O.SAVE in options:
+        _save(selected, options, hits)
+        if options == {_O.SAVE}:
+            return
+    shown = options - {_O.SAVE} or frozenset({_O.ALL})
+    first = hits[0] if hits and _O.MIN in shown else None
+    last = hits[-1] if hits and _O.MAX in shown else None
+    returned = hits if shown & {_O.ALL, _O.COUNT} else [m for m in (first, last) if m is not None]
+    session.send(
+        r.esearch_response(
+            tag,
+            uid=uid,
+            min=number(first) if first is not None else None,
+            max=number(last) if last is not None else None,
+            count=len(hits) if _O.COUNT in shown else None,
+            all=[number(m) for m in hits] if _O.ALL in shown else None,
+            modseq=_modseq(returned) if modseq else None,
+        )
+    )
