@@ -2,7 +2,7 @@
 
 Each message is a :class:`SortFields` record the server builds from the index (arrival,
 size) and the header cache (the rest). Strings compare folded the way Dovecot's
-``i;unicode-casemap`` does (decomposed, case-folded), an absent field as the empty string
+``i;unicode-casemap`` does (decomposed, upper-cased), an absent field as the empty string
 (sorting first). Messages equal on every criterion keep mailbox order, also under
 ``REVERSE`` (section 3: "the order in which they appear in the mailbox" breaks ties, and
 REVERSE reverses only its own key).
@@ -20,8 +20,11 @@ __all__ = ["SortFields", "collate", "sort_positions"]
 
 
 def collate(text: str) -> str:
-    """The comparison form of a string (``i;unicode-casemap``-like: NFKD, case-folded)."""
-    return unicodedata.normalize("NFKD", text.casefold()) if not text.isascii() else text.casefold()
+    """The comparison form of a string, ``i;unicode-casemap``-like (RFC 5051): case-folded to
+    upper case (title case in the RFC; Dovecot's ``[`` and ``_`` sort after letters), decomposed.
+    """
+    folded = text.casefold().upper()
+    return folded if folded.isascii() else unicodedata.normalize("NFKD", folded)
 
 
 @dataclass(frozen=True, slots=True)

@@ -117,11 +117,12 @@ def _link(messages: list[ThreadMessage]) -> list[_Container]:
             if previous is not None and node.parent is None and not node.is_ancestor_of(previous):
                 previous.adopt(node)
             previous = node
-        # 1.B: the last reference is the message's parent, replacing any earlier parent.
-        if previous is not None and previous is not own and not own.is_ancestor_of(previous):
-            previous.adopt(own)
-        elif previous is None:
+        # 1.B: the last reference is the message's parent; any earlier parent link is broken
+        # first, also when the new one cannot be made because it would loop (as Dovecot does).
+        if previous is not own.parent:
             own.unlink()
+            if previous is not None and not own.is_ancestor_of(previous):
+                previous.adopt(own)
     roots = {id(c): c for c in table.values() if c.parent is None}
     roots.update({id(c): c for c in containers if c.parent is None})
     return list(roots.values())

@@ -61,10 +61,16 @@ def first_mailbox(value: bytes | None) -> str:
 
 
 def display_address(value: bytes | None) -> str:
-    """RFC 5957 section 2.1: the first address's display name (decoded), else its addr-spec, else ""."""
-    first = next((a for a in parse_address_list(value) if a.host is not None), None)  # skip group markers
-    if first is None:
+    """RFC 5957 section 2.1: the first address's display name (decoded), else its addr-spec, else "".
+
+    A group counts by its name (``To: undisclosed:;`` sorts as "undisclosed"), as in Dovecot.
+    """
+    addresses = parse_address_list(value)
+    first = addresses[0] if addresses else None
+    if first is None or first.mailbox is None:
         return ""
+    if first.host is None:
+        return decode_words(first.mailbox)
     if first.name:
         name = decode_words(first.name).strip()
         if name:

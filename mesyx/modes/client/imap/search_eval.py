@@ -24,7 +24,7 @@ from mesyx.modes.client.index import MessageInfo
 from mesyx.modes.client.index.keywords import keyword_key
 from mesyx.proto.imap import responses as r
 from mesyx.proto.imap import search as s
-from mesyx.proto.imap.sequence import MessageSet
+from mesyx.proto.imap.sequence import MessageSet, SequenceSet
 from mesyx.proto.mime.address_text import address_search_text
 from mesyx.proto.mime.message import ParsedMessage
 from mesyx.proto.mime.text import fold
@@ -108,7 +108,12 @@ class Matcher:
         cache_key = (id(messages), uid)
         found = self._sets.get(cache_key)
         if found is None:
-            found = self._sets[cache_key] = set(resolve(self.selected, messages, uid=uid))
+            if uid or not isinstance(messages, SequenceSet):
+                found = set(resolve(self.selected, messages, uid=uid))
+            else:  # numbers past the last message match nothing here (not BAD as in FETCH), as in Dovecot
+                uids = self.selected.uids
+                found = {uids[n - 1] for n in messages.iter(len(uids))}
+            self._sets[cache_key] = found
         return info.uid in found
 
     def _SearchUid(self, key: s.SearchKey, info: MessageInfo) -> bool:
