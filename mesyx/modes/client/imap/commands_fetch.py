@@ -182,6 +182,18 @@ async def _vanished(session: Session, box: MailboxSession, command: c.Fetch) -> 
         session.send(r.vanished_response(gone, earlier=True))
 
 
+async def _enable_condstore(session: Session, box: MailboxSession) -> None:
+    """FETCH MODSEQ / CHANGEDSINCE is a CONDSTORE enabling command (RFC 7162 section 3.1);
+    the first one in a selected mailbox is told the mailbox's HIGHESTMODSEQ (section 3.1.2.1,
+    as Dovecot sends it)."""
+    selected = box.selected
+    assert selected is not None
+    session.enabled.add(CONDSTORE)
+    info = await asyncio.to_thread(backend_of(session).reader.mailbox, box.account_id, selected.mailbox_id)
+    if info.highestmodseq > 0:
+        session.send(r.untagged_status("OK", "Highest", r.highestmodseq(info.highestmodseq)))
+
+
 @register(c.Fetch, SELECTED)
 async def fetch(session: Session, command: c.Command) -> Completion:
     assert isinstance(command, c.Fetch)
@@ -189,8 +201,8 @@ async def fetch(session: Session, command: c.Command) -> Completion:
     selected = box.selected
     assert selected is not None
     changed_since = command.modifiers.changed_since
-    if changed_since is not None or FetchItem.MODSEQ in command.attributes:
-        session.enabled.add(CONDSTORE)
+    if CONDSTORE not in session.enabled and (changed_since is not None or FetchItem.MODSEQ in command.attributes):
+        await _enable_condstore(session, box)
     plan = FetchPlan.of(
         command.attributes,
         uid=command.uid,

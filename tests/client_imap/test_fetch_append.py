@@ -1,0 +1,56 @@
+"""APPEND and MULTIAPPEND (RFC 3502) over a real index: APPENDUID sets, all or nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from mesyx.modes.client.imap.session import HANDLERS
+from mesyx.proto.imap import commands as c
+from tests.client_imap.indexed import IndexClient, make_store, message, tagged
+
+
+def _literal(data: bytes) -> bytes:
+    return b"{%d+}\r\n" % len(data) + data
+
+
+def test_the_append_handler_is_the_one_in_commands_append() -> None:
+    assert HANDLERS[c.Append].handler.__module__ == "mesyx.modes.client.imap.commands_append"
+
+
+def test_multiappend_stores_every_message_and_names_their_uids(tmp_path: Path) -> None:
+    async def run() -> None:
+        cl = IndexClient(make_store(tmp_path))
+        await cl.login()
+        await cl("SELECT INBOX")
+        one, two = message("mail1"), message("mail2")
+        out = await cl(
+            b"APPEND INBOX (\\Seen) \"24-Mar-2007 23:00:00 +0200\" " + _literal(one) + b" (\\Flagged) " + _literal(two)
+        )
+        assert b"* 2 EXISTS" in out
+        assert b"[APPENDUID " in out and tagged(out).split(b"]")[0].endswith(b" 1:2")
+        out = await cl("FETCH 1:2 (FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        assert b'FLAGS (\\Seen) INTERNALDATE "24-Mar-2007 21:00:00 +0000"' in out
+        assert b"FLAGS (\\Flagged)" in out and b"Subject: mail2" in out
+
+    asyncio.run(run())
+
+
+def test_multiappend_is_all_or_nothing(tmp_path: Path) -> None:
+    async def run() -> None:
+        cl = IndexClient(make_store(tmp_path))
+        await cl.login()
+        good = _literal(message("good"))
+        refused = {
+            b"APPEND INBOX " + good + b" (\\Recent) " + good: b"BAD",  # \Recent cannot be stored
+            b"APPEND INBOX " + good + b" {0+}\r\n": b"NO [CANNOT]",  # an empty message
+            b"APPEND INBOX " + good + b" CATENATE (TEXT " + good + b")": b"NO [CANNOT]",
+            b"APPEND Nowhere " + good: b"NO [TRYCREATE]",
+        }
+        for command, answer in refused.items():
+            out = await cl.send(command)
+            assert tagged(out).startswith(f"t{cl.n} ".encode() + answer), (command, out)
+        out = await cl("STATUS INBOX (MESSAGES UIDNEXT)")
+        assert b"MESSAGES 0 UIDNEXT 1" in out
+
+    asyncio.run(run())
