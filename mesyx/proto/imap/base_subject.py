@@ -17,10 +17,10 @@ __all__ = ["base_subject", "normalize_subject"]
 
 _WSP_RUNS: Final = re.compile(r"[ \t\r\n]+")
 #: subj-blob = "[" *BLOBCHAR "]" *WSP
-_BLOB: Final = r"\[[^\[\]]*\][ \t]*"
-#: subj-leader = (*subj-blob subj-refwd) / WSP; subj-refwd = ("re" / ("fw" ["d"])) *WSP [subj-blob] ":"
-_LEADER: Final = re.compile(rf"(?:{_BLOB})*(?:re|fwd?)[ \t]*(?:{_BLOB})?:|[ \t]", re.I)
-_LEADING_BLOB: Final = re.compile(_BLOB)
+_BLOB: Final = re.compile(r"\[[^\[\]]*\][ \t]*")
+_BLOBS: Final = re.compile(r"(?:\[[^\[\]]*\][ \t]*)*")
+#: subj-refwd = ("re" / ("fw" ["d"])) *WSP [subj-blob] ":"
+_REFWD: Final = re.compile(r"(?:re|fwd?)[ \t]*(?:\[[^\[\]]*\][ \t]*)?:", re.I)
 
 
 def normalize_subject(subject: str) -> str:
@@ -28,45 +28,64 @@ def normalize_subject(subject: str) -> str:
     return _WSP_RUNS.sub(" ", subject)
 
 
-def _strip_trailers(text: str) -> tuple[str, bool]:
-    """Step 2: remove all trailing ``(fwd)`` and white space; says whether a ``(fwd)`` went."""
+# The steps work on text[start:end] and move the bounds, so a hostile subject (thousands of
+# "(fwd)" or "[x]") costs time linear in its length, not a copy per removal.
+
+
+def _strip_trailers(text: str, start: int, end: int) -> tuple[int, bool]:
+    """Step 2: remove trailing ``(fwd)`` and white space (subj-trailer); says whether a ``(fwd)`` went."""
     fwd = False
-    while True:
-        text = text.rstrip(" \t")  # subj-trailer = "(fwd)" / WSP
-        if text[-5:].lower() != "(fwd)":
-            return text, fwd
-        text = text[:-5]
-        fwd = True
+    while end > start:
+        if text[end - 1] in " \t":
+            end -= 1
+        elif end - start >= 5 and text[end - 5 : end].lower() == "(fwd)":
+            end -= 5
+            fwd = True
+        else:
+            break
+    return end, fwd
 
 
-def _strip_leaders(text: str) -> tuple[str, bool]:
-    """Steps 3 to 5: leaders (``Re:``, ``[list] Fwd:``, white space) and leading blobs, repeatedly."""
+def _strip_leaders(text: str, start: int, end: int) -> tuple[int, bool]:
+    """Steps 3 to 5: leaders (white space, ``*subj-blob subj-refwd``) and leading blobs, repeatedly.
+
+    A subj-refwd cannot begin with "[", so it can only follow the whole run of leading blobs.
+    Step 4 drops a leading blob only if a non-empty subject is left, so a subject made of
+    blobs alone keeps its last one.
+    """
     reply = False
     while True:
-        m = _LEADER.match(text)
-        if m is not None:
-            reply = reply or m.group(0).endswith(":")
-            text = text[m.end() :]
-            continue
-        blob = _LEADING_BLOB.match(text)
-        # Step 4: drop a leading blob only if something is left of the subject.
-        if blob is not None and text[blob.end() :].strip(" \t"):
-            text = text[blob.end() :]
-            continue
-        return text, reply
+        while start < end and text[start] in " \t":
+            start += 1
+        blobs = _BLOBS.match(text, start, end)  # always matches, possibly empty
+        blobs_end = blobs.end() if blobs is not None else start
+        refwd = _REFWD.match(text, blobs_end, end)
+        if refwd is not None:
+            start, reply = refwd.end(), True
+        elif blobs_end == start:
+            return start, reply
+        elif blobs_end < end:
+            start = blobs_end
+        else:
+            last = start
+            for blob in _BLOB.finditer(text, start, blobs_end):
+                last = blob.start()
+            if last == start:
+                return start, reply
+            start = last
 
 
 def base_subject(subject: str) -> tuple[str, bool]:
     """``(base subject, was a reply or forward)`` of a decoded Subject value (RFC 5256 section 2.1)."""
     text = normalize_subject(subject)
+    start, end = 0, len(text)
     reply = False
     while True:
-        text, fwd = _strip_trailers(text)
-        text, refwd = _strip_leaders(text)
+        end, fwd = _strip_trailers(text, start, end)
+        start, refwd = _strip_leaders(text, start, end)
         reply = reply or fwd or refwd
         # Step 6: "[fwd:" ... "]" around the rest is removed, and the steps start again from 2.
-        if len(text) >= 6 and text[:5].lower() == "[fwd:" and text.endswith("]"):
-            text = text[5:-1]
-            reply = True
+        if end - start >= 6 and text[start : start + 5].lower() == "[fwd:" and text[end - 1] == "]":
+            start, end, reply = start + 5, end - 1, True
             continue
-        return text, reply
+        return text[start:end], reply

@@ -8,6 +8,8 @@ messages as recent again, which the RFC allows ("the server MAY").
 
 A session's recent set is kept per :class:`~.backend.Selected` (a new selection starts
 afresh, RFC 3501 section 6.3.1: recent is per session, cleared on leaving the mailbox).
+SELECT should call :func:`recent_uids` once the sequence map is loaded (its ``* n RECENT``),
+STATUS RECENT is ``len(MARKS.claim(..., keep=False))``.
 """
 
 from __future__ import annotations
@@ -26,12 +28,17 @@ class RecentMarks:
 
     shown: dict[tuple[str, int], int] = field(default_factory=dict)
 
-    def claim(self, mailbox_id: str, uidvalidity: int, uids: list[int]) -> set[int]:
-        """The UIDs in ``uids`` no session was shown before; they are shown from now on."""
+    def claim(self, mailbox_id: str, uidvalidity: int, uids: list[int], *, keep: bool = True) -> set[int]:
+        """The UIDs in ``uids`` no session was shown before; with ``keep`` they are shown from now on.
+
+        A read-only selection (EXAMINE) sees them recent without taking them (RFC 3501
+        section 6.3.2: EXAMINE does not change the state of the mailbox), as Dovecot does;
+        STATUS RECENT is the count of such UIDs (section 6.3.10).
+        """
         key = (mailbox_id, uidvalidity)
         mark = self.shown.get(key, 0)
         fresh = {u for u in uids if u > mark}
-        if fresh:
+        if fresh and keep:
             self.shown[key] = max(fresh)
         return fresh
 
@@ -58,6 +65,6 @@ def recent_uids(selected: Selected, marks: RecentMarks = MARKS) -> frozenset[int
         weakref.finalize(selected, _by_selection.pop, key, None)
     new = [u for u in selected.uids if u > state.considered]
     if new:
-        state.uids |= marks.claim(selected.mailbox_id, selected.uidvalidity, new)
+        state.uids |= marks.claim(selected.mailbox_id, selected.uidvalidity, new, keep=not selected.readonly)
         state.considered = new[-1]
     return frozenset(u for u in state.uids if u in selected.messages)
