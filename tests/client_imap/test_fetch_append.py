@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from mesyx.errors import Temporary
 from mesyx.modes.client.imap.session import HANDLERS
+from mesyx.modes.client.index import AppendResult, IndexWriter
 from mesyx.proto.imap import commands as c
 from tests.client_imap.indexed import IndexClient, make_store, message, tagged
 
@@ -52,5 +57,31 @@ def test_multiappend_is_all_or_nothing(tmp_path: Path) -> None:
             assert tagged(out).startswith(f"t{cl.n} ".encode() + answer), (command, out)
         out = await cl("STATUS INBOX (MESSAGES UIDNEXT)")
         assert b"MESSAGES 0 UIDNEXT 1" in out
+
+    asyncio.run(run())
+
+
+def test_a_store_failure_midway_takes_back_what_was_stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = IndexWriter.append
+    calls: list[int] = []
+
+    def flaky(self: IndexWriter, *args: Any) -> AppendResult:
+        calls.append(1)
+        if len(calls) == 2:
+            raise Temporary("the store is busy")
+        return real(self, *args)
+
+    monkeypatch.setattr(IndexWriter, "append", flaky)
+
+    async def run() -> None:
+        cl = IndexClient(make_store(tmp_path))
+        await cl.login()
+        await cl("SELECT INBOX")
+        good = _literal(message("good"))
+        out = await cl.send(b"APPEND INBOX " + good + b" " + good)
+        assert tagged(out).startswith(f"t{cl.n} NO [UNAVAILABLE]".encode()), out
+        assert b"EXISTS" not in out.replace(b"* 0 EXISTS", b"")
+        assert b"MESSAGES 0" in await cl("STATUS INBOX (MESSAGES)")
+        assert cl.fetched(await cl("UID FETCH 1:* UID")) == []
 
     asyncio.run(run())

@@ -4,7 +4,7 @@ Each message becomes a signed ``append`` operation through the index writer; APP
 (RFC 4315 section 3) names the new UIDs, one UID set for a MULTIAPPEND. MULTIAPPEND is
 atomic (RFC 3502 section 6.3.11: "if the server fails to append any message, none of the
 messages are appended"): every message is checked (mailbox, flags, data) before the first
-is written, so what can fail after that is only the store itself. A ``literal8``
+is written; should the store fail after some were written, those are expunged again. A ``literal8``
 (``~{n}``) message may hold NUL, which ``BODY[...]`` must never send (RFC 9051 section
 4.3): each leaf part holding NUL is stored base64-encoded (RFC 3516 section 4.4 lets the
 server choose how it stores binary data), so BODY[] stays a valid literal and BINARY[]
@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from mesyx.errors import NotFound
+from mesyx.errors import MesyxError, NotFound
 from mesyx.modes.client.imap import commands_message  # noqa: F401 - registered first; see the docstring
 from mesyx.modes.client.imap.backend import ctx
 from mesyx.modes.client.imap.capabilities import advertise
@@ -77,6 +77,14 @@ def check_messages(messages: tuple[c.AppendMessage, ...]) -> list[Pending]:
     return pending
 
 
+async def _take_back(session: Session, envelope_ids: list[bytes], mailbox_id: str) -> None:
+    """Expunge the messages a failed MULTIAPPEND stored before its failure (RFC 3502 section
+    6.3.11: none may stay). The writer appends one message per operation, so this is the
+    only way back; their UIDs stay used, as after any expunge."""
+    result = await asyncio.to_thread(ctx(session).writer.expunge, envelope_ids, mailbox_id)
+    backend_of(session).publish(result.events)
+
+
 @register(c.Append, AUTHENTICATED)
 async def append(session: Session, command: c.Command) -> Completion:
     assert isinstance(command, c.Append)
@@ -85,12 +93,21 @@ async def append(session: Session, command: c.Command) -> Completion:
     target = await target_mailbox(session, command.mailbox)
     pending = await asyncio.to_thread(check_messages, command.messages)
     uids: list[int] = []
+    stored: list[bytes] = []
     validity = 0
-    for message in pending:
-        result = await asyncio.to_thread(box.writer.append, message.raw, target.mailbox_id, message.flags, message.when)
-        backend.publish(result.events)
-        uids.append(result.uid)
-        validity = result.uidvalidity
+    try:
+        for message in pending:
+            result = await asyncio.to_thread(
+                box.writer.append, message.raw, target.mailbox_id, message.flags, message.when
+            )
+            backend.publish(result.events)
+            uids.append(result.uid)
+            stored.append(result.envelope_id)
+            validity = result.uidvalidity
+    except MesyxError:
+        if stored:
+            await _take_back(session, stored, target.mailbox_id)
+        raise
     if box.selected is not None:
         await backend.send_updates(session, box)
     return Completion("OK", "APPEND completed", r.appenduid(validity, uids))
