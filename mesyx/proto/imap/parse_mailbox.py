@@ -9,6 +9,7 @@ APPEND) and RFC 4469 section 5 (CATENATE). Each parser starts after the command 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Final
 
@@ -36,6 +37,7 @@ from mesyx.proto.imap.commands import (
 )
 from mesyx.proto.imap.scanner import Scanner
 from mesyx.proto.imap.sequence import SequenceSet
+from mesyx.proto.imap.utf7 import decode_mailbox_name_or_literal
 
 __all__ = [
     "parse_select",
@@ -52,6 +54,33 @@ _Parser = Callable[[Scanner, str, bool], Command]
 _SPECIAL_USE: Final = {
     a.upper(): a for a in ("\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash")
 }
+
+#: ``list-char = ATOM-CHAR / list-wildcards / resp-specials``: printable ASCII but ``( ) { " \``.
+_LIST_CHARS: Final = re.compile(rb'[!#-\'*-\[\]-z|-~]+')
+
+
+def _name(sc: Scanner, data: bytes, *, inbox: bool) -> str:
+    """A looked-up name: modified UTF-7, or literal when it is not valid (see the module doc)."""
+    # UTF8=ACCEPT, or 8-bit taken as UTF-8 (as Scanner.mailbox does); else modified UTF-7.
+    utf7 = data.isascii() and not sc.utf8
+    name = decode_mailbox_name_or_literal(data.decode("ascii")) if utf7 else sc.utf8_text(data)
+    return "INBOX" if inbox and name.upper() == "INBOX" else name
+
+
+def _lookup_mailbox(sc: Scanner) -> str:
+    """``mailbox`` naming a mailbox that should exist; INBOX in any case is ``"INBOX"``."""
+    return _name(sc, sc.astring(), inbox=True)
+
+
+def _reference(sc: Scanner) -> str:
+    """A LIST/LSUB reference: a ``mailbox`` whose case is kept."""
+    return _name(sc, sc.astring(), inbox=False)
+
+
+def _pattern(sc: Scanner) -> str:
+    """``list-mailbox = 1*list-char / string`` (wildcards ``%`` and ``*`` allowed unquoted)."""
+    data = sc.string() if sc.peek() == 0x22 or sc.at_literal() else sc.match(_LIST_CHARS, "a mailbox pattern")
+    return _name(sc, data, inbox=False)
 
 
 def _seq_match(sc: Scanner) -> tuple[SequenceSet, SequenceSet]:
@@ -86,7 +115,7 @@ def parse_select(cls: type[SelectCommand]) -> _Parser:
     def parse(sc: Scanner, tag: str, uid: bool) -> Command:
         """``SELECT/EXAMINE mailbox [SP "(" select-param *(SP select-param) ")"]`` (RFC 7162 section 7)."""
         sc.sp()
-        mailbox = sc.mailbox()
+        mailbox = _lookup_mailbox(sc)
         condstore = False
         qresync: QResync | None = None
         if sc.take(b" "):
@@ -134,7 +163,7 @@ def parse_create(sc: Scanner, tag: str, uid: bool) -> Command:
 def parse_one_mailbox(cls: type[Delete] | type[Subscribe] | type[Unsubscribe]) -> _Parser:
     def parse(sc: Scanner, tag: str, uid: bool) -> Command:
         sc.sp()
-        mailbox = sc.mailbox()
+        mailbox = sc.mailbox() if cls is Subscribe else _lookup_mailbox(sc)
         sc.expect_end()
         return cls(tag=tag, mailbox=mailbox)
 
@@ -142,7 +171,7 @@ def parse_one_mailbox(cls: type[Delete] | type[Subscribe] | type[Unsubscribe]) -
 
 def parse_rename(sc: Scanner, tag: str, uid: bool) -> Command:
     sc.sp()
-    old = sc.mailbox()
+    old = _lookup_mailbox(sc)
     sc.sp()
     new = sc.mailbox()
     sc.expect_end()
@@ -204,16 +233,16 @@ def parse_list(sc: Scanner, tag: str, uid: bool) -> Command:
         sc.sp()
         if ListSelect.RECURSIVEMATCH in selection and not selection & {ListSelect.SUBSCRIBED, ListSelect.SPECIAL_USE}:
             sc.fail("RECURSIVEMATCH needs another selection option")
-    reference = sc.mailbox(inbox=False)
+    reference = _reference(sc)
     sc.sp()
     if sc.take(b"("):
         extended = True
-        patterns = [sc.list_mailbox()]
+        patterns = [_pattern(sc)]
         while not sc.take(b")"):
             sc.sp()
-            patterns.append(sc.list_mailbox())
+            patterns.append(_pattern(sc))
     else:
-        patterns = [sc.list_mailbox()]
+        patterns = [_pattern(sc)]
     returns = ListReturn()
     if sc.take(b" "):
         extended = True
@@ -231,15 +260,15 @@ def parse_list(sc: Scanner, tag: str, uid: bool) -> Command:
 
 def parse_lsub(sc: Scanner, tag: str, uid: bool) -> Command:
     sc.sp()
-    reference = sc.mailbox(inbox=False)
+    reference = _reference(sc)
     sc.sp()
-    pattern = sc.list_mailbox()
+    pattern = _pattern(sc)
     sc.expect_end()
     return Lsub(tag=tag, reference=reference, pattern=pattern)
 
 def parse_status(sc: Scanner, tag: str, uid: bool) -> Command:
     sc.sp()
-    mailbox = sc.mailbox()
+    mailbox = _lookup_mailbox(sc)
     sc.sp()
     items = _status_items(sc)
     sc.expect_end()
@@ -265,7 +294,7 @@ def _catenate(sc: Scanner) -> Catenate:
 def parse_append(sc: Scanner, tag: str, uid: bool) -> Command:
     """``APPEND mailbox 1*(SP [flag-list SP] [date-time SP] append-data)`` (RFC 3502, RFC 3516, RFC 4469)."""
     sc.sp()
-    mailbox = sc.mailbox()
+    mailbox = _lookup_mailbox(sc)
     messages: list[AppendMessage] = []
     while not messages or not sc.at_end():
         sc.sp()

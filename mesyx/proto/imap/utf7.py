@@ -10,6 +10,13 @@ inside a shifted sequence, two adjacent shifted sequences, non-zero padding bits
 sequence ``&-`` used for anything but ``&``, a lone surrogate, 8-bit or control bytes) is
 refused with :class:`~mesyx.proto.imap.errors.MailboxNameError`, so two different wire names
 never map to one mailbox.
+
+:func:`decode_mailbox_name_or_literal` is the lenient variant for names that only *look
+up* mailboxes (SELECT, STATUS, LIST patterns...): a name that is not valid modified UTF-7
+is taken literally, as Dovecot takes LIST patterns (``cmd-list.c``), so that such a name is
+one that does not exist (``NO``) rather than a syntax error (``BAD``). Names that create
+something (CREATE, RENAME's target, SUBSCRIBE) stay strict, so no mailbox is ever made
+under a name that has no canonical encoding.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import binascii
 
 from mesyx.proto.imap.errors import MailboxNameError
 
-__all__ = ["encode_mailbox_name", "decode_mailbox_name"]
+__all__ = ["encode_mailbox_name", "decode_mailbox_name", "decode_mailbox_name_or_literal"]
 
 
 def _is_direct(ch: str) -> bool:
@@ -118,3 +125,16 @@ def decode_mailbox_name(wire: str | bytes) -> str:
             previous_shifted = True
         i = end + 1
     return "".join(out)
+
+
+def decode_mailbox_name_or_literal(wire: str) -> str:
+    """Decode ``wire`` (printable ASCII) as modified UTF-7, or take it literally if it is not valid.
+
+    The literal reading can only differ from a valid one for a name holding ``&`` (the only
+    character that starts an encoding), so ``R&D`` finds the mailbox ``R&D`` (canonically
+    ``R&-D``), and ``&foo`` finds nothing unless such a mailbox exists.
+    """
+    try:
+        return decode_mailbox_name(wire)
+    except MailboxNameError:
+        return wire
