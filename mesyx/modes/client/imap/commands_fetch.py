@@ -165,8 +165,6 @@ async def _vanished(session: Session, box: MailboxSession, command: c.Fetch) -> 
     """``* VANISHED (EARLIER)`` of the UIDs in the set expunged after CHANGEDSINCE (RFC 7162 section 3.2.6)."""
     selected = box.selected
     assert selected is not None and command.modifiers.changed_since is not None
-    if "QRESYNC" not in session.enabled:
-        raise ImapRefusal("VANISHED needs ENABLE QRESYNC first (RFC 7162 section 3.2.6)", status="BAD")
     reader = backend_of(session).reader
     delta = await asyncio.to_thread(
         reader.changes_since, box.account_id, selected.mailbox_id, command.modifiers.changed_since
@@ -200,6 +198,9 @@ async def fetch(session: Session, command: c.Command) -> Completion:
     box = ctx(session)
     selected = box.selected
     assert selected is not None
+    uids = resolve(selected, command.messages, uid=command.uid)
+    if command.modifiers.vanished and "QRESYNC" not in session.enabled:
+        raise ImapRefusal("VANISHED needs ENABLE QRESYNC first (RFC 7162 section 3.2.6)", status="BAD")
     changed_since = command.modifiers.changed_since
     if CONDSTORE not in session.enabled and (changed_since is not None or FetchItem.MODSEQ in command.attributes):
         await _enable_condstore(session, box)
@@ -208,11 +209,8 @@ async def fetch(session: Session, command: c.Command) -> Completion:
         uid=command.uid,
         modseq=CONDSTORE in session.enabled,
         utf8="UTF8=ACCEPT" in session.enabled,
+        changed_since=changed_since is not None,
     )
-    if changed_since is not None and FetchItem.MODSEQ not in plan.attributes:
-        # RFC 7162 section 3.1.4.1: CHANGEDSINCE implies the MODSEQ item.
-        plan = FetchPlan((*plan.attributes, FetchItem.MODSEQ), plan.modseq, plan.utf8)
-    uids = resolve(selected, command.messages, uid=command.uid)
     if command.modifiers.vanished:
         await _vanished(session, box, command)
     wanted = [selected.messages[u] for u in uids]

@@ -60,13 +60,16 @@ class FetchPlan:
     utf8: bool = False
 
     @classmethod
-    def of(cls, attributes: tuple[FetchAttribute, ...], *, uid: bool, modseq: bool, utf8: bool) -> FetchPlan:
+    def of(
+        cls, attributes: tuple[FetchAttribute, ...], *, uid: bool, modseq: bool, utf8: bool, changed_since: bool = False
+    ) -> FetchPlan:
         """UID FETCH always answers UID (RFC 9051 section 6.4.9); with CONDSTORE on, FETCH of
-        FLAGS also answers MODSEQ (RFC 7162 section 3.1.4.1: "the server MUST include")."""
+        FLAGS also answers MODSEQ (RFC 7162 section 3.1.4.1: "the server MUST include"), and
+        CHANGEDSINCE always does (section 3.1.4.1: it implies the MODSEQ item)."""
         attrs = list(dict.fromkeys(attributes))
         if uid and FetchItem.UID not in attrs:
             attrs.insert(0, FetchItem.UID)
-        if modseq and FetchItem.FLAGS in attrs and FetchItem.MODSEQ not in attrs:
+        if (changed_since or (modseq and FetchItem.FLAGS in attrs)) and FetchItem.MODSEQ not in attrs:
             attrs.append(FetchItem.MODSEQ)
         return cls(tuple(attrs), modseq, utf8)
 
