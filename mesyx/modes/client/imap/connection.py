@@ -61,6 +61,7 @@ class StreamTransport:
         self._secure = writer.get_extra_info("sslcontext") is not None
         self._deflate: zlib._Compress | None = None
         self._inflate: zlib._Decompress | None = None
+        self._unflushed = False  # written to the compressor since the last flush
 
     @property
     def peer_ip(self) -> str:
@@ -99,11 +100,16 @@ class StreamTransport:
                 yield piece
 
     def write(self, data: bytes) -> None:
-        self.writer.write(data if self._deflate is None else self._deflate.compress(data))
+        if self._deflate is None:
+            self.writer.write(data)
+        elif data:
+            self.writer.write(self._deflate.compress(data))
+            self._unflushed = True
 
     async def drain(self) -> None:
-        if self._deflate is not None:
+        if self._deflate is not None and self._unflushed:
             self.writer.write(self._deflate.flush(zlib.Z_SYNC_FLUSH))
+            self._unflushed = False
         await self.writer.drain()
 
     async def start_tls(self, context: ssl.SSLContext) -> None:
