@@ -135,4 +135,5 @@ async def unsubscribe(session: Session, command: c.Command) -> Completion:
 
 
 # Registered with the mailbox commands (service.py imports this module only).
-from mesyx.modes.client.imap import commands_compress, commands_list  # noqa: E402, F401
+import mesyx.modes.client.imap.commands_compress  # noqa: E402, F401
+import mesyx.modes.client.imap.commands_list  # noqa: E402, F401
