@@ -9,6 +9,12 @@ from pathlib import Path
 import pytest
 
 from mesyx.modes.client.imap import commands_fetch
+from mesyx.modes.client.imap.backend import Selected
+from mesyx.modes.client.imap.fetch_items import FetchPlan
+from mesyx.modes.client.imap.session import ImapRefusal
+from mesyx.modes.client.index import MessageInfo
+from mesyx.proto.imap.fetch import FetchBody, FetchItem, Section, SectionText
+from mesyx.proto.imap.sequence import SeqRange, SequenceSet
 from tests.client_imap.indexed import IndexClient, make_store, message, tagged
 
 
@@ -99,11 +105,6 @@ def test_a_body_fetch_sets_seen_and_reports_flags_only_where_they_changed(tmp_pa
 
 
 def test_resolve_refuses_sequence_numbers_that_do_not_exist() -> None:
-    from mesyx.modes.client.imap.backend import Selected
-    from mesyx.modes.client.imap.session import ImapRefusal
-    from mesyx.modes.client.index import MessageInfo
-    from mesyx.proto.imap.sequence import SeqRange, SequenceSet
-
     box = Selected("m", "INBOX", False, 1)
     box.load([MessageInfo(u, bytes([u]), 1, (), 0.0, 10) for u in (3, 5, 9)])
 
@@ -117,3 +118,16 @@ def test_resolve_refuses_sequence_numbers_that_do_not_exist() -> None:
         with pytest.raises(ImapRefusal) as refused:
             commands_fetch.resolve(box, seq(first, last), uid=False)
         assert refused.value.status == "BAD"
+
+
+def test_fetch_plan_orders_and_completes_the_items() -> None:
+    header = FetchBody(Section(text=SectionText.HEADER), peek=True)
+    plan = FetchPlan.of((FetchItem.FLAGS, header, FetchItem.FLAGS), uid=True, modseq=False, utf8=False)
+    assert plan.attributes == (FetchItem.UID, FetchItem.FLAGS, header)
+    assert plan.content == (header,) and plan.headers_suffice
+    assert plan.with_flags() == plan.attributes
+    on = FetchPlan.of((FetchItem.ENVELOPE, FetchItem.BODY), uid=False, modseq=True, utf8=False)
+    assert on.attributes == (FetchItem.ENVELOPE, FetchItem.BODY) and not on.headers_suffice
+    assert on.with_flags()[-2:] == (FetchItem.FLAGS, FetchItem.MODSEQ)
+    changed = FetchPlan.of((FetchItem.UID,), uid=True, modseq=True, utf8=False, changed_since=True)
+    assert changed.attributes == (FetchItem.UID, FetchItem.MODSEQ)
