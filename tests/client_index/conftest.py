@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select, update
 
 from mesyx.accounts import create_account
 from mesyx.crypto.envelope import InnerRecord
 from mesyx.crypto.node import NodeKeys
 from mesyx.keyset_policy import load_policy
 from mesyx.modes.client.index import IndexReader, IndexSyncer, IndexWriter
+from mesyx.store import schema as t
 from mesyx.store.mailbox_ids import MailboxRole, role_mailbox_id
 from mesyx.store.mailcrypt import SealingKeys, UnlockedAccount, load_sealing_keys, unlock
 from mesyx.store.records import AccountRecord
@@ -66,6 +68,34 @@ class Env:
 
     def box(self, mailbox: str | None = None) -> object:
         return self.reader.mailbox(self.account_id, mailbox or self.inbox)
+
+    def detach(self, envelope_ids: Sequence[bytes]) -> dict[bytes, bytes]:
+        """Detach the keysets that open ``envelope_ids`` as the store keeps a detached one
+        (its private half gone from the directory, DESIGN.md: "detached, kept offline"),
+        unlock again, and give the index syncer the new unlock. Returns what
+        :meth:`attach` puts back."""
+        used = {w.keyset_id for eid in envelope_ids for w in self.store.wraps(eid)}
+        k = t.keysets
+        with self.store.engine.begin() as conn:
+            halves = {bytes(r.keyset_id): bytes(r.private_sealed) for r in conn.execute(
+                select(k.c.keyset_id, k.c.private_sealed).where(k.c.keyset_id.in_(list(used))))}
+            conn.execute(update(k).where(k.c.keyset_id.in_(list(used))).values(private_sealed=None))
+        self.relogin()
+        return halves
+
+    def attach(self, halves: dict[bytes, bytes]) -> None:
+        """Attach the keysets :meth:`detach` took away, and unlock again."""
+        k = t.keysets
+        with self.store.engine.begin() as conn:
+            for keyset_id, sealed in halves.items():
+                conn.execute(update(k).where(k.c.keyset_id == keyset_id).values(private_sealed=sealed))
+        self.relogin()
+
+    def relogin(self) -> None:
+        """What a new login does: unlock with the keysets attached now; the shared
+        syncer adopts it (IndexFeed.attach)."""
+        self.account = unlock(self.store, self.record, "pw")
+        self.syncer.adopt(self.account)
 
 
 def make_env(url: str, blobs: Path, *, node: NodeKeys | None = None, blob_threshold: int = 65536) -> Env:

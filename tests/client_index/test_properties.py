@@ -2,8 +2,9 @@
 changes (through the writer and behind its back) keep the index's invariants:
 
 - the index is the fold of the log (every (mailbox, message) and its keywords);
-- per mailbox, a UID once given to a message stays that message's, is never given to
-  another, and a UID handed out for the first time is above every earlier one;
+- per mailbox, a UID once given to a message is never given to another, and a UID
+  handed out (to a new message or one coming back) is above every earlier one
+  (RFC 3501 section 2.3.1.1);
 - every message row carries its mapped UID, never an expunged one;
 - UIDVALIDITY never changes, HIGHESTMODSEQ never decreases, a row changed by a step has
   a MODSEQ above the mailbox's HIGHESTMODSEQ before it, no row is above HIGHESTMODSEQ;
@@ -53,6 +54,7 @@ class Model:
         self.env = env
         self.messages: list[bytes] = []
         self.uid_map: dict[tuple[str, bytes], int] = {}
+        self.given: dict[tuple[str, int], bytes] = {}
         self.validity: dict[str, int] = {}
         self.highest: dict[str, int] = {}
         self.uidnext: dict[str, int] = {}
@@ -123,17 +125,16 @@ class Model:
         boxes = {b.mailbox_id: b for b in env.reader.mailboxes(env.account_id)}
         actual = {(r.mailbox_id, bytes(r.envelope_id)): tuple(r.keywords.split()) for r in rows}
         assert actual == expected
-        # The UID map: old entries unchanged, one UID per message per mailbox.
-        for key, uid in self.uid_map.items():
-            assert uids[key] == uid
+        # The UID map: a pair keeps its UID, or (it came back) has one above every earlier.
+        for key, uid in uids.items():
+            if self.uid_map.get(key) != uid and key[0] in self.uidnext:
+                assert uid >= self.uidnext[key[0]], "a UID handed out not above the earlier ones"
+            assert self.given.setdefault((key[0], uid), key[1]) == key[1], "a UID given to two messages"
         per_box: dict[str, list[int]] = {}
         for (mid, _), uid in uids.items():
             per_box.setdefault(mid, []).append(uid)
         for listed in per_box.values():
             assert len(listed) == len(set(listed)), "a UID given to two messages"
-        for key, uid in uids.items():
-            if key not in self.uid_map and key[0] in self.uidnext:
-                assert uid >= self.uidnext[key[0]], "a new UID not above the earlier ones"
         for r in rows:
             assert int(r.uid) == uids[(r.mailbox_id, bytes(r.envelope_id))]
             assert (r.mailbox_id, int(r.uid)) not in gone

@@ -103,7 +103,13 @@ class MailboxInfo:
 
 @dataclass(frozen=True)
 class MessageInfo:
-    """One message in one mailbox, as SELECT builds its sequence map from."""
+    """One message in one mailbox, as SELECT builds its sequence map from.
+
+    ``available`` false: the message is in the mailbox (UID, flags, size and INTERNALDATE
+    are known) but does not open on this node now (its keyset is detached), and the
+    index holds no header of it: FETCH of anything from its content answers
+    ``NO [UNAVAILABLE]`` (RFC 5530 section 3), SEARCH of its text matches nothing.
+    """
 
     uid: int
     envelope_id: bytes
@@ -111,6 +117,7 @@ class MessageInfo:
     keywords: tuple[str, ...]
     received_at: float
     size: int
+    available: bool = True
 
 
 @dataclass(frozen=True)

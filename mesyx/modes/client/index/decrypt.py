@@ -8,8 +8,10 @@ reads"). Here one query fetches a chunk of envelopes and one their wraps; the ch
 the account, and a wrap must be sealed to a keyset attached on this node.
 
 An envelope is *openable* when it is stored here and has a live wrap to an attached
-keyset. One that is not (its body has not replicated yet, or its keyset is detached)
-leaves the index, and comes back with its old UIDs when it opens again (DESIGN.md).
+keyset. One that is not either was never shown here (its body has not replicated yet: it
+stays out of the index until it opens) or was (its keyset detached since: it stays in
+its mailboxes under its UIDs, unavailable, without a cache row, until it opens again);
+see :mod:`.reconcile`.
 """
 
 from __future__ import annotations

@@ -93,13 +93,15 @@ class IndexReader:
         msg = x.index_messages
         with read_tx(self.engine) as conn:
             rows = conn.execute(
-                select(msg.c.uid, msg.c.envelope_id, msg.c.modseq, msg.c.keywords, msg.c.received_at, msg.c.size)
+                select(msg.c.uid, msg.c.envelope_id, msg.c.modseq, msg.c.keywords, msg.c.received_at, msg.c.size,
+                       msg.c.available)
                 .where(msg.c.account_id == account_id, msg.c.mailbox_id == mailbox_id)
                 .order_by(msg.c.uid)
             ).all()
         return [
-            MessageInfo(uid, bytes(eid), modseq, tuple(words.split()) if words else (), received, size)
-            for uid, eid, modseq, words, received, size in rows
+            MessageInfo(uid, bytes(eid), modseq, tuple(words.split()) if words else (), received, size,
+                        bool(available))
+            for uid, eid, modseq, words, received, size, available in rows
         ]
 
     def changes_since(
@@ -137,7 +139,9 @@ class IndexReader:
         )
 
     def cached(self, account_id: bytes, envelope_ids: Iterable[bytes]) -> dict[bytes, CachedMessage]:
-        """The header cache of many messages at once (FETCH BODY[HEADER], ENVELOPE, SEARCH)."""
+        """The header cache of many messages at once (FETCH BODY[HEADER], ENVELOPE, SEARCH).
+
+        An unavailable message (:attr:`MessageInfo.available` false) has no entry."""
         cache = x.index_cache
         found: dict[bytes, CachedMessage] = {}
         with read_tx(self.engine) as conn:
@@ -165,7 +169,7 @@ class IndexReader:
         return found
 
     def uid_map(self, account_id: bytes, mailbox_id: str) -> dict[bytes, int]:
-        """The permanent map of a mailbox: every UID it ever handed out, by envelope."""
+        """The UID map of a mailbox: the latest UID each message had there, by envelope."""
         u = x.index_uids
         with read_tx(self.engine) as conn:
             rows = conn.execute(

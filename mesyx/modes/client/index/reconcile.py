@@ -1,25 +1,37 @@
 """Make one account's index rows match the fold of its operations, in one transaction.
 
-Given the state (mailboxes with their resolved paths, and the emails that are openable
-and cached), compare with the index rows and write the difference:
+Given the state (mailboxes with their resolved paths, the emails the operations place in
+a mailbox, and which of them open on this node), compare with the index rows and write
+the difference:
 
 - mailboxes: new ones get a row with a fresh UIDVALIDITY; renames update the path; a
   deleted mailbox keeps its row with ``present`` false, so that re-created (same
   deterministic id) it keeps UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ and no UID is reused;
-- messages: a (mailbox, envelope) pair that appears takes its UID from the permanent map,
-  or the mailbox's UIDNEXT if it never had one (new ones in order of received time, then
-  envelope id, so a first build numbers a mailbox oldest first); one that goes becomes an
-  expunge; changed keywords update the row.
+- messages: a (mailbox, envelope) pair that appears gets the mailbox's UIDNEXT (new ones
+  in order of received time, then envelope id, so a first build numbers a mailbox oldest
+  first); one that goes becomes an expunge; changed keywords update the row.
 - MODSEQ (RFC 7162): every mailbox this reconcile touches gets HIGHESTMODSEQ + 1, and
   every message added, changed or expunged there gets that value. One value per mailbox
   per reconcile is allowed: the RFC asks only that changes made at once may share one.
 
-A UID that comes back (its message left the mailbox and returned) is *older* than
-UIDNEXT, which RFC 3501 section 2.3.1.1 ("assigned in a strictly ascending fashion")
-does not foresee, but DESIGN.md asks for, so that a keyset detached and re-attached does
-not make clients download a mailbox again. The returning message gets the new MODSEQ,
-so CONDSTORE/QRESYNC clients see it (``FETCH ... CHANGEDSINCE``), and its old expunge
-record is dropped so VANISHED does not contradict it.
+UIDs only go up. RFC 3501 and RFC 9051 section 2.3.1.1 assign them "in a strictly
+ascending fashion", and clients rely on it: mbsync never fetches at or below the highest
+UID it knows. So a message that re-enters a mailbox (moved out and back, copied back, put
+back by a replicated operation, its mailbox deleted and re-created) is a new arrival with
+a new UID, and ``index_uids`` then records that UID: the map holds the *latest* UID of
+each (mailbox, envelope) pair, never one that was expunged. What the map is for is a
+rebuild (``verify``): a row that lost or garbled its UID gets its mapped one back, which
+no client ever saw expunged, so nobody has to resync.
+
+Why a message whose keyset is detached keeps its UID anyway (DESIGN.md: "a message that
+leaves the index (keyset detached) and comes back keeps its UID"): it never leaves. A
+message the operations still place in a mailbox, shown here before, that no longer opens
+on this node keeps its row, UID, keywords, size and received time (metadata the metadata
+keyset opens, no plaintext of the message), marked unavailable, and loses its header
+cache row. When it opens again its cache row is filled and it is available again under
+the same UID; no client saw an expunge. A message never shown here (its envelope has not
+replicated yet, or arrived sealed to a detached keyset) stays out until it opens, so IDLE
+announces it when it can be read.
 """
 
 from __future__ import annotations
@@ -49,6 +61,7 @@ class _Row:
     keywords: str
     received_at: float
     size: int
+    available: bool = True
 
 
 @dataclass
@@ -129,16 +142,46 @@ def _scoped(conn: Connection, query: Select[Any], column: ColumnElement[Any], sc
         yield from conn.execute(query.where(column.in_(list(chunk)))).all()
 
 
-def _uid_map(conn: Connection, account_id: bytes, envelope_ids: list[bytes]) -> dict[_Key, int]:
-    u = x.index_uids
+def _uid_map(conn: Connection, account_id: bytes, keys: list[_Key]) -> dict[_Key, int]:
+    """The mapped UIDs of ``keys`` that no client saw expunged: the only old UIDs that may
+    be given again (a rebuild putting back a row that lost its UID)."""
+    u, e = x.index_uids, x.index_expunged
+    wanted = set(keys)
     found: dict[_Key, int] = {}
-    for chunk in chunked(sorted(set(envelope_ids))):
-        for r in conn.execute(
+    for chunk in chunked(sorted({eid for (_, eid) in keys})):
+        query = (
             select(u.c.mailbox_id, u.c.envelope_id, u.c.uid)
-            .where(u.c.account_id == account_id, u.c.envelope_id.in_(list(chunk)))
-        ):
-            found[(r.mailbox_id, bytes(r.envelope_id))] = int(r.uid)
+            .outerjoin(e, (e.c.account_id == u.c.account_id) & (e.c.mailbox_id == u.c.mailbox_id)
+                       & (e.c.uid == u.c.uid))
+            .where(u.c.account_id == account_id, u.c.envelope_id.in_(list(chunk)), e.c.uid.is_(None))
+        )
+        for mid, eid, uid in conn.execute(query):
+            if (mid, bytes(eid)) in wanted:
+                found[(mid, bytes(eid))] = int(uid)
     return found
+
+
+def _desired(
+    emails: Mapping[bytes, Email], resolved: Mapping[str, ResolvedMailbox], opened: Set[bytes],
+    sizes: Mapping[bytes, int], current: Mapping[_Key, _Row],
+) -> dict[_Key, _Row]:
+    """The rows the index should hold: every pair of an email that opens here (with a
+    cache row), and every pair of one that was shown here before but does not open now
+    (unavailable, with the size its rows had). An email never shown here has none."""
+    shown = {eid: row.size for (_, eid), row in current.items()}
+    desired: dict[_Key, _Row] = {}
+    for eid, email in emails.items():
+        if eid in opened and eid in sizes:
+            size, available = sizes[eid], True
+        elif eid in shown:
+            size, available = shown[eid], False
+        else:
+            continue
+        keywords = encode_keywords(email.keywords)
+        for mid in email.mailbox_ids:
+            if mid in resolved:
+                desired[(mid, eid)] = _Row(0, keywords, email.received_at, size, available)
+    return desired
 
 
 def reconcile(
@@ -147,27 +190,33 @@ def reconcile(
     resolved: Mapping[str, ResolvedMailbox],
     emails: Mapping[bytes, Email],
     *,
+    opened: Set[bytes],
     now: float,
     basis: Mapping[str, int],
     verify: bool = False,
     scope: Set[bytes] | None = None,
     expect: Mapping[str, int] | None = None,
 ) -> tuple[IndexChanges, set[bytes]]:
-    """Write the difference; returns the changes and the emails left out for lack of a
-    cache row (another process's cleanup raced us: the caller syncs again later).
+    """Write the difference; returns the changes and the emails that open here but were
+    left without a cache row (another process's cleanup raced us: the caller syncs again
+    later; meanwhile such an email shown before stays, unavailable).
+
+    ``emails`` are those the operations place in a mailbox; ``opened``, the ids among
+    them that open on this node (their cache rows written before this call).
 
     ``basis`` is ``{origin: count}`` of the operations the state was folded from. Raises
     :class:`Stale` (writing nothing) when the index was last written from operations
     this basis lacks: the caller reads the new operations and folds again, so a slow
     syncer never rolls the index back to an older state.
 
-    ``verify`` (rebuild) also checks every kept row's UID against the permanent map and
-    rewrites the rows that disagree, instead of trusting the rows.
+    ``verify`` (rebuild) also checks every kept row's UID against the UID map and
+    rewrites the rows that disagree (expunged, then added again under the mapped UID),
+    instead of trusting the rows.
 
     ``scope`` (an incremental sync) limits the comparison to the rows of those envelopes:
-    ``emails`` must then hold exactly the scope's emails that belong in the index, and
-    the index must still be as this syncer last wrote it (its basis is ``expect``),
-    else :class:`Stale` again, and the caller does a full pass.
+    ``emails`` must then hold exactly the scope's emails placed in a mailbox, and the
+    index must still be as this syncer last wrote it (its basis is ``expect``), else
+    :class:`Stale` again, and the caller does a full pass.
     """
     written = lock_account(conn, account_id, now)
     if any(count > basis.get(origin, 0) for origin, count in written.items()):
@@ -179,41 +228,37 @@ def reconcile(
     sizes = {bytes(eid): int(size) for eid, size in _scoped(
         conn, select(cache.c.envelope_id, cache.c.size).where(cache.c.account_id == account_id),
         cache.c.envelope_id, scope)}
-    missing = {eid for eid in emails if eid not in sizes}
-    desired: dict[_Key, _Row] = {}
-    for eid, email in emails.items():
-        if eid in missing:
-            continue
-        keywords = encode_keywords(email.keywords)
-        for mid in email.mailbox_ids:
-            if mid in resolved:
-                desired[(mid, eid)] = _Row(0, keywords, email.received_at, sizes[eid])
     query = select(msg.c.mailbox_id, msg.c.envelope_id, msg.c.uid, msg.c.keywords, msg.c.received_at,
-                   msg.c.size).where(msg.c.account_id == account_id)
+                   msg.c.size, msg.c.available).where(msg.c.account_id == account_id)
     current = {
-        (mid, bytes(eid)): _Row(int(uid), words, float(received), int(size))
-        for mid, eid, uid, words, received, size in _scoped(conn, query, msg.c.envelope_id, scope)
+        (mid, bytes(eid)): _Row(int(uid), words, float(received), int(size), bool(available))
+        for mid, eid, uid, words, received, size, available in _scoped(conn, query, msg.c.envelope_id, scope)
     }
+    missing = {eid for eid in emails if eid in opened and eid not in sizes}
+    desired = _desired(emails, resolved, opened, sizes, current)
     stale: set[_Key] = set()
     if verify:
-        # A kept row whose UID is not its mapped one is rewritten: expunged, then added
-        # again under the mapped UID (rebuild trusts the map, never the rows).
-        mapped = _uid_map(conn, account_id, [eid for (_, eid) in current])
-        stale = {key for key, row in current.items() if key in desired and mapped.get(key, row.uid) != row.uid}
+        mapped = _uid_map(conn, account_id, [key for key in current if key in desired])
+        stale = {key for key, uid in mapped.items() if uid != current[key].uid}
     removed = [(key, row) for key, row in current.items() if key not in desired or key in stale]
     added = sorted((key for key in desired if key not in current or key in stale),
                    key=lambda k: (desired[k].received_at, k[1], k[0]))
     kept = [key for key in desired if key in current and key not in stale]
     changed = [key for key in kept if desired[key].keywords != current[key].keywords]
     silent = [key for key in kept if desired[key].keywords == current[key].keywords
-              and (desired[key].received_at, desired[key].size) != (current[key].received_at, current[key].size)]
+              and _quiet(desired[key]) != _quiet(current[key])]
 
     out_added: dict[str, list[MessageFlags]] = {}
     out_expunged: dict[str, list[int]] = {}
     out_flags: dict[str, list[MessageFlags]] = {}
 
     if removed:
-        rows = [{"k_mailbox": key[0], "k_uid": row.uid, "k_modseq": counters[key[0]].touch()} for key, row in removed]
+        rows = []
+        for key, row in removed:
+            box = counters[key[0]]
+            # A UID at or above UIDNEXT (a damaged row) was seen: never hand it out again.
+            box.uidnext = max(box.uidnext, row.uid + 1)
+            rows.append({"k_mailbox": key[0], "k_uid": row.uid, "k_modseq": box.touch()})
         conn.execute(delete(msg).where(msg.c.account_id == account_id, msg.c.mailbox_id == bindparam("k_mailbox"),
                                        msg.c.uid == bindparam("k_uid")), rows)
         upsert(conn, x.index_expunged, [
@@ -223,28 +268,23 @@ def reconcile(
             out_expunged.setdefault(r["k_mailbox"], []).append(r["k_uid"])
 
     if added:
-        mapped = _uid_map(conn, account_id, [eid for (_, eid) in added])
-        new_map, reused, message_rows = [], [], []
+        # A row put back (a rebuild's rewrite, a lost row) takes its mapped UID, which no
+        # client saw expunged; every other arrival, returning ones too, takes UIDNEXT.
+        restored = _uid_map(conn, account_id, added)
+        new_map, message_rows = [], []
         for key in added:
             mid, eid = key
             box = counters[mid]
-            uid = mapped.get(key)
+            uid = restored.get(key)
             if uid is None:
                 uid = box.uidnext
                 box.uidnext += 1
                 new_map.append({"account_id": account_id, "mailbox_id": mid, "envelope_id": eid, "uid": uid})
-            else:
-                reused.append({"k_mailbox": mid, "k_uid": uid})
             row = desired[key]
             modseq = box.touch()
             message_rows.append(_message_row(account_id, mid, uid, eid, modseq, row))
             out_added.setdefault(mid, []).append(MessageFlags(uid, decode_keywords(row.keywords), modseq))
-        if new_map:
-            conn.execute(insert(x.index_uids), new_map)
-        if reused:
-            e = x.index_expunged
-            conn.execute(delete(e).where(e.c.account_id == account_id, e.c.mailbox_id == bindparam("k_mailbox"),
-                                         e.c.uid == bindparam("k_uid")), reused)
+        upsert(conn, x.index_uids, new_map)
         conn.execute(insert(msg), message_rows)
 
     if changed or silent:
@@ -255,14 +295,14 @@ def reconcile(
             words = decode_keywords(row.keywords)
             rows.append({"k_mailbox": key[0], "k_uid": uid, "k_keywords": row.keywords, "k_seen": SEEN in words,
                          "k_deleted": DELETED in words, "k_received": row.received_at, "k_size": row.size,
-                         "k_modseq": bumped})
+                         "k_available": row.available, "k_modseq": bumped})
             if bumped is not None:
                 out_flags.setdefault(key[0], []).append(MessageFlags(uid, words, bumped))
         base = update(msg).where(msg.c.account_id == account_id, msg.c.mailbox_id == bindparam("k_mailbox"),
                                  msg.c.uid == bindparam("k_uid"))
         common: dict[str, Any] = {"keywords": bindparam("k_keywords"), "seen": bindparam("k_seen"),
                   "deleted": bindparam("k_deleted"), "received_at": bindparam("k_received"),
-                  "size": bindparam("k_size")}
+                  "size": bindparam("k_size"), "available": bindparam("k_available")}
         flagged = [r for r in rows if r["k_modseq"] is not None]
         if flagged:
             conn.execute(base.values(modseq=bindparam("k_modseq"), **common), flagged)
@@ -285,22 +325,33 @@ def reconcile(
             modseq=box.modseq,
             uidnext=box.uidnext,
         )
-    # Plaintext of messages no mailbox shows any more (deleted, keyset detached) goes.
-    if scope is None:
-        conn.execute(delete(cache).where(cache.c.account_id == account_id, cache.c.envelope_id.not_in(
-            select(msg.c.envelope_id).where(msg.c.account_id == account_id))))
-    else:
-        shown = {bytes(eid) for (eid,) in _scoped(
-            conn, select(msg.c.envelope_id).where(msg.c.account_id == account_id), msg.c.envelope_id, scope)}
-        for chunk in chunked(sorted(scope - shown)):
-            conn.execute(delete(cache).where(cache.c.account_id == account_id, cache.c.envelope_id.in_(list(chunk))))
+    _drop_plaintext(conn, account_id, scope)
     changes = IndexChanges(account_id, tuple(events), deltas)
     a = x.index_accounts
     values: dict[str, Any] = {"basis": json.dumps(dict(sorted(basis.items())), separators=(",", ":"))}
-    if changes:
-        values["version"] = a.c.version + 1
+    if changes or any(desired[key].available != current[key].available for key in silent):
+        values["version"] = a.c.version + 1  # other processes' sessions re-read the rows
     conn.execute(update(a).where(a.c.account_id == account_id).values(**values))
     return changes, missing
+
+
+def _quiet(row: _Row) -> tuple[float, int, bool]:
+    """What a row may change without a new MODSEQ: nothing a client sees in FETCH data
+    (RFC 7162 section 3.1.1 ties MODSEQ to metadata items: flags)."""
+    return row.received_at, row.size, row.available
+
+
+def _drop_plaintext(conn: Connection, account_id: bytes, scope: Set[bytes] | None) -> None:
+    """Delete the cache rows of messages no available row shows (deleted, in no mailbox,
+    keyset detached): no plaintext of a message stays that this node cannot open now."""
+    msg, cache = x.index_messages, x.index_cache
+    shown = select(msg.c.envelope_id).where(msg.c.account_id == account_id, msg.c.available.is_(True))
+    if scope is None:
+        conn.execute(delete(cache).where(cache.c.account_id == account_id, cache.c.envelope_id.not_in(shown)))
+        return
+    keep = {bytes(eid) for (eid,) in _scoped(conn, shown, msg.c.envelope_id, scope)}
+    for chunk in chunked(sorted(scope - keep)):
+        conn.execute(delete(cache).where(cache.c.account_id == account_id, cache.c.envelope_id.in_(list(chunk))))
 
 
 def _message_row(account_id: bytes, mailbox_id: str, uid: int, envelope_id: bytes, modseq: int, row: _Row) -> dict[
@@ -308,4 +359,4 @@ def _message_row(account_id: bytes, mailbox_id: str, uid: int, envelope_id: byte
     words = decode_keywords(row.keywords)
     return {"account_id": account_id, "mailbox_id": mailbox_id, "uid": uid, "envelope_id": envelope_id,
             "modseq": modseq, "keywords": row.keywords, "seen": SEEN in words, "deleted": DELETED in words,
-            "received_at": row.received_at, "size": row.size}
+            "received_at": row.received_at, "size": row.size, "available": row.available}

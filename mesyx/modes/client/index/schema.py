@@ -16,11 +16,14 @@ each client node, never to the log, so they live here and nowhere else:
     from the log keeps its row (``present`` false) so that, re-created with the same
     deterministic id, it keeps its UIDVALIDITY and never hands out a UID twice.
 ``index_messages``
-    one row per (mailbox, message): UID, MODSEQ, keywords, INTERNALDATE, RFC822.SIZE.
+    one row per (mailbox, message): UID, MODSEQ, keywords, INTERNALDATE, RFC822.SIZE, and
+    whether it opens here now (``available``): a message shown before whose keyset was
+    detached keeps its row and UID, unavailable, and has no cache row (reconcile.py).
 ``index_uids``
-    the permanent UID map (account, mailbox, envelope) -> UID, never deleted, never reused:
-    a message that leaves a mailbox (moved out, keyset detached) and comes back keeps its
-    UID.
+    the UID map (account, mailbox, envelope) -> the pair's latest UID, kept after the
+    message leaves. UIDs only go up (RFC 3501 section 2.3.1.1), so a message that comes
+    back to a mailbox gets a new UID and the map records it; what the map keeps stable is
+    a rebuild: a row put back takes its mapped UID, which no client saw expunged.
 ``index_expunged``
     (mailbox, UID, MODSEQ) of every expunge, for QRESYNC's VANISHED (RFC 7162 section 3.2.10).
 ``index_cache``
@@ -80,7 +83,7 @@ _log = get_logger("index")
 
 #: Bumped when a table changes. An index of another version is dropped and built again
 #: (it is derived data; the UID map goes with it, so clients resync once).
-INDEX_SCHEMA_VERSION = 2
+INDEX_SCHEMA_VERSION = 3
 index_metadata = MetaData()
 
 index_meta = Table(
@@ -143,6 +146,9 @@ index_messages = Table(
     Column("deleted", Boolean, nullable=False),
     Column("received_at", Float, nullable=False),
     Column("size", BigInteger, nullable=False),
+    # False: the operations place it here but it does not open on this node now (its
+    # keyset detached); FETCH of its content answers NO [UNAVAILABLE] (RFC 5530).
+    Column("available", Boolean, nullable=False),
     Index("ix_index_messages_envelope", "account_id", "mailbox_id", "envelope_id", unique=True),
     Index("ix_index_messages_modseq", "account_id", "mailbox_id", "modseq"),
 )

@@ -9,7 +9,8 @@
 2. folds the operations (:func:`mesyx.store.fold.fold`) into mailboxes and emails;
 3. finds which emails open here (stored, with a wrap to an attached keyset), and
    decrypts those that have no cache row yet, a chunk at a time (:mod:`.decrypt`),
-   *outside* the write lock, so ingest never waits on decryption;
+   *outside* the write lock, so ingest never waits on decryption (those that do not
+   open stay out, or, shown before, stay unavailable: :mod:`.reconcile`);
 4. writes the difference in one short transaction (:func:`.reconcile.reconcile`) and
    returns it as :class:`~.changes.IndexChanges`.
 
@@ -90,7 +91,7 @@ class IndexSyncer:
         self._lock = threading.RLock()
         self._position: _Position | None = None  # where the log stood at the last sync
         self._written: dict[str, int] | None = None  # the basis this syncer last wrote
-        self._unavailable: set[bytes] = set()  # in a mailbox, but its envelope not here yet
+        self._waiting: set[bytes] = set()  # in a mailbox, but its envelope not here yet
         self._listeners: list[Listener] = []
 
     # -- listeners ----------------------------------------------------------------------
@@ -153,7 +154,7 @@ class IndexSyncer:
         account's rows from the log.
 
         Keeps what clients depend on: UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ (mailbox
-        rows), the permanent UID map, and expunge records, so no client has to resync;
+        rows), the UID map, and expunge records, so no client has to resync;
         the cache is replaced row by row and the message rows are checked against the
         map, so the index stays usable while a rebuild runs.
         """
@@ -197,7 +198,7 @@ class IndexSyncer:
         envelopes arrived, those that were waiting for theirs)."""
         scope = set(self.log.touched)
         if position.envelopes != last.envelopes:
-            scope |= self._unavailable
+            scope |= self._waiting
         if not scope:
             self._finish(position, set())
             return IndexChanges(self.account_id)
@@ -205,20 +206,18 @@ class IndexSyncer:
         with read_tx(self.store.engine) as conn:
             available = openable(conn, self.account_id, self.account.keysets, only=scope)
             cached = self._cached(conn, scope)
-        emails = {eid: email for eid, email in state.emails.items()
-                  if eid in scope and eid in available and not email.mailbox_ids.isdisjoint(state.mailboxes)}
-        todo = sorted((eid for eid in emails if eid not in cached), key=lambda eid: (emails[eid].received_at, eid))
-        for eid in self._fill_cache(todo, replace=False, progress=None):
-            del emails[eid]
+        placed = {eid: email for eid, email in state.emails.items()
+                  if eid in scope and not email.mailbox_ids.isdisjoint(state.mailboxes)}
+        opened = {eid for eid in placed if eid in available}
+        todo = sorted((eid for eid in opened if eid not in cached), key=lambda eid: (placed[eid].received_at, eid))
+        opened -= self._fill_cache(todo, replace=False, progress=None)
         with write_tx(self.store.engine) as conn:
-            changes, missing = reconcile(conn, self.account_id, resolve_paths(state.mailboxes), emails,
+            changes, missing = reconcile(conn, self.account_id, resolve_paths(state.mailboxes), placed, opened=opened,
                                          now=self._clock(), basis=self.log.basis, scope=scope, expect=self._written)
             opstore.save(conn, self.account_id, self.log.unsaved)
         self.log.saved()
         self._written = dict(self.log.basis)
-        waiting = {eid for eid, email in state.emails.items()
-                   if eid in scope and eid not in emails and not email.mailbox_ids.isdisjoint(state.mailboxes)}
-        self._unavailable = (self._unavailable - scope) | self._bodiless(waiting)
+        self._waiting = (self._waiting - scope) | self._bodiless(set(placed) - opened)
         self._finish(position, missing)
         return changes
 
@@ -230,19 +229,19 @@ class IndexSyncer:
             with read_tx(self.store.engine) as conn:
                 available = openable(conn, self.account_id, self.account.keysets)
                 cached = self._cached(conn, None)
-            shown = {eid: email for eid, email in state.emails.items()
-                     if not email.mailbox_ids.isdisjoint(state.mailboxes)}
-            emails = {eid: email for eid, email in shown.items() if eid in available}
+            placed = {eid: email for eid, email in state.emails.items()
+                      if not email.mailbox_ids.isdisjoint(state.mailboxes)}
+            opened = {eid for eid in placed if eid in available}
             skip = redone if rebuild else cached
-            todo = sorted((eid for eid in emails if eid not in skip), key=lambda eid: (emails[eid].received_at, eid))
+            todo = sorted((eid for eid in opened if eid not in skip), key=lambda eid: (placed[eid].received_at, eid))
             failed = self._fill_cache(todo, replace=rebuild, progress=progress)
             redone.update(todo)
-            for eid in failed:
-                del emails[eid]
+            opened -= failed
             try:
                 with write_tx(self.store.engine) as conn:
-                    changes, missing = reconcile(conn, self.account_id, resolve_paths(state.mailboxes), emails,
-                                                 now=self._clock(), basis=self.log.basis, verify=rebuild)
+                    changes, missing = reconcile(conn, self.account_id, resolve_paths(state.mailboxes), placed,
+                                                 opened=opened, now=self._clock(), basis=self.log.basis,
+                                                 verify=rebuild)
                     opstore.save(conn, self.account_id, self.log.unsaved)
                 self.log.saved()
                 break
@@ -252,7 +251,7 @@ class IndexSyncer:
         else:
             raise Temporary("the index keeps changing under this sync: try again")
         self._written = dict(self.log.basis)
-        self._unavailable = self._bodiless(set(shown) - set(emails))
+        self._waiting = self._bodiless(set(placed) - opened)
         if failed or missing:
             _log.info("index.incomplete", unopenable=len(failed), uncached=len(missing))
         self._finish(position, missing)
