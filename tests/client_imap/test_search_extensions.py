@@ -1,11 +1,12 @@
 """SEARCH extensions, SORT and THREAD over a real index, in memory: addresses, \\Recent, ESEARCH
 (RFC 4731), SEARCHRES (RFC 5182), MODSEQ (RFC 7162), IMAP4rev2's ESEARCH, SORT/ESORT and THREAD
-(RFC 5256, 5267, 5957)."""
+(RFC 5256, 5267, 5957), PARTIAL and live UPDATE results (RFC 5267 section 4)."""
 
 from __future__ import annotations
 
 import asyncio
 
+from mesyx.modes.client.imap import search_context
 from mesyx.modes.client.imap.backend import MailboxSession
 from mesyx.store.store import Store
 from tests.client_imap.memory import run_lines
@@ -89,8 +90,6 @@ def test_esearch_and_saved_results(store: Store) -> None:  # noqa: F811
         assert _line(await c("SEARCH $"), b"* SEARCH") == b"* SEARCH 1 2"
         await c("SEARCH RETURN (SAVE MAX) SUBJECT plans")
         assert _line(await c("SEARCH $"), b"* SEARCH") == b"* SEARCH 2"
-        await run_lines(c.session, b"x1 SEARCH RETURN (PARTIAL 1:5) ALL\r\n")
-        assert c.transport.take().startswith(b"x1 BAD")
 
     asyncio.run(run())
 
@@ -143,5 +142,38 @@ def test_thread(store: Store) -> None:  # noqa: F811
         assert _line(await c("THREAD REFERENCES UTF-8 ALL"), b"* THREAD") == b"* THREAD (2 1)(3)"
         assert _line(await c("THREAD ORDEREDSUBJECT UTF-8 ALL"), b"* THREAD") == b"* THREAD (2 1)(3)"
         assert _line(await c("UID THREAD REFERENCES UTF-8 SUBJECT other"), b"* THREAD").startswith(b"* THREAD (")
+
+    asyncio.run(run())
+
+
+def test_partial_and_live_updates(store: Store) -> None:  # noqa: F811
+    async def run() -> None:
+        c = Client(store)
+        await _mailbox(c)
+        out = _line(await c("SEARCH RETURN (PARTIAL 3:2) ALL"), b"* ESEARCH")
+        assert out.endswith(b" PARTIAL (2:3 2:3)")
+        out = _line(await c("SORT RETURN (PARTIAL 1:2) (ARRIVAL) UTF-8 ALL"), b"* ESEARCH")
+        assert out.endswith(b" PARTIAL (1:2 2:3)")
+        await run_lines(c.session, b"x1 SORT RETURN (UPDATE) (ARRIVAL) UTF-8 ALL\r\n")
+        assert c.transport.take().startswith(b"x1 BAD")
+
+        assert _line(await c("SEARCH RETURN (UPDATE) SEEN"), b"* ESEARCH") == b'* ESEARCH (TAG "t8")'
+        await c("STORE 1,3 +FLAGS.SILENT (\\Seen)")
+        await search_context.report_changes(c.session)  # what IndexBackend.send_updates is to call
+        assert c.transport.take() == b'* ESEARCH (TAG "t8") ADDTO (0 1,3)\r\n'
+        await c("STORE 1 -FLAGS.SILENT (\\Seen)")
+        await search_context.report_changes(c.session)
+        assert c.transport.take() == b'* ESEARCH (TAG "t8") REMOVEFROM (0 1)\r\n'
+        box = c.session.mailbox
+        assert isinstance(box, MailboxSession) and box.selected is not None
+        search_context.report_expunged(c.session, [box.selected.uids[2]])  # before "* 3 EXPUNGE"
+        assert c.transport.take() == b'* ESEARCH (TAG "t8") REMOVEFROM (0 3)\r\n'
+
+        await run_lines(c.session, b'x2 CANCELUPDATE "nope"\r\n')
+        assert c.transport.take().startswith(b"x2 BAD")
+        await c('CANCELUPDATE "t8"')
+        await c("STORE 2 +FLAGS.SILENT (\\Seen)")
+        await search_context.report_changes(c.session)
+        assert c.transport.take() == b""
 
     asyncio.run(run())

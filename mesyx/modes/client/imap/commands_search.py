@@ -1,6 +1,7 @@
 """SEARCH and UID SEARCH (RFC 9051 section 6.4.4, RFC 3501 section 6.4.4), ESEARCH (RFC 4731), SEARCHRES (RFC 5182).
 
-Evaluation is :mod:`.search_eval`, the answer (``* SEARCH`` or ``* ESEARCH``, ``$``) :mod:`.search_answer`.
+Evaluation is :mod:`.search_eval`, the answer (``* SEARCH`` or ``* ESEARCH``, ``$``) :mod:`.search_answer`,
+``RETURN (UPDATE)`` results kept live by :mod:`.search_context` (RFC 5267 section 4.3).
 This module also brings in SORT and THREAD, whose handlers register on import.
 """
 
@@ -8,9 +9,11 @@ from __future__ import annotations
 
 from mesyx.modes.client.imap.capabilities import advertise
 from mesyx.modes.client.imap.search_answer import answer, forget_saved, refuse_returns
+from mesyx.modes.client.imap.search_context import watch
 from mesyx.modes.client.imap.search_eval import run_search, uses_modseq
 from mesyx.modes.client.imap.session import SELECTED, Completion, Session, register
 from mesyx.proto.imap import commands as c
+from mesyx.proto.imap import search as s
 
 __all__: list[str] = []
 
@@ -20,7 +23,7 @@ advertise("ESEARCH", "SEARCHRES")
 @register(c.Search, SELECTED)
 async def search(session: Session, command: c.Command) -> Completion:
     assert isinstance(command, c.Search)
-    refused = refuse_returns(command.returns)
+    refused = refuse_returns(command.returns, "SEARCH")
     if refused is not None:
         return refused
     forget_saved(session, command.returns)
@@ -34,6 +37,8 @@ async def search(session: Session, command: c.Command) -> Completion:
         modseq=uses_modseq(command.criteria),
         kind="SEARCH",
     )
+    if command.returns is not None and s.SearchReturnOption.UPDATE in command.returns.options:
+        watch(session, command.tag, command.criteria, command.uid, result.hits)
     return Completion()
 
 

@@ -47,7 +47,7 @@ def sort_fields(position: int, info: MessageInfo, message: ParsedMessage | None)
 @register(c.Sort, SELECTED)
 async def sort(session: Session, command: c.Command) -> Completion:
     assert isinstance(command, c.Sort)
-    refused = refuse_returns(command.returns)
+    refused = refuse_returns(command.returns, "SORT")
     if refused is not None:
         return refused
     forget_saved(session, command.returns)

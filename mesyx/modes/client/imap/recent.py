@@ -14,10 +14,10 @@ STATUS RECENT is ``len(MARKS.claim(..., keep=False))``.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, field
 
 from mesyx.modes.client.imap.backend import Selected
+from mesyx.modes.client.imap.per_selection import PerSelection
 
 __all__ = ["RecentMarks", "MARKS", "recent_uids"]
 
@@ -53,16 +53,12 @@ class _SessionRecent:
     considered: int = 0
 
 
-_by_selection: dict[int, _SessionRecent] = {}
+_by_selection: PerSelection[_SessionRecent] = PerSelection(_SessionRecent)
 
 
 def recent_uids(selected: Selected, marks: RecentMarks = MARKS) -> frozenset[int]:
     """The selection's recent UIDs, claiming any message it had not considered yet."""
-    key = id(selected)
-    state = _by_selection.get(key)
-    if state is None:
-        state = _by_selection[key] = _SessionRecent()
-        weakref.finalize(selected, _by_selection.pop, key, None)
+    state = _by_selection.get(selected)
     new = [u for u in selected.uids if u > state.considered]
     if new:
         state.uids |= marks.claim(selected.mailbox_id, selected.uidvalidity, new, keep=not selected.readonly)

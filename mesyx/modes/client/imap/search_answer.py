@@ -20,16 +20,33 @@ from mesyx.proto.imap import search as s
 __all__ = ["answer", "refuse_returns", "forget_saved"]
 
 _O = s.SearchReturnOption
-#: What RETURN may hold here; CONTEXT/UPDATE/PARTIAL (RFC 5267) are not served.
-_SUPPORTED = frozenset({_O.MIN, _O.MAX, _O.ALL, _O.COUNT, _O.SAVE})
+#: Return options that ask for result data (RFC 4731 section 3.1, RFC 5267 section 4.4).
+_DATA = frozenset({_O.MIN, _O.MAX, _O.ALL, _O.COUNT, _O.PARTIAL})
+#: What RETURN may hold: UPDATE (RFC 5267 section 4.3) only for SEARCH, where results are
+#: unordered; SORT's live updates (positions in a sorted list) are not served.
+_SUPPORTED: dict[str, frozenset[s.SearchReturnOption]] = {
+    "SEARCH": _DATA | {_O.SAVE, _O.CONTEXT, _O.UPDATE},
+    "SORT": _DATA | {_O.SAVE, _O.CONTEXT},
+}
 
 
-def refuse_returns(returns: s.SearchReturn | None) -> Completion | None:
-    """A BAD for return options this server does not implement, else None."""
-    if returns is not None and not returns.options <= _SUPPORTED:
-        names = " ".join(sorted(o.value for o in returns.options - _SUPPORTED))
-        return Completion("BAD", f"RETURN {names} is not supported")
+def refuse_returns(returns: s.SearchReturn | None, kind: Literal["SEARCH", "SORT"]) -> Completion | None:
+    """A BAD for return options this server does not implement for ``kind``, else None."""
+    if returns is None:
+        return None
+    unsupported = returns.options - _SUPPORTED[kind]
+    if unsupported:
+        names = " ".join(sorted(o.value for o in unsupported))
+        return Completion("BAD", f"RETURN {names} is not supported with {kind}")
     return None
+
+
+def _partial(returns: s.SearchReturn) -> tuple[int, int] | None:
+    """``PARTIAL low:high`` as an ordered 1-based range (``4:2`` is ``2:4``, RFC 5267 section 4.4)."""
+    if returns.partial is None:
+        return None
+    low, high = returns.partial
+    return (min(low, high), max(low, high))
 
 
 def forget_saved(session: Session, returns: s.SearchReturn | None) -> None:
@@ -67,7 +84,8 @@ def answer(
     For SEARCH the hits are in mailbox order, so MIN/MAX are the lowest/highest numbers;
     for SORT they are the first/last in sort order (RFC 5267 section 3.1). With MODSEQ,
     the highest MODSEQ of what is returned: of the MIN/MAX messages alone when only those
-    are asked for (RFC 4731 section 3.2, RFC 7162 section 3.1.5).
+    are asked for (RFC 4731 section 3.2, RFC 7162 section 3.1.5). ``PARTIAL`` answers the
+    given window of the result (RFC 5267 section 4.4; for SORT, of the sorted result).
     """
     selected = ctx(session).selected
     assert selected is not None
@@ -84,10 +102,13 @@ def answer(
         _save(selected, options, hits)
         if options == {_O.SAVE}:
             return
-    shown = options - {_O.SAVE} or frozenset({_O.ALL})
+    # RETURN () asks for ALL; RETURN (UPDATE) alone for no data, only the (empty) ESEARCH.
+    shown = options & _DATA if options else frozenset({_O.ALL})
     first = hits[0] if hits and _O.MIN in shown else None
     last = hits[-1] if hits and _O.MAX in shown else None
-    returned = hits if shown & {_O.ALL, _O.COUNT} else [m for m in (first, last) if m is not None]
+    window = _partial(returns) if returns is not None else None
+    page = hits[window[0] - 1 : window[1]] if window is not None else []
+    returned = hits if shown & {_O.ALL, _O.COUNT} else page + [m for m in (first, last) if m is not None]
     session.send(
         r.esearch_response(
             tag,
@@ -97,5 +118,6 @@ def answer(
             count=len(hits) if _O.COUNT in shown else None,
             all=[number(m) for m in hits] if _O.ALL in shown else None,
             modseq=_modseq(returned) if modseq else None,
+            partial=(window, [number(m) for m in page]) if window is not None else None,
         )
     )
