@@ -154,3 +154,17 @@ def test_status_create_use_and_names_that_are_not_utf7(store: Store) -> None:  #
         assert b"NO [CANNOT]" in await _answer(c, "COMPRESS DEFLATE")
 
     asyncio.run(run())
+
+
+def test_names_are_utf8_once_utf8_accept_is_on(store: Store) -> None:  # noqa: F811
+    async def run() -> None:
+        c = Client(store)
+        await c('LOGIN kim@mesyx.test "kim pass"')
+        await c("CREATE Entw&APw-rfe")
+        assert b'"Entw&APw-rfe"' in await c('LIST "" "Entw*" RETURN (STATUS (MESSAGES))')
+        c.session.enabled.add("UTF8=ACCEPT")  # what ENABLE UTF8=ACCEPT records (RFC 6855 section 3)
+        out = await c('LIST "" "Entw*" RETURN (STATUS (MESSAGES))')
+        assert '* LIST (\\HasNoChildren) "/" "Entwürfe"'.encode() in out
+        assert '* STATUS "Entwürfe" (MESSAGES 0)'.encode() in out
+
+    asyncio.run(run())

@@ -3,7 +3,8 @@
 LIST-EXTENDED (RFC 5258): selection and return options, several patterns, CHILDINFO;
 LIST-STATUS (RFC 5819 section 2: ``RETURN (STATUS (...))`` sends a STATUS response after
 the LIST line of each selectable mailbox); SPECIAL-USE as selection and return option
-(RFC 6154 section 3); NAMESPACE (RFC 2342): one personal namespace, no prefix.
+(RFC 6154 section 3); NAMESPACE (RFC 2342): one personal namespace, no prefix. Names
+are UTF-8 once the client enabled UTF8=ACCEPT (RFC 6855 section 3), else modified UTF-7.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 
 from mesyx.modes.client.imap.backend import ctx
 from mesyx.modes.client.imap.capabilities import advertise
-from mesyx.modes.client.imap.commands_mailbox import backend_of, status_values
+from mesyx.modes.client.imap.commands_mailbox import backend_of, status_values, utf8_names
 from mesyx.modes.client.imap.listing import Listed, MailboxTree, Selection, matcher
 from mesyx.modes.client.imap.session import AUTHENTICATED, Completion, Session, register
 from mesyx.modes.client.index.paths import DELIMITER
@@ -64,10 +65,11 @@ async def list_(session: Session, command: c.Command) -> Completion:
     if items:
         await asyncio.to_thread(ctx(session).syncer.sync)
     tree = await _tree(session)
+    utf8 = utf8_names(session)
     for line in tree.listing(matcher(command.reference, command.patterns), selection):
-        session.send(r.list_response(line.attributes, DELIMITER, line.path, extended=_extended_data(line)))
+        session.send(r.list_response(line.attributes, DELIMITER, line.path, extended=_extended_data(line), utf8=utf8))
         if items and line.info is not None:
-            session.send(r.status_response(line.path, status_values(line.info, items)))
+            session.send(r.status_response(line.path, status_values(line.info, items), utf8=utf8))
     return Completion()
 
 
@@ -78,7 +80,7 @@ async def lsub(session: Session, command: c.Command) -> Completion:
         return _root(session, command)
     tree = await _tree(session)
     for line in tree.listing(matcher(command.reference, [command.pattern]), Selection(subscribed=True, lsub=True)):
-        session.send(r.list_response(line.attributes, DELIMITER, line.path, kind="LSUB"))
+        session.send(r.list_response(line.attributes, DELIMITER, line.path, kind="LSUB", utf8=utf8_names(session)))
     return Completion()
 
 

@@ -18,13 +18,18 @@ from mesyx.modes.client.index.paths import DELIMITER
 from mesyx.proto.imap import commands as c
 from mesyx.proto.imap import responses as r
 
-__all__ = ["ROLE_ATTRIBUTES", "list_pattern", "backend_of", "find_mailbox", "status_values"]
+__all__ = ["ROLE_ATTRIBUTES", "list_pattern", "backend_of", "find_mailbox", "status_values", "utf8_names"]
 
 
 def backend_of(session: Session) -> IndexBackend:
     backend = session.config.backend
     assert isinstance(backend, IndexBackend)
     return backend
+
+
+def utf8_names(session: Session) -> bool:
+    """Mailbox names in responses are UTF-8 once UTF8=ACCEPT is enabled (RFC 6855 section 3)."""
+    return "UTF8=ACCEPT" in session.enabled
 
 
 async def _mailboxes(session: Session) -> list[MailboxInfo]:
@@ -67,7 +72,7 @@ async def status(session: Session, command: c.Command) -> Completion:
     assert isinstance(command, c.Status)
     await asyncio.to_thread(ctx(session).syncer.sync)
     info = await find_mailbox(session, command.mailbox)
-    session.send(r.status_response(info.path, status_values(info, command.items)))
+    session.send(r.status_response(info.path, status_values(info, command.items), utf8=utf8_names(session)))
     return Completion()
 
 

@@ -117,6 +117,9 @@ class StreamTransport:
         self._secure = True
 
     async def close(self) -> None:
+        if self._deflate is not None and self._unflushed:  # a last BYE written without a drain
+            with contextlib.suppress(Exception):
+                self.writer.write(self._deflate.flush(zlib.Z_SYNC_FLUSH))
         self.writer.close()
         with contextlib.suppress(Exception):
             await self.writer.wait_closed()
