@@ -120,3 +120,37 @@ def test_references_long_chains_need_no_recursion() -> None:
     chain = [_m(1, "s", "m1")] + [_m(n, "s", f"m{n}", (f"m{n - 1}",), reply=True) for n in range(2, 5001)]
     (thread,) = references(chain)
     assert list(thread) == list(range(1, 5001))
+
+
+def _numbers(node: object) -> list[int]:
+    if isinstance(node, int):
+        return [node]
+    assert isinstance(node, tuple) and node, "a thread node is a non-empty tuple"
+    return [n for child in node for n in _numbers(child)]
+
+
+_IDS = st.sampled_from(["a", "b", "c", "d", "e"])
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.none() | _IDS,
+            st.lists(_IDS, max_size=4).map(tuple),
+            st.sampled_from(["", "s", "t"]),
+            st.booleans(),
+            st.integers(0, 3),
+        ),
+        max_size=12,
+    )
+)
+def test_every_message_is_threaded_once(rows: list[tuple[str | None, tuple[str, ...], str, bool, int]]) -> None:
+    """Duplicate IDs, self references, loops and shared subjects: each message still appears exactly once."""
+    messages = [
+        ThreadMessage(n, float(sent), subject, reply, mid, refs)
+        for n, (mid, refs, subject, reply, sent) in enumerate(rows, start=1)
+    ]
+    for algorithm in (references, ordered_subject):
+        threads = algorithm(messages)
+        assert sorted(n for t in threads for n in _numbers(t)) == list(range(1, len(rows) + 1))
+        thread_response(threads)  # encodable
