@@ -154,24 +154,30 @@ def test_partial_and_live_updates(store: Store) -> None:  # noqa: F811
         assert out.endswith(b" PARTIAL (2:3 2:3)")
         out = _line(await c("SORT RETURN (PARTIAL 1:2) (ARRIVAL) UTF-8 ALL"), b"* ESEARCH")
         assert out.endswith(b" PARTIAL (1:2 2:3)")
-        await run_lines(c.session, b"x1 SORT RETURN (UPDATE) (ARRIVAL) UTF-8 ALL\r\n")
-        assert c.transport.take().startswith(b"x1 BAD")
+        for refused in (b"SORT RETURN (UPDATE) (ARRIVAL) UTF-8 ALL", b"SEARCH RETURN (PARTIAL 1:2 ALL) ALL"):
+            await run_lines(c.session, b"x1 " + refused + b"\r\n")
+            assert c.transport.take().startswith(b"x1 BAD")
+        assert _line(await c("SEARCH RETURN (CONTEXT) 2"), b"* ESEARCH").endswith(b" ALL 2")
+        await c("SEARCH RETURN (SAVE PARTIAL 2:2) ALL")
+        assert _line(await c("SEARCH $"), b"* SEARCH") == b"* SEARCH 2"
 
-        assert _line(await c("SEARCH RETURN (UPDATE) SEEN"), b"* ESEARCH") == b'* ESEARCH (TAG "t8")'
+        assert _line(await c("SEARCH RETURN (UPDATE) SEEN"), b"* ESEARCH") == b'* ESEARCH (TAG "t11")'
         await c("STORE 1,3 +FLAGS.SILENT (\\Seen)")
         await search_context.report_changes(c.session)  # what IndexBackend.send_updates is to call
-        assert c.transport.take() == b'* ESEARCH (TAG "t8") ADDTO (0 1,3)\r\n'
+        assert c.transport.take() == b'* ESEARCH (TAG "t11") ADDTO (0 1,3)\r\n'
         await c("STORE 1 -FLAGS.SILENT (\\Seen)")
         await search_context.report_changes(c.session)
-        assert c.transport.take() == b'* ESEARCH (TAG "t8") REMOVEFROM (0 1)\r\n'
+        assert c.transport.take() == b'* ESEARCH (TAG "t11") REMOVEFROM (0 1)\r\n'
         box = c.session.mailbox
         assert isinstance(box, MailboxSession) and box.selected is not None
         search_context.report_expunged(c.session, [box.selected.uids[2]])  # before "* 3 EXPUNGE"
-        assert c.transport.take() == b'* ESEARCH (TAG "t8") REMOVEFROM (0 3)\r\n'
+        assert c.transport.take() == b'* ESEARCH (TAG "t11") REMOVEFROM (0 3)\r\n'
 
+        await run_lines(c.session, b"t11 SEARCH RETURN (UPDATE) ALL\r\n")  # the tag is taken
+        assert c.transport.take().startswith(b"t11 BAD")
         await run_lines(c.session, b'x2 CANCELUPDATE "nope"\r\n')
         assert c.transport.take().startswith(b"x2 BAD")
-        await c('CANCELUPDATE "t8"')
+        await c('CANCELUPDATE "t11"')
         await c("STORE 2 +FLAGS.SILENT (\\Seen)")
         await search_context.report_changes(c.session)
         assert c.transport.take() == b""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from mesyx.modes.client.imap.capabilities import advertise
 from mesyx.modes.client.imap.search_answer import answer, forget_saved, refuse_returns
-from mesyx.modes.client.imap.search_context import watch
+from mesyx.modes.client.imap.search_context import watch, watching
 from mesyx.modes.client.imap.search_eval import run_search, uses_modseq
 from mesyx.modes.client.imap.session import SELECTED, Completion, Session, register
 from mesyx.proto.imap import commands as c
@@ -26,6 +26,9 @@ async def search(session: Session, command: c.Command) -> Completion:
     refused = refuse_returns(command.returns, "SEARCH")
     if refused is not None:
         return refused
+    update = command.returns is not None and s.SearchReturnOption.UPDATE in command.returns.options
+    if update and watching(session, command.tag):
+        return Completion("BAD", "a search with this tag is being updated already")
     forget_saved(session, command.returns)
     result = await run_search(session, command.criteria)
     answer(
@@ -37,7 +40,7 @@ async def search(session: Session, command: c.Command) -> Completion:
         modseq=uses_modseq(command.criteria),
         kind="SEARCH",
     )
-    if command.returns is not None and s.SearchReturnOption.UPDATE in command.returns.options:
+    if update:
         watch(session, command.tag, command.criteria, command.uid, result.hits)
     return Completion()
 

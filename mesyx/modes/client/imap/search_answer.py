@@ -1,17 +1,18 @@
 """The answer of SEARCH and SORT: ``* SEARCH``/``* SORT`` or ``* ESEARCH``, and SEARCHRES's ``$``.
 
-The answer is ``* SEARCH`` (IMAP4rev1), or ``* ESEARCH``
-when the command has ``RETURN (...)`` (RFC 4731 section 3.1) or the session enabled
-IMAP4rev2 (RFC 9051 section 6.4.4: ESEARCH ALL when no return option is given).
-``RETURN (SAVE)`` keeps the result as ``$`` (RFC 5182). A MODSEQ key adds the highest
-MODSEQ of the answer (RFC 7162 section 3.1.5). SORT's RETURN is ESORT (RFC 5267 section 3).
+The answer is ``* SEARCH`` (IMAP4rev1), or ``* ESEARCH`` when the command has
+``RETURN (...)`` (RFC 4731 section 3.1) or the session enabled IMAP4rev2 (RFC 9051
+section 6.4.4: ESEARCH ALL when no return option is given). ``RETURN (SAVE)`` keeps the
+result as ``$`` (RFC 5182). A MODSEQ key adds the highest MODSEQ of the answer (RFC 7162
+section 3.1.5). SORT's RETURN is ESORT (RFC 5267 section 3); PARTIAL answers a window of
+the result (RFC 5267 section 4.4).
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from mesyx.modes.client.imap.backend import Selected, ctx
+from mesyx.modes.client.imap.backend import ctx
 from mesyx.modes.client.imap.session import Completion, Session
 from mesyx.modes.client.index import MessageInfo
 from mesyx.proto.imap import responses as r
@@ -38,6 +39,8 @@ def refuse_returns(returns: s.SearchReturn | None, kind: Literal["SEARCH", "SORT
     if unsupported:
         names = " ".join(sorted(o.value for o in unsupported))
         return Completion("BAD", f"RETURN {names} is not supported with {kind}")
+    if {_O.PARTIAL, _O.ALL} <= returns.options:
+        return Completion("BAD", "RETURN PARTIAL conflicts with ALL")  # one or the other, as Dovecot
     return None
 
 
@@ -54,15 +57,6 @@ def forget_saved(session: Session, returns: s.SearchReturn | None) -> None:
     selected = ctx(session).selected
     if selected is not None and returns is not None and _O.SAVE in returns.options:
         selected.saved = []
-
-
-def _save(selected: Selected, options: frozenset[s.SearchReturnOption], hits: list[MessageInfo]) -> None:
-    """RFC 5182 section 2.4: with MIN and/or MAX but neither ALL nor COUNT, only those are saved."""
-    if hits and not options & {_O.ALL, _O.COUNT} and options & {_O.MIN, _O.MAX}:
-        chosen = ([hits[0]] if _O.MIN in options else []) + ([hits[-1]] if _O.MAX in options else [])
-        selected.saved = sorted({m.uid for m in chosen})
-    else:
-        selected.saved = sorted(m.uid for m in hits)
 
 
 def _modseq(messages: list[MessageInfo]) -> int | None:
@@ -98,25 +92,28 @@ def answer(
         session.send(r.search_response([number(m) for m in hits], modseq=_modseq(hits) if modseq else None, kind=kind))
         return
     options = returns.options if returns is not None else frozenset()
-    if _O.SAVE in options:
-        _save(selected, options, hits)
-        if options == {_O.SAVE}:
-            return
-    # RETURN () asks for ALL; RETURN (UPDATE) alone for no data, only the (empty) ESEARCH.
-    shown = options & _DATA if options else frozenset({_O.ALL})
-    first = hits[0] if hits and _O.MIN in shown else None
-    last = hits[-1] if hits and _O.MAX in shown else None
+    asked = options - {_O.CONTEXT}  # CONTEXT is only a hint (RFC 5267 section 4.2)
+    data = options & _DATA if asked else frozenset({_O.ALL})  # RETURN () is ALL (RFC 4731 section 3.1)
+    first = hits[0] if hits and _O.MIN in data else None
+    last = hits[-1] if hits and _O.MAX in data else None
     window = _partial(returns) if returns is not None else None
     page = hits[window[0] - 1 : window[1]] if window is not None else []
-    returned = hits if shown & {_O.ALL, _O.COUNT} else page + [m for m in (first, last) if m is not None]
+    # What the answer is about: every hit, unless only MIN/MAX/PARTIAL are asked for. SAVE keeps
+    # just those then (RFC 5182 section 2.4), and MODSEQ is theirs (RFC 7162 section 3.1.5).
+    whole = not data or bool(data & {_O.ALL, _O.COUNT})
+    returned = hits if whole else page + [m for m in (first, last) if m is not None]
+    if _O.SAVE in options:
+        selected.saved = sorted({m.uid for m in returned})
+        if asked == {_O.SAVE}:
+            return
     session.send(
         r.esearch_response(
             tag,
             uid=uid,
             min=number(first) if first is not None else None,
             max=number(last) if last is not None else None,
-            count=len(hits) if _O.COUNT in shown else None,
-            all=[number(m) for m in hits] if _O.ALL in shown else None,
+            count=len(hits) if _O.COUNT in data else None,
+            all=[number(m) for m in hits] if _O.ALL in data else None,
             modseq=_modseq(returned) if modseq else None,
             partial=(window, [number(m) for m in page]) if window is not None else None,
         )

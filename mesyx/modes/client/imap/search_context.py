@@ -28,7 +28,7 @@ from mesyx.proto.imap import commands as c
 from mesyx.proto.imap import search as s
 from mesyx.proto.imap.esearch_updates import esearch_update
 
-__all__ = ["watch", "report_expunged", "report_changes"]
+__all__ = ["watch", "watching", "report_expunged", "report_changes"]
 
 
 @dataclass
@@ -43,13 +43,18 @@ class _LiveSearch:
 _live: PerSelection[list[_LiveSearch]] = PerSelection(list)
 
 
+def watching(session: Session, tag: str) -> bool:
+    """Is a search with this tag kept up to date (a second one is BAD, as in Dovecot)?"""
+    selected = ctx(session).selected
+    searches = _live.peek(selected) if selected is not None else None
+    return any(w.tag == tag for w in searches or ())
+
+
 def watch(session: Session, tag: str, criteria: s.SearchKey, uid: bool, hits: list[MessageInfo]) -> None:
     """Keep the result of ``SEARCH RETURN (UPDATE)`` up to date from now on."""
     selected = ctx(session).selected
     assert selected is not None
-    searches = _live.get(selected)
-    searches[:] = [w for w in searches if w.tag != tag]
-    searches.append(_LiveSearch(tag, criteria, uid, {m.uid for m in hits}))
+    _live.get(selected).append(_LiveSearch(tag, criteria, uid, {m.uid for m in hits}))
 
 
 def _numbers(selected: Selected, search: _LiveSearch, uids: Iterable[int]) -> list[int]:
