@@ -49,8 +49,8 @@ async def find_mailbox(session: Session, path: str) -> MailboxInfo:
 def status_values(info: MailboxInfo, items: tuple[c.StatusItem, ...]) -> dict[str, int]:
     """STATUS data items (RFC 9051 section 6.3.11; RFC 7162 section 3.1.6 HIGHESTMODSEQ).
 
-    RECENT (RFC 3501 only) is always 0: no session ever sees a message first here, as
-    IMAP4rev2 (RFC 9051 appendix E) dropped \\Recent.
+    RECENT (IMAP4rev1 only; IMAP4rev2 dropped it, RFC 9051 appendix E) is 0: the index
+    keeps no ``\\Recent`` state.
     """
     values = {
         c.StatusItem.MESSAGES: info.messages,
@@ -88,7 +88,7 @@ async def create(session: Session, command: c.Command) -> Completion:
     """
     assert isinstance(command, c.Create)
     if command.special_use:
-        owners = {ROLE_ATTRIBUTES.get(b.role or ""): b.path for b in await _mailboxes(session)}
+        owners = {ROLE_ATTRIBUTES[b.role]: b.path for b in await _mailboxes(session) if b.role in ROLE_ATTRIBUTES}
         use = command.special_use[0]
         where = f": {owners[use]} has it" if use in owners else ""
         return Completion("NO", f"a new mailbox cannot take the special use {use}{where}", r.Code.USEATTR)
