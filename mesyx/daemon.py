@@ -20,7 +20,7 @@ from mesyx.config import Config, Mode
 from mesyx.crypto.node import NodeKeys
 from mesyx.errors import PermissionDenied, Temporary
 from mesyx.home import Home, PidLock
-from mesyx.log import get_logger
+from mesyx.log import get_logger, new_error_id
 from mesyx.modes.accept import AcceptService
 from mesyx.modes.client import ClientService
 from mesyx.store.committer import GroupCommitter
@@ -60,20 +60,25 @@ class Daemon:
     def stop(self) -> None:
         self._stop.set()
 
-    def _supervise(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(coro, name=name)
+    def supervise(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """Run ``coro`` as a background task whose failure stops the daemon.
 
-        def done(finished: asyncio.Task[None]) -> None:
-            if finished.cancelled():
-                return
-            error = finished.exception()
-            if error is not None:
-                _log.error("task_died", task=name, error=f"{type(error).__name__}: {error}")
-                self._failure = error
+        The failure is logged with its traceback and an error id, the daemon stops (its
+        stack unwinds: listeners close, queued commits drain) and exits non-zero. The
+        task itself then ends quietly, so whoever awaits it while unwinding (a mode's
+        stop callback) is not interrupted by an error already handled here.
+        """
+
+        async def guarded() -> None:
+            try:
+                await coro
+            except Exception as exc:  # noqa: BLE001 - logged with an error id, then the daemon stops
+                _log.exception("task_died", task=name, error_id=new_error_id())
+                if self._failure is None:
+                    self._failure = exc
                 self._stop.set()
 
-        task.add_done_callback(done)
-        return task
+        return asyncio.get_running_loop().create_task(guarded(), name=name)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -98,7 +103,7 @@ class Daemon:
             if swept:
                 _log.info("swept_blobs", files=swept, reason="left by an interrupted commit")
             committer = GroupCommitter(store, self.broadcaster, max_batch=self.config.storage.group_commit_max)
-            commit_task = self._supervise(committer.run(), "group-commit")
+            commit_task = self.supervise(committer.run(), "group-commit")
             async with AsyncExitStack() as stack:
                 # Unwinds last: drain queued commits after every listener has closed.
                 stack.push_async_callback(self._drain, committer, commit_task)
@@ -117,7 +122,7 @@ class Daemon:
             await AcceptService(self.config, store, committer, tls).start(stack)
         if Mode.CLIENT in modes:
             tls_context = self.home.tls_context(self.config)
-            await ClientService(self.config, store, tls_context, self.broadcaster).start(stack)
+            await ClientService(self.config, store, tls_context, self.broadcaster).start(stack, self.supervise)
         for mode in sorted(modes - {Mode.ACCEPT, Mode.CLIENT}):
             _log.info("mode_idle", mode=mode.value, reason="no listener in this version yet")
 

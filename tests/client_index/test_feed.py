@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from contextlib import AsyncExitStack
+from typing import Any, cast
 
 import pytest
 
@@ -120,3 +123,80 @@ def test_poll_syncs_operations_nobody_synced(env: Env) -> None:
             assert [f.keywords for f in change.delta(env.inbox).flags] == [("$seen",)]
 
     asyncio.run(scenario())
+
+
+def _slow_sync(syncer: IndexSyncer, started: threading.Event) -> None:
+    """Make ``syncer.sync`` take a while, so a sync loop is running when the feed stops."""
+    real = syncer.sync
+
+    def slow(*, force: bool = False) -> IndexChanges:
+        started.set()
+        time.sleep(0.3)
+        return real(force=force)
+
+    syncer.sync = slow  # type: ignore[method-assign]
+
+
+def test_stopping_the_feed_leaves_no_task_behind(env: Env) -> None:
+    """Cancelled mid-sync and mid-wait, the feed cancels and awaits its inner tasks."""
+
+    async def scenario() -> None:
+        broadcaster = Broadcaster()
+        feed = IndexFeed(broadcaster, env.reader, poll_interval=None)
+        started = threading.Event()
+        mine = asyncio.current_task()
+        async with AsyncExitStack() as stack:
+            await feed.start(stack)
+            feed.attach(env.syncer)
+            await asyncio.sleep(0)
+            assert "index-feed" in {t.get_name() for t in asyncio.all_tasks()}
+            _slow_sync(env.syncer, started)
+            items = [env.keys.seal(*_inner_and_raw(env))]
+            broadcaster.publish(await asyncio.to_thread(env.store.commit_ingest, items))
+            await asyncio.to_thread(started.wait, TIMEOUT)  # a sync loop runs in a thread now
+            assert len(asyncio.all_tasks()) > 2  # the feed, its waits, the sync loop
+        assert asyncio.all_tasks() == {mine}
+
+    asyncio.run(scenario())
+
+
+def test_a_feed_that_dies_stops_the_daemon(env: Env) -> None:
+    """A bug in a sync (not a database outage) ends the feed with it; under the daemon's
+    supervisor that is logged with an error id and stops the daemon."""
+    from mesyx.daemon import Daemon
+
+    def broken(*, force: bool = False) -> IndexChanges:
+        raise RuntimeError("a bug")
+
+    async def scenario() -> None:
+        broadcaster = Broadcaster()
+        daemon = Daemon(cast(Any, None), cast(Any, None), cast(Any, None))
+        feed = IndexFeed(broadcaster, env.reader, poll_interval=None)
+        async with AsyncExitStack() as stack:
+            await feed.start(stack, daemon.supervise)
+            feed.attach(env.syncer)
+            env.syncer.sync = broken  # type: ignore[method-assign]
+            await asyncio.sleep(0)
+            broadcaster.publish(await asyncio.to_thread(env.store.commit_ingest, [env.keys.seal(*_inner_and_raw(env))]))
+            await asyncio.wait_for(daemon._stop.wait(), TIMEOUT)
+        assert isinstance(daemon._failure, RuntimeError)
+        assert asyncio.all_tasks() == {asyncio.current_task()}
+
+    asyncio.run(scenario())
+
+
+def test_without_a_supervisor_the_failure_is_raised_at_the_end(env: Env) -> None:
+    def broken(*, force: bool = False) -> IndexChanges:
+        raise RuntimeError("a bug")
+
+    async def scenario() -> None:
+        broadcaster = Broadcaster()
+        feed = IndexFeed(broadcaster, env.reader, poll_interval=0.01)
+        async with AsyncExitStack() as stack:
+            await feed.start(stack)
+            feed.attach(env.syncer)
+            env.syncer.sync = broken  # type: ignore[method-assign]
+            await asyncio.sleep(0.2)  # the poll syncs, and fails
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        asyncio.run(scenario())

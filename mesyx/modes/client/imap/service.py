@@ -3,7 +3,9 @@
 
 Every connection is a task the service tracks, so shutting the daemon down closes the
 listeners first and then ends open sessions with ``* BYE`` (DESIGN.md: one
-AsyncExitStack owns every listener, task and connection).
+AsyncExitStack owns every listener, task and connection). The index feed (IDLE's source
+of changes) starts with the service, on the same stack, under the daemon's supervisor:
+a feed that dies stops the daemon, loudly (:meth:`~.index.IndexFeed.start` says why).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from mesyx.modes.client.imap.backend import IndexBackend
 from mesyx.modes.client.imap.connection import serve_connection
 from mesyx.modes.client.imap.session import SessionConfig
 from mesyx.modes.client.index import IndexFeed, IndexReader
+from mesyx.modes.client.index.feed import Spawn
 from mesyx.modes.client.login import LoginService
 from mesyx.store.events import Broadcaster
 from mesyx.store.store import Store
@@ -47,8 +50,7 @@ class ClientService:
         self.store = store
         self.tls = tls
         self.feed = IndexFeed(broadcaster, IndexReader(store))
-        self._feed_task: asyncio.Task[None] | None = None
-        backend = IndexBackend(store, broadcaster, self.feed, on_first_login=self._start_feed)
+        backend = IndexBackend(store, broadcaster, self.feed)
         self.login = LoginService(
             store,
             config.limits,
@@ -69,10 +71,12 @@ class ClientService:
         finally:
             self._connections.discard(task)
 
-    async def start(self, stack: AsyncExitStack) -> None:
-        # The feed runs from the first login on (a node nobody reads from follows no events),
-        # and unwinds after the listeners (LIFO): sessions end before it stops.
-        stack.push_async_callback(self._stop_feed)
+    async def start(self, stack: AsyncExitStack, supervise: Spawn) -> None:
+        """Start the index feed, then the listeners; the stack unwinds them in reverse
+        (LIFO), so sessions end before the feed stops. The feed runs from the start, not
+        from the first login: with no account attached it only drains events, and a
+        feed that fails does so where the daemon sees it, not inside someone's LOGIN."""
+        await self.feed.start(stack, supervise)
         host = self.config.node.listen
         ports = self.config.ports
         plain = await asyncio.start_server(self._serve, host=host, port=ports.imap, reuse_address=True)
@@ -84,22 +88,6 @@ class ClientService:
             )
             stack.push_async_callback(self._close, implicit)
             _log.info("listening", protocol="imaps", addr=host, port=ports.imaps)
-
-    def _start_feed(self) -> None:
-        if self._feed_task is None:
-            self._feed_task = asyncio.get_running_loop().create_task(self.feed.run(), name="index-feed")
-            self._feed_task.add_done_callback(self._feed_done)
-
-    @staticmethod
-    def _feed_done(task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            _log.error("index_feed_died", error=f"{type(task.exception()).__name__}: {task.exception()}")
-
-    async def _stop_feed(self) -> None:
-        if self._feed_task is not None:
-            self._feed_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._feed_task
 
     async def _close(self, server: asyncio.Server) -> None:
         server.close()

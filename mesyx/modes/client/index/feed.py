@@ -21,15 +21,25 @@ this process in three ways, so a session is never wrong for long:
    not make is announced as ``IndexChanges(external=True)``, on which a session runs
    ``changes_since``;
 3. the next event of any kind for the account syncs it too.
+
+Who owns it: the daemon, on its one AsyncExitStack (:meth:`IndexFeed.start`, called when
+the client mode starts, before any login). It runs while the daemon runs and stops when
+the stack unwinds, after the listeners, so sessions end before it; its inner tasks (the
+waits of :meth:`IndexFeed.run`, the per-account syncs) are cancelled and awaited in a
+``finally``, so cancelling it leaves no task behind. A database that is busy or down
+(:class:`~mesyx.errors.MesyxError`) is logged and retried by the next event or poll; any
+other exception is a bug and ends :meth:`IndexFeed.run` with it, which stops the daemon
+(see :meth:`IndexFeed.start` for why not a restart).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Iterable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from typing import Any
 
 from mesyx.errors import MesyxError
 from mesyx.interfaces import ChangeFeed
@@ -38,9 +48,12 @@ from mesyx.modes.client.index.changes import IndexChanges
 from mesyx.modes.client.index.reader import IndexReader
 from mesyx.modes.client.index.syncer import IndexSyncer
 
-__all__ = ["IndexFeed"]
+__all__ = ["IndexFeed", "Spawn"]
 
 _log = get_logger("index")
+
+#: Starts a coroutine as a named task: :meth:`mesyx.daemon.Daemon.supervise` in the daemon.
+Spawn = Callable[[Coroutine[Any, Any, None], str], "asyncio.Task[None]"]
 
 
 @dataclass
@@ -66,6 +79,7 @@ class IndexFeed:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._failure: BaseException | None = None
         self._wake = asyncio.Event()
+        self._syncs: set[asyncio.Task[None]] = set()  # every sync loop running, attached or not
 
     # -- accounts and subscribers ---------------------------------------------------------
 
@@ -143,7 +157,9 @@ class IndexFeed:
         if entry.running is not None:
             entry.dirty = True  # the running sync loops once more
             return
-        entry.running = asyncio.get_running_loop().create_task(self._sync_loop(account_id, entry))
+        entry.running = task = asyncio.get_running_loop().create_task(self._sync_loop(account_id, entry))
+        self._syncs.add(task)
+        task.add_done_callback(self._syncs.discard)
 
     async def _sync_loop(self, account_id: bytes, entry: _Attached) -> None:
         try:
@@ -153,10 +169,10 @@ class IndexFeed:
                     await asyncio.to_thread(entry.syncer.sync)
                 except MesyxError as exc:  # database busy or down: the next event retries
                     _log.warning("index.sync_failed", error=exc.kind, reason=exc.message)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - a bug: run() raises it, which stops the daemon
                     self._failure = exc
                     self._wake.set()
-                    raise
+                    return
                 if not entry.dirty:
                     return
         finally:
@@ -183,11 +199,11 @@ class IndexFeed:
             while True:
                 getter = asyncio.ensure_future(queue.get())
                 waker = asyncio.ensure_future(self._wake.wait())
-                done, _ = await asyncio.wait({getter, waker}, timeout=self.poll_interval,
-                                             return_when=asyncio.FIRST_COMPLETED)
-                for pending in (getter, waker):
-                    if pending not in done:
-                        pending.cancel()
+                try:
+                    done, _ = await asyncio.wait({getter, waker}, timeout=self.poll_interval,
+                                                 return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    await _cancel({getter, waker})  # what did not finish (all of it, if cancelled)
                 if self._failure is not None:
                     raise self._failure
                 if getter in done:
@@ -199,13 +215,22 @@ class IndexFeed:
                     await self.poll()
         finally:
             self.events.unsubscribe(queue)
-            for entry in self._accounts.values():
-                if entry.running is not None:
-                    entry.running.cancel()
+            await _cancel(self._syncs)
 
-    async def start(self, stack: AsyncExitStack) -> None:
-        """Run on the daemon's exit stack: cancelled when the stack unwinds."""
-        task = asyncio.get_running_loop().create_task(self.run(), name="index-feed")
+    async def start(self, stack: AsyncExitStack, spawn: Spawn | None = None) -> None:
+        """Run :meth:`run` as a task until ``stack`` unwinds, then cancel it and wait.
+
+        ``spawn`` makes the task; the daemon passes its supervisor, which logs a failure
+        with an error id and stops the daemon. Why stop rather than restart the feed with
+        a backoff: what reaches here is a bug (a busy or absent database is retried
+        inside), and a feed restarted over a bug would fail again while IDLE sessions
+        silently miss changes; a daemon that exits non-zero is noticed, and its service
+        manager restarts it whole, with every session reconnecting to a consistent state.
+        Without ``spawn`` (tests), the failure is raised when the stack unwinds.
+        """
+        coro = self.run()
+        task = spawn(coro, "index-feed") if spawn is not None else asyncio.get_running_loop().create_task(
+            coro, name="index-feed")
 
         async def stop() -> None:
             task.cancel()
@@ -213,3 +238,12 @@ class IndexFeed:
                 await task
 
         stack.push_async_callback(stop)
+
+
+async def _cancel(tasks: Iterable[asyncio.Future[Any]]) -> None:
+    """Cancel what is still running of ``tasks`` and wait until it has ended."""
+    pending = [t for t in tasks if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending)
