@@ -90,7 +90,7 @@ class StreamTransport:
             yield data
             return
         pending = data
-        while pending:
+        while True:
             try:
                 piece = self._inflate.decompress(pending, _READ_SIZE)
             except zlib.error as exc:
@@ -98,6 +98,9 @@ class StreamTransport:
             pending = self._inflate.unconsumed_tail
             if piece:
                 yield piece
+            # A full piece may leave output inside zlib even when all input is taken.
+            if not pending and len(piece) < _READ_SIZE:
+                return
 
     def write(self, data: bytes) -> None:
         if self._deflate is None:
