@@ -191,27 +191,37 @@ class SearchResult:
     parsed: dict[int, ParsedMessage]
 
 
+async def _parsed(session: Session, infos: list[MessageInfo], *, bodies: bool) -> dict[int, ParsedMessage]:
+    """The messages by UID: whole (decrypted, batched) with ``bodies``, else their cached headers (one query)."""
+    if not infos:
+        return {}
+    box = ctx(session)
+    backend = backend_of(session)
+    eids = [i.envelope_id for i in infos]
+    if bodies:
+        found = await asyncio.to_thread(read_messages, backend.store, box, eids)
+    else:
+        found = await asyncio.to_thread(cached_headers, backend.reader, box, eids)
+    return {i.uid: found[i.envelope_id] for i in infos if i.envelope_id in found}
+
+
 async def run_search(session: Session, criteria: s.SearchKey, *, headers: bool = False) -> SearchResult:
     """Evaluate ``criteria``; ``headers`` asks for every hit's header even if the keys need none (SORT, THREAD).
 
-    A MODSEQ key turns CONDSTORE on for the session (RFC 7162 section 3.1).
+    Headers or bodies are read for the whole mailbox only when the keys need them; else
+    SORT and THREAD read the headers of the hits alone. A MODSEQ key turns CONDSTORE on
+    for the session (RFC 7162 section 3.1).
     """
-    box = ctx(session)
-    selected = box.selected
+    selected = ctx(session).selected
     assert selected is not None
-    backend = backend_of(session)
     if uses_modseq(criteria):
         session.enabled.add("CONDSTORE")
     need_headers, bodies = _needs(criteria)
     infos = [selected.messages[u] for u in selected.uids]
-    parsed: dict[int, ParsedMessage] = {}
-    if infos and (bodies or need_headers or headers):
-        eids = [i.envelope_id for i in infos]
-        if bodies:
-            found = await asyncio.to_thread(read_messages, backend.store, box, eids)
-        else:
-            found = await asyncio.to_thread(cached_headers, backend.reader, box, eids)
-        parsed = {i.uid: found[i.envelope_id] for i in infos if i.envelope_id in found}
+    keyed = need_headers or bodies
+    parsed = await _parsed(session, infos, bodies=bodies) if keyed else {}
     matcher = Matcher(selected, parsed, recent_uids(selected))
     hits = [i for i in infos if matcher.matches(criteria, i)]
+    if headers and not keyed:
+        parsed = await _parsed(session, hits, bodies=False)
     return SearchResult(selected, hits, parsed)
