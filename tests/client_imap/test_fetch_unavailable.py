@@ -8,13 +8,16 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from mesyx.errors import CryptoError
 from mesyx.modes.client.imap import commands_fetch
+from mesyx.modes.client.imap.backend import MailboxSession
 from mesyx.modes.client.index.decrypt import Opened, Unopenable, open_envelopes
-from mesyx.store.mailcrypt import UnlockedAccount
+from mesyx.store import schema as t
+from mesyx.store.mailcrypt import UnlockedAccount, unlock
 from mesyx.store.store import Store
-from tests.client_imap.indexed import IndexClient, make_store, message, tagged
+from tests.client_imap.indexed import PASSWORD, IndexClient, make_store, message, tagged
 
 
 def test_unreadable_messages_answer_what_the_index_knows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -45,5 +48,36 @@ def test_unreadable_messages_answer_what_the_index_knows(tmp_path: Path, monkeyp
         assert b'"s2"' in out
         out = await cl.send("FETCH 2 (BODY[])")
         assert b"NO [UNAVAILABLE]" in tagged(out) and b"SERVERBUG" not in out
+
+    asyncio.run(run())
+
+
+def _detach(store: Store, account: UnlockedAccount, envelope_ids: list[bytes]) -> UnlockedAccount:
+    """Detach the keysets that open ``envelope_ids`` (their private halves leave the node) and unlock again."""
+    used = list({w.keyset_id for eid in envelope_ids for w in store.wraps(eid)})
+    with store.engine.begin() as conn:
+        conn.execute(update(t.keysets).where(t.keysets.c.keyset_id.in_(used)).values(private_sealed=None))
+    return unlock(store, account.record, PASSWORD)
+
+
+def test_messages_of_a_detached_keyset_stay_listed_and_fetch_says_unavailable(tmp_path: Path) -> None:
+    async def run() -> None:
+        store = make_store(tmp_path)
+        cl = IndexClient(store)
+        await cl.login()
+        for i in (1, 2):
+            await cl.append("INBOX", message(f"s{i}"))
+        await cl("SELECT INBOX")
+        box = cl.session.mailbox
+        assert isinstance(box, MailboxSession) and box.selected is not None
+        eids = [box.selected.messages[u].envelope_id for u in box.selected.uids]
+        box.syncer.adopt(_detach(store, box.syncer.account, eids))
+        await cl("SELECT INBOX")
+        out = await cl.send("FETCH 1:2 (UID FLAGS RFC822.SIZE ENVELOPE BODY[])")
+        size = len(message("s1"))
+        assert out.startswith(f"* 1 FETCH (UID 1 FLAGS () RFC822.SIZE {size})\r\n".encode()), out
+        assert cl.fetched(out) == [1, 2]
+        assert tagged(out).startswith(f"t{cl.n} NO [UNAVAILABLE]".encode())
+        assert b"\\Seen" not in await cl("FETCH 1:2 FLAGS")  # what could not be read was not marked read
 
     asyncio.run(run())

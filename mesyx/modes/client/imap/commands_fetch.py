@@ -117,7 +117,7 @@ def _render(
     backend = backend_of(session)
     parsed: dict[bytes, ParsedMessage] = {}
     if plan.content:
-        eids = [m.envelope_id for m in chunk]
+        eids = [m.envelope_id for m in chunk if m.available]
         if plan.headers_suffice:
             parsed = cached_headers(backend.reader, box, eids)
         missing = [e for e in eids if e not in parsed]
@@ -144,11 +144,11 @@ def _render(
 
 
 async def _mark_seen(session: Session, box: MailboxSession, wanted: list[MessageInfo]) -> set[int]:
-    """Set ``\\Seen`` on the messages without it; the UIDs whose flags changed."""
+    """Set ``\\Seen`` on the messages without it that can be read; the UIDs whose flags changed."""
     selected = box.selected
     assert selected is not None
     backend = backend_of(session)
-    unseen = [m for m in wanted if "$seen" not in m.keywords]
+    unseen = [m for m in wanted if m.available and "$seen" not in m.keywords]
     if not unseen:
         return set()
     result = await asyncio.to_thread(box.writer.set_flags, [m.envelope_id for m in unseen], ["\\Seen"], True)
