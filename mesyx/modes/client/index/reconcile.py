@@ -19,19 +19,18 @@ ascending fashion", and clients rely on it: mbsync never fetches at or below the
 UID it knows. So a message that re-enters a mailbox (moved out and back, copied back, put
 back by a replicated operation, its mailbox deleted and re-created) is a new arrival with
 a new UID, and ``index_uids`` then records that UID: the map holds the *latest* UID of
-each (mailbox, envelope) pair, never one that was expunged. What the map is for is a
-rebuild (``verify``): a row that lost or garbled its UID gets its mapped one back, which
-no client ever saw expunged, so nobody has to resync.
+each (mailbox, envelope) pair. What the map is for is a rebuild (``verify``): a row that
+lost or garbled its UID gets its mapped one back, which no client saw expunged (an
+expunged one is never given again), so nobody has to resync.
 
 Why a message whose keyset is detached keeps its UID anyway (DESIGN.md: "a message that
 leaves the index (keyset detached) and comes back keeps its UID"): it never leaves. A
 message the operations still place in a mailbox, shown here before, that no longer opens
-on this node keeps its row, UID, keywords, size and received time (metadata the metadata
-keyset opens, no plaintext of the message), marked unavailable, and loses its header
-cache row. When it opens again its cache row is filled and it is available again under
-the same UID; no client saw an expunge. A message never shown here (its envelope has not
-replicated yet, or arrived sealed to a detached keyset) stays out until it opens, so IDLE
-announces it when it can be read.
+on this node keeps its row, UID, keywords, size and received time (no header field, no
+body), marked unavailable, and loses its header cache row. When it opens again its cache
+row is filled and it is available again under the same UID; no client saw an expunge. A
+message never shown here (its envelope has not replicated yet, or arrived sealed to a
+detached keyset) stays out until it opens, so IDLE announces it when it can be read.
 """
 
 from __future__ import annotations
