@@ -183,3 +183,16 @@ def test_partial_and_live_updates(store: Store) -> None:  # noqa: F811
         assert c.transport.take() == b""
 
     asyncio.run(run())
+
+
+def test_live_searches_are_bounded(store: Store) -> None:  # noqa: F811
+    async def run() -> None:
+        c = Client(store)
+        await _mailbox(c)
+        for n in range(search_context.MAX_LIVE_SEARCHES):
+            await run_lines(c.session, b"u%d SEARCH RETURN (UPDATE) ALL\r\n" % n)
+            assert b"NOUPDATE" not in c.transport.take()
+        out = await c("SEARCH RETURN (UPDATE COUNT) ALL")
+        assert b'* NO [NOUPDATE "t6"]' in out and b" COUNT 3" in out
+
+    asyncio.run(run())

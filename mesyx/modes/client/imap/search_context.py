@@ -25,10 +25,16 @@ from mesyx.modes.client.imap.search_eval import run_search
 from mesyx.modes.client.imap.session import SELECTED, Completion, Session, register
 from mesyx.modes.client.index import MessageInfo
 from mesyx.proto.imap import commands as c
+from mesyx.proto.imap import responses as r
 from mesyx.proto.imap import search as s
 from mesyx.proto.imap.esearch_updates import esearch_update
+from mesyx.proto.imap.values import encode_string
 
-__all__ = ["watch", "watching", "report_expunged", "report_changes"]
+__all__ = ["MAX_LIVE_SEARCHES", "watch", "watching", "report_expunged", "report_changes"]
+
+#: Live searches one selection may hold: each is evaluated again at every change reported
+#: (Dovecot's limit too). Past it the search is answered without UPDATE, and NOUPDATE.
+MAX_LIVE_SEARCHES = 10
 
 
 @dataclass
@@ -51,10 +57,21 @@ def watching(session: Session, tag: str) -> bool:
 
 
 def watch(session: Session, tag: str, criteria: s.SearchKey, uid: bool, hits: list[MessageInfo]) -> None:
-    """Keep the result of ``SEARCH RETURN (UPDATE)`` up to date from now on."""
+    """Keep the result of ``SEARCH RETURN (UPDATE)`` up to date from now on, if the limit allows.
+
+    Past :data:`MAX_LIVE_SEARCHES` the client is told ``* NO [NOUPDATE "tag"]`` (RFC 5267
+    section 4.3) and gets no updates for this search.
+    """
     selected = ctx(session).selected
     assert selected is not None
-    _live.get(selected).append(_LiveSearch(tag, criteria, uid, {m.uid for m in hits}))
+    searches = _live.get(selected)
+    if len(searches) >= MAX_LIVE_SEARCHES:
+        text = f"at most {MAX_LIVE_SEARCHES} searches are kept up to date"
+        quoted = encode_string(tag).decode("utf-8")
+        code = r.ResponseCode("NOUPDATE", quoted) if "]" not in quoted else None
+        session.send(r.untagged_status("NO", text, code))
+        return
+    searches.append(_LiveSearch(tag, criteria, uid, {m.uid for m in hits}))
 
 
 def _numbers(selected: Selected, search: _LiveSearch, uids: Iterable[int]) -> list[int]:
