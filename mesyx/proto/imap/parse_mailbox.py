@@ -4,7 +4,8 @@ LIST, LSUB, STATUS and APPEND.
 Grammar: RFC 3501 / RFC 9051 section 9, with RFC 7162 section 7 (CONDSTORE/QRESYNC select
 parameters), RFC 6154 section 6 (CREATE ... USE), RFC 5258 section 6 (LIST-EXTENDED),
 RFC 5819 (LIST ... RETURN (STATUS)), RFC 3502 (MULTIAPPEND), RFC 3516 (literal8 in
-APPEND) and RFC 4469 section 5 (CATENATE). Each parser starts after the command word.
+APPEND), RFC 4469 section 5 (CATENATE) and RFC 6855 section 4 (APPEND ... UTF8). Each
+parser starts after the command word.
 """
 
 from __future__ import annotations
@@ -291,6 +292,18 @@ def _catenate(sc: Scanner) -> Catenate:
             return Catenate(tuple(parts))
         sc.sp()
 
+def _utf8_data(sc: Scanner) -> bytes:
+    """``"UTF8" SP "(" literal8 ")"`` (RFC 6855 section 4): a message with UTF-8 headers,
+    only after ENABLE UTF8=ACCEPT; the literal8 is taken as any literal8 is (RFC 3516)."""
+    sc.sp()
+    sc.expect(b"(", "'(' after UTF8")
+    data, binary = sc.literal("message", binary_ok=True)
+    if not binary:
+        sc.fail("UTF8 takes a literal8 (~{n})")
+    sc.expect(b")", "')' after the UTF8 message")
+    return data
+
+
 def parse_append(sc: Scanner, tag: str, uid: bool) -> Command:
     """``APPEND mailbox 1*(SP [flag-list SP] [date-time SP] append-data)`` (RFC 3502, RFC 3516, RFC 4469)."""
     sc.sp()
@@ -309,9 +322,13 @@ def parse_append(sc: Scanner, tag: str, uid: bool) -> Command:
         if sc.at_literal():
             data, binary = sc.literal("message", binary_ok=True)
             messages.append(AppendMessage(data, flags, date, binary))
-        elif sc.word() == "CATENATE":
+            continue
+        word = sc.word()
+        if word == "CATENATE":
             sc.sp()
             messages.append(AppendMessage(_catenate(sc), flags, date))
+        elif word == "UTF8" and sc.utf8:
+            messages.append(AppendMessage(_utf8_data(sc), flags, date, binary=True))
         else:
-            sc.fail("expected a literal or CATENATE")
+            sc.fail("expected a literal, CATENATE or (with UTF8=ACCEPT) UTF8")
     return Append(tag=tag, mailbox=mailbox, messages=tuple(messages))
