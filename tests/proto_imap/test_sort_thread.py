@@ -12,7 +12,14 @@ from mesyx.proto.imap.base_subject import base_subject
 from mesyx.proto.imap.responses import thread_response
 from mesyx.proto.imap.search import SortCriterion, SortKey
 from mesyx.proto.imap.sort import SortFields, collate, sort_positions
-from mesyx.proto.imap.threading import ThreadMessage, message_ids, ordered_subject, references
+from mesyx.proto.imap.threading import (
+    MAX_BRANCH_DEPTH,
+    ThreadMessage,
+    ThreadTooDeep,
+    message_ids,
+    ordered_subject,
+    references,
+)
 
 
 @pytest.mark.parametrize(
@@ -154,3 +161,18 @@ def test_every_message_is_threaded_once(rows: list[tuple[str | None, tuple[str, 
         threads = algorithm(messages)
         assert sorted(n for t in threads for n in _numbers(t)) == list(range(1, len(rows) + 1))
         thread_response(threads)  # encodable
+
+
+def _branching(levels: int) -> list[ThreadMessage]:
+    """Each message has two replies, one of which branches again: one more level per pair."""
+    messages = [_m(1, "s", "m1")]
+    for n in range(2, 2 * levels + 2, 2):
+        parent = f"m{n - 2 if n > 2 else 1}"
+        messages += [_m(n, "s", f"m{n}", (parent,), reply=True), _m(n + 1, "s", f"m{n + 1}", (parent,), reply=True)]
+    return messages
+
+
+def test_references_refuses_absurd_nesting() -> None:
+    assert thread_response(references(_branching(MAX_BRANCH_DEPTH - 1))).startswith(b"* THREAD (1 (2 (4")
+    with pytest.raises(ThreadTooDeep):
+        references(_branching(MAX_BRANCH_DEPTH + 5))

@@ -15,12 +15,20 @@ from typing import Final
 
 from mesyx.proto.imap.responses import ThreadNode
 
-__all__ = ["ThreadMessage", "message_ids", "ordered_subject", "references"]
+__all__ = ["ThreadMessage", "ThreadTooDeep", "MAX_BRANCH_DEPTH", "message_ids", "ordered_subject", "references"]
 
 _MSGID: Final = re.compile(r"<([^<>\s]+)>")
 #: Only the last this many references of a message are linked (a hostile References field
 #: with thousands of IDs would otherwise cost their count times the thread depth).
 MAX_REFERENCES: Final = 100
+#: Nesting of sub-threads (branch points; a chain of single replies stays flat) a response
+#: may have. Deeper needs hundreds of crafted messages, and would exhaust the stack here and in
+#: the recursive encoder (``responses.thread_response``, two frames a level).
+MAX_BRANCH_DEPTH: Final = 200
+
+
+class ThreadTooDeep(ValueError):
+    """The threads nest deeper than :data:`MAX_BRANCH_DEPTH` (the server answers NO [LIMIT])."""
 
 
 def message_ids(value: str | None) -> list[str]:
@@ -220,19 +228,21 @@ def _sort(roots: list[_Container]) -> list[_Container]:
     return sorted(roots, key=key)
 
 
-def _node(c: _Container) -> ThreadNode:
+def _node(c: _Container, depth: int = 0) -> ThreadNode:
     """The response node; a chain of single children stays flat, ``(1 2 3)``."""
+    if depth > MAX_BRANCH_DEPTH:
+        raise ThreadTooDeep(f"threads nest deeper than {MAX_BRANCH_DEPTH} levels")
     numbers: list[int | ThreadNode] = []
     while c.message is not None and len(c.children) == 1:
         numbers.append(c.message.number)
         c = c.children[0]
     if c.message is not None:
         numbers.append(c.message.number)
-    return (*numbers, *[_node(child) for child in c.children])
+    return (*numbers, *[_node(child, depth + 1) for child in c.children])
 
 
 def references(messages: list[ThreadMessage]) -> list[ThreadNode]:
-    """REFERENCES threading (RFC 5256 section 4), steps 1 to 6."""
+    """REFERENCES threading (RFC 5256 section 4), steps 1 to 6; :class:`ThreadTooDeep` past the depth bound."""
     roots = _prune(_link(messages))
     for c in roots:
         c.parent = None

@@ -18,7 +18,7 @@ from mesyx.proto.imap import commands as c
 from mesyx.proto.imap import responses as r
 from mesyx.proto.imap.base_subject import base_subject
 from mesyx.proto.imap.sort import collate
-from mesyx.proto.imap.threading import ThreadMessage, message_ids, ordered_subject, references
+from mesyx.proto.imap.threading import ThreadMessage, ThreadTooDeep, message_ids, ordered_subject, references
 from mesyx.proto.mime.message import ParsedMessage
 
 __all__ = ["thread_message"]
@@ -70,5 +70,9 @@ async def thread(session: Session, command: c.Command) -> Completion:
         thread_message(_number(result.selected, info, command.uid), info, result.parsed.get(info.uid))
         for info in result.hits
     ]
-    session.send(r.thread_response(algorithm(messages)))
+    try:
+        threads = algorithm(messages)
+    except ThreadTooDeep as exc:
+        return Completion("NO", str(exc), r.Code.LIMIT)
+    session.send(r.thread_response(threads))
     return Completion()
