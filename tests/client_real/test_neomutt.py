@@ -1,0 +1,141 @@
+"""neomutt, driven through tmux as a person would, reads and flags a message (issue 3).
+
+neomutt runs in a detached tmux session on a socket of the test's own, with a muttrc
+of the test's own (``-n``: no system config, HOME pointing at a temp dir) and no header
+or body cache, so everything it shows came from the server just now. Keys go in with
+``tmux send-keys``; the screen comes back with ``tmux capture-pane -p`` and is polled
+(neomutt needs a moment to connect and draw).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.client_real.conftest import (
+    ADDRESS,
+    PASSPHRASE,
+    certificate,
+    deliver,
+    imap_port,
+    imaps_port,
+    login,
+    mailbox_contents,
+    require,
+)
+from tests.helpers.daemon import Node, wait_for
+
+pytestmark = pytest.mark.slow
+
+SCREEN_TIMEOUT = 10.0
+
+
+def muttrc(node: Node, scheme: str, certificates: Path) -> str:
+    """imap:// (plain, loopback) or imaps:// (port base + 993, the node's certificate the
+    only one trusted: ``certificate_file`` lists the certificates neomutt accepts)."""
+    port = imaps_port(node) if scheme == "imaps" else imap_port(node)
+    return "\n".join([
+        f'set folder="{scheme}://127.0.0.1:{port}/"',
+        f'set imap_user="{ADDRESS}"',
+        f'set imap_pass="{PASSPHRASE}"',
+        'set spoolfile="+INBOX"',
+        f'set certificate_file="{certificates}"',
+        "set ssl_starttls=no",
+        f"set ssl_force_tls={'yes' if scheme == 'imaps' else 'no'}",
+        'set header_cache=""',
+        'set message_cachedir=""',
+        "set quit=yes",
+        "set move=no",
+        "set wait_key=no",
+        "set sort=date",
+        "",
+    ])
+
+
+class Tmux:
+    """One detached tmux session on a private socket, running one command."""
+
+    def __init__(self, socket: Path, command: list[str], env: dict[str, str]) -> None:
+        self.binary = require("tmux", "tmux")
+        self.socket = socket
+        self.session = "t"
+        self._tmux("new-session", "-d", "-s", self.session, "-x", "160", "-y", "40",
+                   *(f"-e{k}={v}" for k, v in env.items()), "--", *command)
+
+    def _tmux(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([self.binary, "-S", str(self.socket), "-f", "/dev/null", *args],
+                              capture_output=True, text=True, timeout=10, check=check)
+
+    def screen(self) -> str:
+        return self._tmux("capture-pane", "-p", "-t", self.session).stdout
+
+    def wait_screen(self, *texts: str) -> str:
+        """Poll the screen until every one of ``texts`` is on it; return the screen."""
+        last = [""]
+
+        def shown() -> bool:
+            last[0] = self.screen()
+            return all(text in last[0] for text in texts)
+
+        try:
+            wait_for(shown, timeout=SCREEN_TIMEOUT, interval=0.2, what=f"{texts} on the screen")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; the screen was:\n{last[0]}") from None
+        return last[0]
+
+    def keys(self, *keys: str) -> None:
+        self._tmux("send-keys", "-t", self.session, *keys)
+
+    def alive(self) -> bool:
+        return self._tmux("has-session", "-t", self.session, check=False).returncode == 0
+
+    def kill(self) -> None:
+        self._tmux("kill-server", check=False)
+
+
+@pytest.fixture
+def tmux_factory(tmp_path: Path) -> Iterator[list[Tmux]]:
+    sessions: list[Tmux] = []
+    yield sessions
+    for session in sessions:
+        session.kill()
+
+
+@pytest.mark.parametrize("scheme", ["imap", "imaps"])
+def test_read_and_flag_a_message(real_node: Node, scheme: str, tmp_path: Path, tmux_factory: list[Tmux]) -> None:
+    neomutt = require("neomutt", "neomutt")
+    tag = uuid.uuid4().hex[:8]
+    subject, body = f"neomutt {scheme} {tag}", f"The body line {tag} is on the screen."
+    deliver(real_node, subject, body + "\n")
+    shutil.copyfile(certificate(real_node), tmp_path / "certificates")
+    (tmp_path / "muttrc").write_text(muttrc(real_node, scheme, tmp_path / "certificates"), encoding="utf-8")
+    env = {"HOME": str(tmp_path), "TERM": "screen", "LC_ALL": "C.UTF-8", "PATH": os.environ.get("PATH", "")}
+    tmux = Tmux(tmp_path / "tmux.sock", [neomutt, "-n", "-F", str(tmp_path / "muttrc")], env)
+    tmux_factory.append(tmux)
+
+    tmux.wait_screen(subject, "+INBOX")
+    tmux.keys("/", subject, "Enter")  # search: the cursor goes to our message
+    time.sleep(0.3)
+    tmux.keys("Enter")  # open it in the pager
+    tmux.wait_screen(f"Subject: {subject}", body)
+    tmux.keys("q")  # back to the index
+    tmux.wait_screen("q:Quit")
+    tmux.keys("F")  # flag the current message
+    time.sleep(0.3)
+    tmux.keys("q")  # quit; neomutt writes the flags back (quit=yes: no question)
+    wait_for(lambda: not tmux.alive(), timeout=SCREEN_TIMEOUT, interval=0.2, what="neomutt to quit")
+
+    client = login(real_node)
+    try:
+        ours = [s for s in mailbox_contents(client, "INBOX").values() if f"Subject: {subject}\r\n".encode() in s.raw]
+    finally:
+        client.logout()
+    assert len(ours) == 1
+    assert {"\\Flagged", "\\Seen"} <= ours[0].flags, ours[0].flags
