@@ -136,10 +136,15 @@ def test_status_create_use_and_names_that_are_not_utf7(store: Store) -> None:  #
         await c("SELECT INBOX")
         await c(b"APPEND INBOX (\\Deleted) {%d+}\r\n" % len(MESSAGE) + MESSAGE)
         # STATUS of the selected mailbox (RFC 9051 section 6.3.11) counts the new message.
-        out = await c("STATUS INBOX (MESSAGES UIDNEXT UNSEEN DELETED SIZE HIGHESTMODSEQ RECENT)")
+        out = await c("STATUS INBOX (MESSAGES UIDNEXT UNSEEN DELETED SIZE HIGHESTMODSEQ)")
         match = re.search(rb"\* STATUS \"INBOX\" \(MESSAGES 1 UIDNEXT 2 UNSEEN 1 DELETED 1 SIZE (\d+) "
-                          rb"HIGHESTMODSEQ (\d+) RECENT 0\)", out)
+                          rb"HIGHESTMODSEQ (\d+)\)", out)
         assert match is not None and int(match.group(1)) == len(MESSAGE), out
+        # RECENT (RFC 3501 section 6.3.10): no session was shown the new message; STATUS claims nothing.
+        await c(b"APPEND Drafts {%d+}\r\n" % len(MESSAGE) + MESSAGE)
+        for _ in range(2):
+            assert b'* STATUS "Drafts" (RECENT 1 MESSAGES 1)' in await c("STATUS Drafts (RECENT MESSAGES)")
+        assert b'* STATUS "Drafts" (RECENT 1)' in await c('LIST "" Drafts RETURN (STATUS (RECENT))')
         # RFC 6154 section 3: a role the model cannot give a new mailbox: NO [USEATTR], nothing made.
         out = await _answer(c, "CREATE Outbox (USE (\\Sent))")
         assert b"NO [USEATTR]" in out and b"Sent has it" in out

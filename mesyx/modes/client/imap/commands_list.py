@@ -69,7 +69,7 @@ async def list_(session: Session, command: c.Command) -> Completion:
     for line in tree.listing(matcher(command.reference, command.patterns), selection):
         session.send(r.list_response(line.attributes, DELIMITER, line.path, extended=_extended_data(line), utf8=utf8))
         if items and line.info is not None:
-            session.send(r.status_response(line.path, status_values(line.info, items), utf8=utf8))
+            session.send(r.status_response(line.path, await status_values(session, line.info, items), utf8=utf8))
     return Completion()
 
 

@@ -12,6 +12,7 @@ import asyncio
 from mesyx.errors import NotFound
 from mesyx.modes.client.imap.backend import IndexBackend, ctx
 from mesyx.modes.client.imap.listing import ROLE_ATTRIBUTES, list_pattern
+from mesyx.modes.client.imap.recent import MARKS
 from mesyx.modes.client.imap.session import AUTHENTICATED, Completion, Session, register
 from mesyx.modes.client.index import MailboxInfo
 from mesyx.modes.client.index.paths import DELIMITER
@@ -46,15 +47,15 @@ async def find_mailbox(session: Session, path: str) -> MailboxInfo:
         raise NotFound(f"no mailbox named {path}") from exc
 
 
-def status_values(info: MailboxInfo, items: tuple[c.StatusItem, ...]) -> dict[str, int]:
+async def status_values(session: Session, info: MailboxInfo, items: tuple[c.StatusItem, ...]) -> dict[str, int]:
     """STATUS data items (RFC 9051 section 6.3.11; RFC 7162 section 3.1.6 HIGHESTMODSEQ).
 
-    RECENT (IMAP4rev1 only; IMAP4rev2 dropped it, RFC 9051 appendix E) is 0: the index
-    keeps no ``\\Recent`` state.
+    RECENT (IMAP4rev1 only, RFC 3501 section 6.3.10) counts the messages no session was
+    shown yet (:mod:`.recent`), without claiming them; it reads the mailbox's UIDs, so
+    only when asked.
     """
     values = {
         c.StatusItem.MESSAGES: info.messages,
-        c.StatusItem.RECENT: 0,
         c.StatusItem.UIDNEXT: info.uidnext,
         c.StatusItem.UIDVALIDITY: info.uidvalidity,
         c.StatusItem.UNSEEN: info.unseen,
@@ -62,6 +63,11 @@ def status_values(info: MailboxInfo, items: tuple[c.StatusItem, ...]) -> dict[st
         c.StatusItem.SIZE: info.size,
         c.StatusItem.HIGHESTMODSEQ: info.highestmodseq,
     }
+    if c.StatusItem.RECENT in items:
+        messages = await asyncio.to_thread(backend_of(session).reader.messages, ctx(session).account_id,
+                                           info.mailbox_id)
+        fresh = MARKS.claim(info.mailbox_id, info.uidvalidity, [m.uid for m in messages], keep=False)
+        values[c.StatusItem.RECENT] = len(fresh)
     return {item.value: values[item] for item in items}
 
 
@@ -72,7 +78,8 @@ async def status(session: Session, command: c.Command) -> Completion:
     assert isinstance(command, c.Status)
     await asyncio.to_thread(ctx(session).syncer.sync)
     info = await find_mailbox(session, command.mailbox)
-    session.send(r.status_response(info.path, status_values(info, command.items), utf8=utf8_names(session)))
+    values = await status_values(session, info, command.items)
+    session.send(r.status_response(info.path, values, utf8=utf8_names(session)))
     return Completion()
 
 
