@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Prints how to talk to the demo node that `make demo` starts.
+# Prints how to talk to the demo node that `make demo` starts: SMTP in, and the settings
+# of real IMAP clients (Thunderbird, mbsync, neomutt, curl) with this demo's ports.
 # Usage: scripts/demo-banner.sh HOME PASSPHRASE_FILE ACCOUNT PORT_BASE
+# tests/client_real/test_demo_banner.py runs the mbsync and neomutt settings it prints.
 set -euo pipefail
 
 home=${1:-./demo-home}
@@ -8,10 +10,32 @@ passfile=${2:-demo-home.passphrase}
 account=${3:-demo@mesyx.test}
 base=${4:-20000}
 smtp=$((base + 25))
+imap=$((base + 143))
+imaps=$((base + 993))
 mesyx=.venv/bin/mesyx
+python=.venv/bin/python
 passphrase="(see $passfile)"
 if [ -r "$passfile" ]; then
     IFS= read -r passphrase <"$passfile" || true
+fi
+
+# Client configurations outlive the shell they were pasted from: absolute paths.
+absolute() { (cd "$(dirname "$1")" && printf '%s/%s\n' "$(pwd)" "$(basename "$1")"); }
+cert=$(absolute "$home")/tls/cert.pem
+passfile_abs=$(absolute "$passfile")
+
+# The SHA-256 fingerprint Thunderbird shows in its security-exception dialog.
+fingerprint="(run: openssl x509 -in $cert -noout -fingerprint -sha256)"
+if [ -r "$cert" ] && [ -x "$python" ]; then
+    fingerprint=$("$python" - "$cert" <<'PY' 2>/dev/null || echo "$fingerprint"
+import sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+with open(sys.argv[1], "rb") as pem:
+    digest = x509.load_pem_x509_certificate(pem.read()).fingerprint(hashes.SHA256())
+print(":".join(f"{byte:02X}" for byte in digest))
+PY
+)
 fi
 
 cat <<BANNER
@@ -21,20 +45,75 @@ cat <<BANNER
   home        $home (port base $base, loopback only)
   account     $account
   passphrase  $passphrase (in $passfile; a demo passphrase, not a secret)
+  ports       SMTP $smtp (accept, STARTTLS), IMAP $imap (STARTTLS), IMAPS $imaps (TLS)
+  certificate $cert (self-signed)
+              SHA-256 $fingerprint
 
   Send it mail (SMTP, accept mode, on 127.0.0.1:$smtp):
     swaks --server 127.0.0.1:$smtp --to $account
-    .venv/bin/python -c 'import smtplib; smtplib.SMTP("127.0.0.1", $smtp).sendmail("you@example.org", ["$account"], "Subject: hello\n\nHello, Mesyx.\n")'
+    $python -c 'import smtplib; smtplib.SMTP("127.0.0.1", $smtp).sendmail("you@example.org", ["$account"], "Subject: hello\n\nHello, Mesyx.\n")'
 
   Read it, decrypted with the account passphrase (works while the daemon runs):
     $mesyx --home $home message list --passphrase-file $passfile
     $mesyx --home $home status --json
 
-  Thunderbird, mbsync and other IMAP clients: client mode (IMAP on port $((base + 143)),
-  submission on $((base + 587))) arrives in a later issue; until then mail is read with
-  the command above.
+  Thunderbird: Account Settings > Add Mail Account, name, $account, the passphrase
+  above as password, then "Configure manually":
+    Incoming  IMAP, server 127.0.0.1, port $imap, connection security STARTTLS
+              (or port $imaps, SSL/TLS), authentication "Normal password",
+              username $account
+    Outgoing  SMTP, server 127.0.0.1, port $smtp, STARTTLS, "No authentication"
+              (accept mode: mail to this node's accounts only; submission on port
+              $((base + 587)) comes with client mode II)
+  The certificate is self-signed: when Thunderbird shows "Add Security Exception",
+  check that its SHA-256 fingerprint is the one above, tick "Permanently store this
+  exception" and "Confirm Security Exception" (beforehand: Settings > Privacy &
+  Security > Manage Certificates > Servers > Add Exception, location 127.0.0.1:$imaps).
 
-  The daemon runs in the foreground below; Ctrl-C stops it cleanly.
-  Start over with: make clean-demo && make demo
+  mbsync (Debian: isync): put these lines in ~/.mbsyncrc-mesyx, then
+  mkdir -p ~/Mail/mesyx-demo && mbsync -c ~/.mbsyncrc-mesyx -a
+
+    IMAPAccount mesyx-demo
+    Host 127.0.0.1
+    Port $imaps
+    User $account
+    PassCmd "cat '$passfile_abs'"
+    SSLType IMAPS
+    CertificateFile $cert
+
+    IMAPStore mesyx-demo-remote
+    Account mesyx-demo
+
+    MaildirStore mesyx-demo-local
+    Path ~/Mail/mesyx-demo/
+    Inbox ~/Mail/mesyx-demo/INBOX
+    SubFolders Verbatim
+
+    Channel mesyx-demo
+    Far :mesyx-demo-remote:
+    Near :mesyx-demo-local:
+    Patterns *
+    Create Both
+    Expunge Both
+    SyncState *
+
+  neomutt: put these lines in ~/.neomuttrc-mesyx, then run neomutt -F ~/.neomuttrc-mesyx
+
+    set imap_user="$account"
+    set imap_pass="\`cat '$passfile_abs'\`"
+    set folder="imaps://127.0.0.1:$imaps/"
+    set spoolfile="+INBOX"
+    set record="+Sent"
+    set postponed="+Drafts"
+    set trash="+Trash"
+    set ssl_force_tls=yes
+    set certificate_file="$cert"
+
+  curl: list the mailboxes, then fetch the message with UID 1 of INBOX:
+    curl --cacert $cert --user '$account' imaps://127.0.0.1:$imaps/
+    curl --cacert $cert --user '$account' 'imaps://127.0.0.1:$imaps/INBOX;UID=1'
+
+  More in docs/clients.md. The daemon runs in the foreground below; Ctrl-C stops it
+  cleanly. Start over with: make clean-demo && make demo
 
 BANNER

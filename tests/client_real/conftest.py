@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.client_real.tmux import Tmux
 from tests.helpers.daemon import DEFAULT_PASSPHRASE, Node, NodeFactory, is_listening, make_message, wait_for
 
 ADDRESS = "alice@mesyx.test"
@@ -51,6 +52,15 @@ def real_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
         yield node
     finally:
         factory.close()
+
+
+@pytest.fixture
+def tmux_sessions() -> Iterator[list[Tmux]]:
+    """tmux sessions a test starts (append them); each one's server is killed afterwards."""
+    sessions: list[Tmux] = []
+    yield sessions
+    for session in sessions:
+        session.kill()
 
 
 def imap_port(node: Node) -> int:

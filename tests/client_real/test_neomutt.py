@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,11 +28,10 @@ from tests.client_real.conftest import (
     mailbox_contents,
     require,
 )
+from tests.client_real.tmux import SCREEN_TIMEOUT, Tmux
 from tests.helpers.daemon import Node, wait_for
 
 pytestmark = pytest.mark.slow
-
-SCREEN_TIMEOUT = 10.0
 
 
 def muttrc(node: Node, scheme: str, certificates: Path) -> str:
@@ -59,57 +56,8 @@ def muttrc(node: Node, scheme: str, certificates: Path) -> str:
     ])
 
 
-class Tmux:
-    """One detached tmux session on a private socket, running one command."""
-
-    def __init__(self, socket: Path, command: list[str], env: dict[str, str]) -> None:
-        self.binary = require("tmux", "tmux")
-        self.socket = socket
-        self.session = "t"
-        self._tmux("new-session", "-d", "-s", self.session, "-x", "160", "-y", "40",
-                   *(f"-e{k}={v}" for k, v in env.items()), "--", *command)
-
-    def _tmux(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([self.binary, "-S", str(self.socket), "-f", "/dev/null", *args],
-                              capture_output=True, text=True, timeout=10, check=check)
-
-    def screen(self) -> str:
-        return self._tmux("capture-pane", "-p", "-t", self.session).stdout
-
-    def wait_screen(self, *texts: str) -> str:
-        """Poll the screen until every one of ``texts`` is on it; return the screen."""
-        last = [""]
-
-        def shown() -> bool:
-            last[0] = self.screen()
-            return all(text in last[0] for text in texts)
-
-        try:
-            wait_for(shown, timeout=SCREEN_TIMEOUT, interval=0.2, what=f"{texts} on the screen")
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}; the screen was:\n{last[0]}") from None
-        return last[0]
-
-    def keys(self, *keys: str) -> None:
-        self._tmux("send-keys", "-t", self.session, *keys)
-
-    def alive(self) -> bool:
-        return self._tmux("has-session", "-t", self.session, check=False).returncode == 0
-
-    def kill(self) -> None:
-        self._tmux("kill-server", check=False)
-
-
-@pytest.fixture
-def tmux_factory(tmp_path: Path) -> Iterator[list[Tmux]]:
-    sessions: list[Tmux] = []
-    yield sessions
-    for session in sessions:
-        session.kill()
-
-
 @pytest.mark.parametrize("scheme", ["imap", "imaps"])
-def test_read_and_flag_a_message(real_node: Node, scheme: str, tmp_path: Path, tmux_factory: list[Tmux]) -> None:
+def test_read_and_flag_a_message(real_node: Node, scheme: str, tmp_path: Path, tmux_sessions: list[Tmux]) -> None:
     neomutt = require("neomutt", "neomutt")
     tag = uuid.uuid4().hex[:8]
     subject, body = f"neomutt {scheme} {tag}", f"The body line {tag} is on the screen."
@@ -117,8 +65,8 @@ def test_read_and_flag_a_message(real_node: Node, scheme: str, tmp_path: Path, t
     shutil.copyfile(certificate(real_node), tmp_path / "certificates")
     (tmp_path / "muttrc").write_text(muttrc(real_node, scheme, tmp_path / "certificates"), encoding="utf-8")
     env = {"HOME": str(tmp_path), "TERM": "screen", "LC_ALL": "C.UTF-8", "PATH": os.environ.get("PATH", "")}
-    tmux = Tmux(tmp_path / "tmux.sock", [neomutt, "-n", "-F", str(tmp_path / "muttrc")], env)
-    tmux_factory.append(tmux)
+    tmux = Tmux(require("tmux", "tmux"), tmp_path / "tmux.sock", [neomutt, "-n", "-F", str(tmp_path / "muttrc")], env)
+    tmux_sessions.append(tmux)
 
     tmux.wait_screen(subject, "+INBOX")
     tmux.keys("/", subject, "Enter")  # search: the cursor goes to our message

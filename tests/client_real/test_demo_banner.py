@@ -1,0 +1,111 @@
+"""The settings `make demo` prints (scripts/demo-banner.sh) work, pasted as they are.
+
+The banner is run for a real node (its home, passphrase file, account and port base);
+the mbsync and neomutt blocks are cut out of its output and given to the real clients,
+with only the Maildir location and the test's caches changed; the curl line is run with
+the password added (curl would prompt for it). The Thunderbird settings, which no test
+can click through, are checked for the right ports, methods and certificate fingerprint.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from tests.client_real.conftest import ADDRESS, PASSPHRASE, certificate, deliver, require
+from tests.client_real.tmux import SCREEN_TIMEOUT, Tmux
+from tests.helpers.daemon import Node, wait_for
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+SUBJECT = "hello from the banner test"
+
+
+def banner(node: Node) -> str:
+    assert node.passphrase_file is not None
+    proc = subprocess.run(["bash", "scripts/demo-banner.sh", str(node.home), str(node.passphrase_file), ADDRESS,
+                           str(node.port_base)], cwd=ROOT, capture_output=True, text=True, timeout=30, check=True)
+    assert proc.stderr == ""
+    return proc.stdout
+
+
+def block_after(text: str, marker: str) -> str:
+    """The indented block following the line that contains ``marker`` (blank lines inside
+    it kept), dedented: what a person copies into a file."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if marker in line) + 1
+    while not lines[start].strip() or not lines[start].startswith("    "):
+        start += 1
+    block: list[str] = []
+    for line in lines[start:]:
+        if line.strip() and not line.startswith("    "):
+            break
+        block.append(line)
+    return textwrap.dedent("\n".join(block)).strip() + "\n"
+
+
+@pytest.fixture(scope="module")
+def printed(real_node: Node) -> str:
+    deliver(real_node, SUBJECT, "sent to try the printed settings\n")
+    return banner(real_node)
+
+
+def test_ports_and_thunderbird_settings(real_node: Node, printed: str) -> None:
+    base = real_node.port_base
+    for text in (f"port {base + 143}, connection security STARTTLS", f"port {base + 993}, SSL/TLS",
+                 '"Normal password"', f"username {ADDRESS}", f"port {base + 25}, STARTTLS",
+                 "Add Security Exception", f"127.0.0.1:{base + 993}", str(certificate(real_node))):
+        assert text in printed, text
+    cert = x509.load_pem_x509_certificate(certificate(real_node).read_bytes())
+    fingerprint = ":".join(f"{byte:02X}" for byte in cert.fingerprint(hashes.SHA256()))
+    assert f"SHA-256 {fingerprint}" in printed
+
+
+def test_printed_mbsyncrc_syncs(printed: str, tmp_path: Path) -> None:
+    mbsync = require("mbsync", "isync")
+    maildir = tmp_path / "Mail"
+    config = block_after(printed, "~/.mbsyncrc-mesyx, then").replace("~/Mail/mesyx-demo", str(maildir))
+    assert "IMAPAccount" in config and "SyncState *" in config
+    (tmp_path / "mbsyncrc").write_text(config, encoding="utf-8")
+    maildir.mkdir()
+    proc = subprocess.run([mbsync, "-c", str(tmp_path / "mbsyncrc"), "-a"], capture_output=True, text=True,
+                          timeout=50)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    files = [p.read_bytes() for p in (maildir / "INBOX").glob("*/*")]
+    assert any(f"Subject: {SUBJECT}\n".encode() in raw for raw in files)
+    assert {"Sent", "Drafts", "Trash", "Junk", "Archive"} <= {p.name for p in maildir.iterdir()}
+
+
+def test_printed_neomuttrc_opens_the_inbox(printed: str, tmp_path: Path, tmux_sessions: list[Tmux]) -> None:
+    neomutt = require("neomutt", "neomutt")
+    config = block_after(printed, "~/.neomuttrc-mesyx")
+    assert 'set folder="imaps://' in config
+    # The test's own additions: no caches in HOME, quit without a question.
+    config += 'set header_cache=""\nset message_cachedir=""\nset quit=yes\n'
+    (tmp_path / "neomuttrc").write_text(config, encoding="utf-8")
+    env = {"HOME": str(tmp_path), "TERM": "screen", "LC_ALL": "C.UTF-8", "PATH": os.environ.get("PATH", "")}
+    tmux = Tmux(require("tmux", "tmux"), tmp_path / "tmux.sock", [neomutt, "-n", "-F", str(tmp_path / "neomuttrc")],
+                env)
+    tmux_sessions.append(tmux)
+    tmux.wait_screen(SUBJECT, "+INBOX")
+    tmux.keys("q")
+    wait_for(lambda: not tmux.alive(), timeout=SCREEN_TIMEOUT, interval=0.2, what="neomutt to quit")
+
+
+def test_printed_curl_lists_the_mailboxes(printed: str) -> None:
+    curl = require("curl", "curl")
+    line = next(line for line in printed.splitlines() if line.strip().startswith("curl ") and "INBOX" not in line)
+    argv = shlex.split(line)
+    argv[argv.index("--user") + 1] = f"{ADDRESS}:{PASSPHRASE}"
+    proc = subprocess.run([curl, "--silent", "--show-error", "--max-time", "30", *argv[1:]], capture_output=True,
+                          text=True, timeout=40)
+    assert proc.returncode == 0, proc.stderr
+    assert '"INBOX"' in proc.stdout and "\\Sent" in proc.stdout
