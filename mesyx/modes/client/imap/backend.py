@@ -6,10 +6,10 @@ selected mailbox's sequence map). Index calls are blocking database work, so the
 worker threads (``asyncio.to_thread``), never on the loop.
 
 The selected mailbox (RFC 9051 section 5.2): the session keeps the UID of every sequence
-number and the flags it last showed; :meth:`IndexBackend.report_updates` (NOOP, IDLE,
-and the end of commands that allow it) syncs, reads the mailbox again and sends the
-differences as ``* n EXPUNGE`` (highest first is not required: each number is valid at the
-time it is sent), ``* n EXISTS`` and ``* n FETCH (UID FLAGS)``.
+number, the flags it last showed, and the HIGHESTMODSEQ and UIDNEXT it has been told of;
+:meth:`IndexBackend.report_updates` (the end of every command, NOOP and IDLE) asks the index
+what changed since that MODSEQ and sends it (:mod:`.updates`), so a session is right
+whichever session or process made the change, at the cost of one query.
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mesyx.errors import MesyxError, PermissionDenied
+from mesyx.errors import PermissionDenied
 from mesyx.modes.client.imap.capabilities import backend_capabilities, enableable
 from mesyx.modes.client.imap.session import Session
 from mesyx.modes.client.index import IndexFeed, IndexReader, IndexSyncer, IndexWriter, MessageInfo
 from mesyx.modes.client.index.keywords import to_imap
-from mesyx.proto.imap import responses as r
 from mesyx.proto.imap.values import Atom
 from mesyx.store.events import Broadcaster, Event
 from mesyx.store.store import Store
@@ -52,6 +51,20 @@ class Selected:
     #: UIDs of ``SEARCH RETURN (SAVE)``, named ``$`` (RFC 5182 section 2.1: empty until a
     #: search saves one, and emptied again when the mailbox is left).
     saved: list[int] = field(default_factory=list)
+    #: The HIGHESTMODSEQ and UIDNEXT the session has reported: :meth:`IndexReader.changes_since`
+    #: answers what happened after them (RFC 7162 section 3.1.2.1).
+    modseq: int = 0
+    uidnext: int = 0
+    #: Keywords the session's FLAGS response named (besides the system flags): a message
+    #: showing another one needs a new FLAGS response first (RFC 9051 section 7.3.5).
+    keywords: set[str] = field(default_factory=set)
+    #: UIDs expunged by others while only FETCH/STORE/SEARCH ran: they keep their sequence
+    #: numbers until an EXPUNGE response may be sent (RFC 9051 section 7.5.1).
+    pending_expunge: set[int] = field(default_factory=set)
+
+    def flag_list(self) -> tuple[str, ...]:
+        """The FLAGS response: the system flags and every keyword seen in the mailbox."""
+        return (*SYSTEM_FLAG_LIST, *sorted(self.keywords))
 
     def load(self, messages: list[MessageInfo]) -> None:
         self.uids = [m.uid for m in messages]
@@ -134,12 +147,13 @@ class IndexBackend:
             if self.feed is not None:
                 self.feed.detach(box.account_id)
 
-    async def report_updates(self, session: Session) -> None:
+    async def report_updates(self, session: Session, *, expunges: bool = True, sync: bool = False) -> None:
         box = session.mailbox
         if not isinstance(box, MailboxSession) or box.selected is None:
             return
-        await asyncio.to_thread(box.syncer.sync)
-        await self.send_updates(session, box)
+        if sync:
+            await asyncio.to_thread(box.syncer.sync)
+        await self.send_updates(session, box, expunges=expunges)
 
     # -- helpers for the command modules --------------------------------------------------
 
@@ -148,26 +162,9 @@ class IndexBackend:
         if events:
             self.broadcaster.publish(events)
 
-    async def send_updates(self, session: Session, box: MailboxSession) -> None:
-        """Diff the selected mailbox against what the session showed; send the differences."""
-        selected = box.selected
-        if selected is None:
-            return
-        try:
-            now = await asyncio.to_thread(self.reader.messages, box.account_id, selected.mailbox_id)
-        except MesyxError:
-            now = []
-        current = {m.uid: m for m in now}
-        for uid in [u for u in selected.uids if u not in current]:
-            seq = selected.seq_of(uid)
-            session.send(r.expunge(seq))
-            selected.uids.pop(seq - 1)
-            del selected.messages[uid]
-        added = [m for m in now if m.uid not in selected.messages]
-        changed = [m for m in now if m.uid in selected.messages and m.keywords != selected.messages[m.uid].keywords]
-        if added:
-            selected.load(sorted([*selected.messages.values(), *added], key=lambda m: m.uid))
-            session.send(r.exists(len(selected.uids)))
-        for m in changed:
-            selected.messages[m.uid] = m
-            session.send(r.fetch_response(selected.seq_of(m.uid), [("UID", m.uid), ("FLAGS", imap_flags(m.keywords))]))
+    async def send_updates(self, session: Session, box: MailboxSession, *, expunges: bool = True) -> None:
+        """Send what changed in the selected mailbox since the session last looked (:mod:`.updates`)."""
+        # Imported here: updates (like recent and search_context, which it uses) imports this module.
+        from mesyx.modes.client.imap.updates import report
+
+        await report(session, box, self.reader, expunges=expunges)

@@ -44,7 +44,8 @@ async def capability(session: Session, command: c.Command) -> Completion:
 
 @register(c.Noop, ANY)
 async def noop(session: Session, command: c.Command) -> Completion:
-    await session.report_updates()
+    """Sync the index, then report what changed (RFC 9051 section 6.1.2)."""
+    await session.report_updates(sync=True)
     return Completion()
 
 

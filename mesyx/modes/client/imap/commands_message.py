@@ -1,9 +1,10 @@
-"""Commands that change messages: STORE, EXPUNGE, COPY, MOVE, APPEND; and CHECK, IDLE.
+"""Commands that change messages of the selected mailbox: STORE, EXPUNGE, COPY, MOVE; and CHECK, IDLE.
 
 Every change is a signed operation recorded by the index writer (JMAP semantics, see
 :mod:`mesyx.modes.client.index.writer`), published to the daemon's broadcaster so other
-sessions' IDLE and replication hear of it. UIDPLUS (RFC 4315): APPENDUID, COPYUID and
-UID EXPUNGE; MOVE (RFC 6851) sends COPYUID untagged before the EXPUNGEs (section 4.3).
+sessions' IDLE and replication hear of it. UIDPLUS (RFC 4315): COPYUID and UID EXPUNGE;
+MOVE (RFC 6851) sends COPYUID untagged before the EXPUNGEs (section 4.3). What changed,
+this session's writes included, is told at the end of each command (:mod:`.updates`).
 IDLE (RFC 2177) reports the index feed's changes until ``DONE``.
 """
 
@@ -14,17 +15,18 @@ import contextlib
 
 from mesyx.errors import MesyxError, NotFound
 from mesyx.log import new_error_id
-from mesyx.modes.client.imap.backend import ctx, imap_flags
+from mesyx.modes.client.imap.backend import ctx
 from mesyx.modes.client.imap.capabilities import advertise
 from mesyx.modes.client.imap.commands_fetch import resolve
 from mesyx.modes.client.imap.commands_mailbox import backend_of, find_mailbox
+from mesyx.modes.client.imap.recent import recent_uids
 from mesyx.modes.client.imap.session import AUTHENTICATED, SELECTED, Completion, ImapRefusal, Session, register
+from mesyx.modes.client.imap.updates import CONDSTORE, announce_keywords, flag_items, report, rev1
 from mesyx.modes.client.index import MailboxInfo
 from mesyx.modes.client.index.keywords import DELETED, keyword_key
 from mesyx.proto.imap import ContinuationLine
 from mesyx.proto.imap import commands as c
 from mesyx.proto.imap import responses as r
-from mesyx.proto.imap.values import Value
 
 __all__ = ["IDLE_POLL"]
 
@@ -43,12 +45,21 @@ def _writable(session: Session) -> None:
 
 @register(c.Check, SELECTED)
 async def check(session: Session, command: c.Command) -> Completion:
-    await session.report_updates()
+    """As NOOP (RFC 9051 removed CHECK; RFC 3501 section 6.4.1): the index is synced first."""
+    await session.report_updates(sync=True)
     return Completion()
 
 
 @register(c.Store, SELECTED)
 async def store(session: Session, command: c.Command) -> Completion:
+    """STORE and UID STORE (RFC 9051 section 6.4.6) with CONDSTORE's UNCHANGEDSINCE (RFC 7162 section 3.1.3).
+
+    Messages another session expunged meanwhile are left alone (their flags live on in other
+    mailboxes). A message whose MODSEQ is above UNCHANGEDSINCE is not changed and is named
+    in ``OK [MODIFIED set]``. Each stored message is answered with an untagged FETCH of its
+    FLAGS (not with .SILENT) and, with CONDSTORE on, its MODSEQ (even with .SILENT, section
+    3.1.3: the client's cache needs the new mod-sequence).
+    """
     assert isinstance(command, c.Store)
     _writable(session)
     box = ctx(session)
@@ -56,29 +67,43 @@ async def store(session: Session, command: c.Command) -> Completion:
     assert selected is not None
     backend = backend_of(session)
     uids = resolve(selected, command.messages, uid=command.uid)
-    eids = [selected.messages[u].envelope_id for u in uids]
-    if command.mode is c.StoreMode.REPLACE:
-        result = await asyncio.to_thread(box.writer.replace_flags, eids, command.flags)
-    else:
-        result = await asyncio.to_thread(box.writer.set_flags, eids, command.flags, command.mode is c.StoreMode.ADD)
-    backend.publish(result.events)
-    fresh = {m.uid: m for m in await asyncio.to_thread(backend.reader.messages, box.account_id, selected.mailbox_id)}
-    for uid in uids:
-        info = fresh.get(uid)
-        if info is None:
-            continue
-        selected.messages[uid] = info
-        if not command.silent:
-            items: list[tuple[str, Value]] = [("FLAGS", imap_flags(info.keywords))]
-            if command.uid:
-                items.insert(0, ("UID", uid))
+    since = command.unchanged_since
+    if since is not None:
+        session.enabled.add(CONDSTORE)  # a CONDSTORE enabling command (RFC 7162 section 3.1)
+    base = selected.modseq if since is None else min(since, selected.modseq)
+    delta = await asyncio.to_thread(
+        backend.reader.changes_since, box.account_id, selected.mailbox_id, base, known_uidnext=selected.uidnext
+    )
+    stale = set(delta.expunged) | selected.pending_expunge
+    modified = {f.uid for f in (*delta.flags, *delta.added) if since is not None and f.modseq > since}
+    targets = [u for u in uids if u not in stale and u not in modified]
+    if targets:
+        eids = [selected.messages[u].envelope_id for u in targets]
+        if command.mode is c.StoreMode.REPLACE:
+            result = await asyncio.to_thread(box.writer.replace_flags, eids, command.flags)
+        else:
+            add = command.mode is c.StoreMode.ADD
+            result = await asyncio.to_thread(box.writer.set_flags, eids, command.flags, add)
+        backend.publish(result.events)
+    await report(session, box, backend.reader, expunges=False, echo=targets)
+    if not command.silent or CONDSTORE in session.enabled:
+        announce_keywords(session, selected, [selected.messages[u].keywords for u in targets])
+        recent = recent_uids(selected) if rev1(session) else frozenset()
+        for uid in targets:
+            items = flag_items(session, selected.messages[uid], recent, flags=not command.silent, uid=command.uid)
             session.send(r.fetch_response(selected.seq_of(uid), items))
-    await backend.send_updates(session, box)
+    if modified & set(uids):
+        failed = sorted(modified & set(uids))
+        numbers = failed if command.uid else [selected.seq_of(u) for u in failed]
+        return Completion("OK", "conditional STORE failed for some messages", r.modified(numbers))
     return Completion()
 
 
 @register(c.Expunge, SELECTED)
 async def expunge(session: Session, command: c.Command) -> Completion:
+    """EXPUNGE and UID EXPUNGE (RFC 9051 section 6.4.3, RFC 4315 section 2.1): the messages
+    flagged ``\\Deleted`` now (the session first hears of other sessions' changes); the
+    EXPUNGE (or VANISHED) responses are sent at the end of the command, with any other's."""
     assert isinstance(command, c.Expunge)
     _writable(session)
     box = ctx(session)
@@ -96,7 +121,6 @@ async def expunge(session: Session, command: c.Command) -> Completion:
     if doomed:
         result = await asyncio.to_thread(box.writer.expunge, doomed, selected.mailbox_id)
         backend.publish(result.events)
-        await backend.send_updates(session, box)
     return Completion()
 
 
@@ -128,12 +152,10 @@ async def _copy_or_move(session: Session, command: c.Copy | c.Move, *, move: boo
     code = None
     if pairs and result.uidvalidity:
         code = r.copyuid(result.uidvalidity, [p[0] for p in pairs], [p[1] for p in pairs])
-    if move:
+    if move:  # COPYUID before the EXPUNGEs, which end the command (RFC 6851 section 4.3)
         if code is not None:
             session.send(r.untagged_status("OK", "moved", code))
-        await backend.send_updates(session, box)
         return Completion()
-    await backend.send_updates(session, box)
     return Completion("OK", "COPY completed", code)
 
 
@@ -147,27 +169,6 @@ async def copy(session: Session, command: c.Command) -> Completion:
 async def move(session: Session, command: c.Command) -> Completion:
     assert isinstance(command, c.Move)
     return await _copy_or_move(session, command, move=True)
-
-
-@register(c.Append, AUTHENTICATED)
-async def append(session: Session, command: c.Command) -> Completion:
-    assert isinstance(command, c.Append)
-    box = ctx(session)
-    backend = backend_of(session)
-    target = await _target(session, command.mailbox)
-    uids: list[int] = []
-    validity = 0
-    for message in command.messages:
-        if not isinstance(message.data, bytes):
-            return Completion("NO", "CATENATE is not supported", r.Code.CANNOT)
-        when = message.date.timestamp() if message.date is not None else None
-        result = await asyncio.to_thread(box.writer.append, message.data, target.mailbox_id, message.flags, when)
-        backend.publish(result.events)
-        uids.append(result.uid)
-        validity = result.uidvalidity
-    if box.selected is not None:
-        await backend.send_updates(session, box)
-    return Completion("OK", "APPEND completed", r.appenduid(validity, uids) if uids else None)
 
 
 @register(c.Idle, AUTHENTICATED)
@@ -209,7 +210,7 @@ async def idle(session: Session, command: c.Command) -> Completion | None:
             feed.unsubscribe(box.account_id, queue)
         if not line.is_done:
             return Completion("BAD", "expected DONE")
-        await session.report_updates()
+        await session.report_updates(sync=True)
         return Completion("OK", "IDLE terminated")
 
     session.send(r.continuation("idling"))

@@ -34,7 +34,7 @@ from mesyx.errors import (
     UsageError,
 )
 from mesyx.log import EventLogger, get_logger, new_error_id
-from mesyx.proto.imap import BadCommand, Command, CommandReader, ContinuationLine, Event, NeedContinuation
+from mesyx.proto.imap import BadCommand, Command, CommandReader, ContinuationLine, Event, NeedContinuation, commands
 from mesyx.proto.imap import responses as r
 from mesyx.store.mailcrypt import UnlockedAccount
 
@@ -49,6 +49,7 @@ __all__ = [
     "HANDLERS",
     "register",
     "ImapRefusal",
+    "allows_expunges",
 ]
 
 _log = get_logger("imap")
@@ -113,8 +114,9 @@ class Backend(Protocol):
         """The session just logged in."""
         ...
 
-    async def report_updates(self, session: Session) -> None:
-        """Send the untagged EXISTS / EXPUNGE / FETCH of what changed (NOOP, RFC 9051 section 6.1.2)."""
+    async def report_updates(self, session: Session, *, expunges: bool = True, sync: bool = False) -> None:
+        """Send the untagged EXISTS / EXPUNGE / FETCH of what changed (RFC 9051 section 7.4.1);
+        ``expunges`` false holds EXPUNGE back, ``sync`` first syncs the index (NOOP)."""
         ...
 
     async def closed(self, session: Session) -> None:
@@ -263,9 +265,9 @@ class Session:
         if self.config.backend is not None:
             await self.config.backend.opened(self)
 
-    async def report_updates(self) -> None:
+    async def report_updates(self, *, expunges: bool = True, sync: bool = False) -> None:
         if self.config.backend is not None and self.state in AUTHENTICATED:
-            await self.config.backend.report_updates(self)
+            await self.config.backend.report_updates(self, expunges=expunges, sync=sync)
 
     async def leave_mailbox(self) -> None:
         """On LOGOUT or a dropped connection: let the backend forget this session."""
@@ -304,7 +306,17 @@ class Session:
         if self.state not in entry.states:
             self.send(r.tagged(command.tag, "BAD", f"{command.display_name} is not valid in this state"))
             return
-        await self._guarded(command.tag, command.display_name, lambda: entry.handler(self, command))
+        await self._guarded(command.tag, command.display_name, lambda: self._run(entry.handler, command))
+
+    async def _run(self, handler: Handler, command: Command) -> Completion | None:
+        """Run a handler, then tell what changed in the selected mailbox meanwhile: the server
+        may send updates at the end of any command (RFC 9051 section 7.4.1, RFC 3501 section
+        7.4.1), EXPUNGE only where :func:`allows_expunges`. Not after a BAD (the command did
+        nothing) nor a command that answers later (IDLE)."""
+        done = await handler(self, command)
+        if done is not None and done.status != "BAD" and self.state is State.SELECTED:
+            await self.report_updates(expunges=allows_expunges(command))
+        return done
 
     def expect_continuation(self, tag: str, handler: ContinuationHandler) -> None:
         """Read the next line as a continuation line and pass it to ``handler``."""
@@ -324,6 +336,22 @@ class Session:
             return
         text = done.text or f"{name} completed"
         self.send(r.tagged(tag, done.status, text, done.code))
+
+
+#: Commands that name messages by sequence number when used without UID.
+_SEQUENCE_COMMANDS: tuple[type[Command], ...] = (
+    commands.Fetch, commands.Store, commands.Search, commands.Copy, commands.Sort, commands.Thread,
+)
+
+
+def allows_expunges(command: Command) -> bool:
+    """May EXPUNGE responses end this command? Not FETCH, STORE, SEARCH (RFC 9051 section 7.5.1,
+    RFC 3501 section 7.4.1) nor the other commands naming messages by sequence number (COPY,
+    SORT, THREAD; RFC 3501 section 5.5: the numbers the client sent must keep their meaning);
+    their UID forms may, as may every other command."""
+    if isinstance(command, _SEQUENCE_COMMANDS):
+        return bool(getattr(command, "uid", False))
+    return True
 
 
 def _code_of(code: str | None) -> r.ResponseCode | None:
