@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 
 # What the tests need from Debian: swaks (SMTP client in the integration tests),
 # postgresql (the real server the store tests start as `nobody`), tmux (daemon sessions).
-DEB_PACKAGES := swaks postgresql tmux
+DEB_PACKAGES := swaks postgresql tmux isync neomutt curl
 
 DEMO_HOME := ./demo-home
 DEMO_PASSFILE := demo-home.passphrase

@@ -57,8 +57,8 @@ cat <<BANNER
     $mesyx --home $home message list --passphrase-file $passfile
     $mesyx --home $home status --json
 
-  Thunderbird: Account Settings > Add Mail Account, name, $account, the passphrase
-  above as password, then "Configure manually":
+  Thunderbird: Account Settings > Account Actions > Add Mail Account: name,
+  $account, the passphrase above as password, then "Configure manually":
     Incoming  IMAP, server 127.0.0.1, port $imap, connection security STARTTLS
               (or port $imaps, SSL/TLS), authentication "Normal password",
               username $account

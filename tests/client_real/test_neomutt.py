@@ -34,18 +34,19 @@ from tests.helpers.daemon import Node, wait_for
 pytestmark = pytest.mark.slow
 
 
-def muttrc(node: Node, scheme: str, certificates: Path) -> str:
-    """imap:// (plain, loopback) or imaps:// (port base + 993, the node's certificate the
-    only one trusted: ``certificate_file`` lists the certificates neomutt accepts)."""
-    port = imaps_port(node) if scheme == "imaps" else imap_port(node)
+def muttrc(node: Node, security: str, certificates: Path) -> str:
+    """``security``: "plain" (imap:// on loopback), "starttls" (imap:// on port base + 143,
+    TLS required) or "tls" (imaps:// on port base + 993). With TLS the node's certificate
+    is the only one trusted: ``certificate_file`` lists the certificates neomutt accepts."""
+    scheme, port = ("imaps", imaps_port(node)) if security == "tls" else ("imap", imap_port(node))
     return "\n".join([
         f'set folder="{scheme}://127.0.0.1:{port}/"',
         f'set imap_user="{ADDRESS}"',
         f'set imap_pass="{PASSPHRASE}"',
         'set spoolfile="+INBOX"',
         f'set certificate_file="{certificates}"',
-        "set ssl_starttls=no",
-        f"set ssl_force_tls={'yes' if scheme == 'imaps' else 'no'}",
+        f"set ssl_starttls={'yes' if security == 'starttls' else 'no'}",
+        f"set ssl_force_tls={'no' if security == 'plain' else 'yes'}",
         'set header_cache=""',
         'set message_cachedir=""',
         "set quit=yes",
@@ -56,14 +57,14 @@ def muttrc(node: Node, scheme: str, certificates: Path) -> str:
     ])
 
 
-@pytest.mark.parametrize("scheme", ["imap", "imaps"])
-def test_read_and_flag_a_message(real_node: Node, scheme: str, tmp_path: Path, tmux_sessions: list[Tmux]) -> None:
+@pytest.mark.parametrize("security", ["plain", "starttls", "tls"])
+def test_read_and_flag_a_message(real_node: Node, security: str, tmp_path: Path, tmux_sessions: list[Tmux]) -> None:
     neomutt = require("neomutt", "neomutt")
     tag = uuid.uuid4().hex[:8]
-    subject, body = f"neomutt {scheme} {tag}", f"The body line {tag} is on the screen."
+    subject, body = f"neomutt {security} {tag}", f"The body line {tag} is on the screen."
     deliver(real_node, subject, body + "\n")
     shutil.copyfile(certificate(real_node), tmp_path / "certificates")
-    (tmp_path / "muttrc").write_text(muttrc(real_node, scheme, tmp_path / "certificates"), encoding="utf-8")
+    (tmp_path / "muttrc").write_text(muttrc(real_node, security, tmp_path / "certificates"), encoding="utf-8")
     env = {"HOME": str(tmp_path), "TERM": "screen", "LC_ALL": "C.UTF-8", "PATH": os.environ.get("PATH", "")}
     tmux = Tmux(require("tmux", "tmux"), tmp_path / "tmux.sock", [neomutt, "-n", "-F", str(tmp_path / "muttrc")], env)
     tmux_sessions.append(tmux)
