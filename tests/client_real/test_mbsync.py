@@ -110,9 +110,14 @@ def server_view(node: Node) -> dict[str, dict[int, Stored]]:
         client.logout()
 
 
+def maildir_folders(maildir: Path) -> set[str]:
+    """Folder names of a ``SubFolders Verbatim`` Maildir: ``Lists/Debian`` is Lists/Debian/cur."""
+    return {str(cur.parent.relative_to(maildir)) for cur in maildir.rglob("cur") if cur.is_dir()}
+
+
 def assert_converged(maildir: Path, server: dict[str, dict[int, Stored]]) -> None:
     """Each mailbox: the same messages (bytes) with the same flags on both sides."""
-    assert set(server) == {p.name for p in maildir.iterdir() if p.is_dir()}
+    assert set(server) == maildir_folders(maildir)
     for mailbox, stored in server.items():
         files = maildir_files(maildir, mailbox)
         near = sorted((as_maildir(raw), sorted(maildir_flags(name))) for name, raw in files.items())
@@ -155,7 +160,7 @@ def test_first_run_copies_every_mailbox(scene: Scene) -> None:
     run = run_mbsync(scene.config)
     assert run.returncode == 0, run.output
     assert JOURNAL in run.output
-    assert {p.name for p in scene.maildir.iterdir()} == set(MAILBOXES)
+    assert maildir_folders(scene.maildir) == set(MAILBOXES)
     server = server_view(scene.node)
     assert set(server) == set(MAILBOXES)
     assert len(server["INBOX"]) == 3 and len(server[CREATED]) == 1
@@ -211,6 +216,43 @@ def test_third_run_changes_nothing(scene: Scene) -> None:
     assert snapshot(scene.maildir) == before_files  # same files, names (flags), state
     assert server_view(scene.node) == before_server  # same UIDs, flags and bytes
     assert JOURNAL not in run.output, run.output
+
+
+def test_new_folders_and_a_removed_flag_travel(scene: Scene) -> None:
+    """A folder made in the Maildir (in a hierarchy) is created on the server; a mailbox
+    created over IMAP with a non-ASCII name arrives under its modified UTF-7 name (RFC
+    3501 section 5.1.3; mbsync 1.4 does not convert names); \\Flagged taken off in the
+    Maildir is taken off on the server. A second run brings the superior mailbox the
+    server made for the new folder; a third changes nothing."""
+    nested = scene.maildir / "Lists" / "Debian"
+    for sub in ("cur", "new", "tmp"):
+        (nested / sub).mkdir(parents=True)
+    filed = b"From: list@lists.debian.test\nSubject: filed in a subfolder\n\nnested\n"
+    (nested / "new" / "1700000001.nested.test").write_bytes(filed)
+    flagged = next(p for p in (scene.maildir / "INBOX" / "cur").glob("*:2,F"))
+    flagged.rename(flagged.with_name(flagged.name[: -len("F")]))
+    client = login(scene.node)
+    try:
+        assert client.create("Re&AOc-us")[0] == "OK"  # "Reçus"
+        assert client.append("Re&AOc-us", None, None, b"Subject: receipt\r\n\r\nfor 12 EUR\r\n")[0] == "OK"
+    finally:
+        client.logout()
+
+    run = run_mbsync(scene.config)
+    assert run.returncode == 0, run.output
+    server = server_view(scene.node)
+    assert {"Lists/Debian", "Re&AOc-us"} <= set(server)
+    assert [as_maildir(s.raw) for s in server["Lists/Debian"].values()] == [filed]
+    assert not any("\\Flagged" in s.flags for s in server["INBOX"].values())
+    # The server made the superior name "Lists" a mailbox too (RFC 3501 section 6.3.3:
+    # it SHOULD); mbsync, which listed the far side before its CREATE, pulls it next run.
+    assert "Lists" in server
+    run = run_mbsync(scene.config)
+    assert run.returncode == 0, run.output
+    assert_converged(scene.maildir, server_view(scene.node))
+
+    run = run_mbsync(scene.config)
+    assert run.returncode == 0 and JOURNAL not in run.output, run.output
 
 
 @pytest.mark.parametrize("tls", ["IMAPS", "STARTTLS"])
