@@ -32,6 +32,10 @@ from mesyx.proto.imap import responses as r
 
 __all__ = ["SERVER_ID", "log_in", "parse_plain"]
 
+#: ENABLE QRESYNC turns CONDSTORE on too (RFC 7162 section 3.2.3); ``* ENABLED`` names only
+#: what the client asked for.
+_IMPLIES: dict[str, tuple[str, ...]] = {"QRESYNC": ("CONDSTORE",)}
+
 #: What ``ID`` tells the client (RFC 2971 section 3.3); no host or OS details.
 SERVER_ID: dict[str, str | None] = {"name": "Mesyx", "version": mesyx.__version__}
 
@@ -75,6 +79,8 @@ async def enable(session: Session, command: c.Command) -> Completion:
     supported = set(session.config.enableable)
     turned_on = [cap for cap in command.capabilities if cap in supported and cap not in session.enabled]
     session.enabled.update(turned_on)
+    for cap in turned_on:
+        session.enabled.update(_IMPLIES.get(cap, ()))
     session.send(r.enabled_response(turned_on))
     return Completion()
 

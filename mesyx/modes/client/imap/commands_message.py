@@ -21,7 +21,7 @@ from mesyx.modes.client.imap.commands_fetch import resolve
 from mesyx.modes.client.imap.commands_mailbox import backend_of, find_mailbox
 from mesyx.modes.client.imap.recent import recent_uids
 from mesyx.modes.client.imap.session import AUTHENTICATED, SELECTED, Completion, ImapRefusal, Session, register
-from mesyx.modes.client.imap.updates import CONDSTORE, announce_keywords, flag_items, report, rev1
+from mesyx.modes.client.imap.updates import CONDSTORE, QRESYNC, announce_keywords, flag_items, report, rev1
 from mesyx.modes.client.index import MailboxInfo
 from mesyx.modes.client.index.keywords import DELETED, keyword_key
 from mesyx.proto.imap import ContinuationLine
@@ -103,7 +103,7 @@ async def store(session: Session, command: c.Command) -> Completion:
 async def expunge(session: Session, command: c.Command) -> Completion:
     """EXPUNGE and UID EXPUNGE (RFC 9051 section 6.4.3, RFC 4315 section 2.1): the messages
     flagged ``\\Deleted`` now (the session first hears of other sessions' changes); the
-    EXPUNGE (or VANISHED) responses are sent at the end of the command, with any other's."""
+    EXPUNGE (or VANISHED) responses follow, then the tagged OK (with HIGHESTMODSEQ once QRESYNC is on)."""
     assert isinstance(command, c.Expunge)
     _writable(session)
     box = ctx(session)
@@ -121,6 +121,10 @@ async def expunge(session: Session, command: c.Command) -> Completion:
     if doomed:
         result = await asyncio.to_thread(box.writer.expunge, doomed, selected.mailbox_id)
         backend.publish(result.events)
+        await backend.send_updates(session, box)
+    if QRESYNC in session.enabled and selected.modseq > 0:
+        # The client's cache is current up to here (RFC 7162 section 3.2.10's example; Dovecot).
+        return Completion("OK", "EXPUNGE completed", r.highestmodseq(selected.modseq))
     return Completion()
 
 

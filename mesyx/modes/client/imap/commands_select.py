@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 
 from mesyx.modes.client.imap.backend import SYSTEM_FLAG_LIST, Selected, ctx
+from mesyx.modes.client.imap.capabilities import advertise
 from mesyx.modes.client.imap.commands_mailbox import backend_of, find_mailbox
 from mesyx.modes.client.imap.recent import recent_uids
 from mesyx.modes.client.imap.session import AUTHENTICATED, SELECTED, Completion, Session, State, register
@@ -22,6 +23,10 @@ from mesyx.proto.imap import commands as c
 from mesyx.proto.imap import responses as r
 
 __all__ = ["deselect"]
+
+# RFC 7162: the session side (SELECT parameters, STORE UNCHANGEDSINCE, MODSEQ and VANISHED in
+# updates: here, commands_message and updates), FETCH's in commands_fetch, SEARCH's in search_eval.
+advertise("CONDSTORE", "QRESYNC", enable=True)
 
 
 def deselect(session: Session) -> None:
