@@ -20,8 +20,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from tests.client_real.conftest import ADDRESS, PASSPHRASE, certificate, deliver, require
-from tests.client_real.tmux import SCREEN_TIMEOUT, Tmux
-from tests.helpers.daemon import Node, wait_for
+from tests.client_real.tmux import Tmux
+from tests.helpers.daemon import Node
 
 pytestmark = pytest.mark.slow
 
@@ -97,7 +97,7 @@ def test_printed_neomuttrc_opens_the_inbox(printed: str, tmp_path: Path, tmux_se
     tmux_sessions.append(tmux)
     tmux.wait_screen(SUBJECT, "+INBOX")
     tmux.keys("q")
-    wait_for(lambda: not tmux.alive(), timeout=SCREEN_TIMEOUT, interval=0.2, what="neomutt to quit")
+    tmux.wait_exit()
 
 
 def test_printed_curl_lists_the_mailboxes(printed: str) -> None:

@@ -20,6 +20,7 @@ import pytest
 from tests.client_real.conftest import (
     ADDRESS,
     PASSPHRASE,
+    Stored,
     certificate,
     deliver,
     imap_port,
@@ -28,8 +29,8 @@ from tests.client_real.conftest import (
     mailbox_contents,
     require,
 )
-from tests.client_real.tmux import SCREEN_TIMEOUT, Tmux
-from tests.helpers.daemon import Node, wait_for
+from tests.client_real.tmux import Tmux
+from tests.helpers.daemon import Node
 
 pytestmark = pytest.mark.slow
 
@@ -53,38 +54,95 @@ def muttrc(node: Node, security: str, certificates: Path) -> str:
         "set move=no",
         "set wait_key=no",
         "set sort=date",
+        "set confirmappend=no",
+        "set delete=yes",
+        "set timeout=1",
+        "set mail_check=1",
         "",
     ])
 
 
+def start_neomutt(node: Node, security: str, tmp_path: Path, sessions: list[Tmux]) -> Tmux:
+    """neomutt on INBOX in a tmux session (see :func:`muttrc`), once the index is drawn."""
+    neomutt = require("neomutt", "neomutt")
+    shutil.copyfile(certificate(node), tmp_path / "certificates")
+    (tmp_path / "muttrc").write_text(muttrc(node, security, tmp_path / "certificates"), encoding="utf-8")
+    env = {"HOME": str(tmp_path), "TERM": "screen", "LC_ALL": "C.UTF-8", "PATH": os.environ.get("PATH", "")}
+    tmux = Tmux(require("tmux", "tmux"), tmp_path / "tmux.sock", [neomutt, "-n", "-F", str(tmp_path / "muttrc")], env)
+    sessions.append(tmux)
+    tmux.wait_screen("+INBOX", "q:Quit")
+    return tmux
+
+
+def go_to(tmux: Tmux, subject: str) -> None:
+    """Put the index cursor on the message with ``subject`` (neomutt's search, ``/``)."""
+    tmux.wait_screen(subject)
+    tmux.keys("/", subject, "Enter")
+    time.sleep(0.3)
+
+
+def quit_neomutt(tmux: Tmux) -> None:
+    """``q``: neomutt writes pending flag changes and expunges back, then exits."""
+    tmux.keys("q")
+    tmux.wait_exit()
+
+
+def find(node: Node, mailbox: str, subject: str) -> list[Stored]:
+    """The messages of ``mailbox`` whose Subject is ``subject``, read over imaplib."""
+    client = login(node)
+    try:
+        return [s for s in mailbox_contents(client, mailbox).values() if f"Subject: {subject}\r\n".encode() in s.raw]
+    finally:
+        client.logout()
+
+
 @pytest.mark.parametrize("security", ["plain", "starttls", "tls"])
 def test_read_and_flag_a_message(real_node: Node, security: str, tmp_path: Path, tmux_sessions: list[Tmux]) -> None:
-    neomutt = require("neomutt", "neomutt")
     tag = uuid.uuid4().hex[:8]
     subject, body = f"neomutt {security} {tag}", f"The body line {tag} is on the screen."
     deliver(real_node, subject, body + "\n")
-    shutil.copyfile(certificate(real_node), tmp_path / "certificates")
-    (tmp_path / "muttrc").write_text(muttrc(real_node, security, tmp_path / "certificates"), encoding="utf-8")
-    env = {"HOME": str(tmp_path), "TERM": "screen", "LC_ALL": "C.UTF-8", "PATH": os.environ.get("PATH", "")}
-    tmux = Tmux(require("tmux", "tmux"), tmp_path / "tmux.sock", [neomutt, "-n", "-F", str(tmp_path / "muttrc")], env)
-    tmux_sessions.append(tmux)
-
-    tmux.wait_screen(subject, "+INBOX")
-    tmux.keys("/", subject, "Enter")  # search: the cursor goes to our message
-    time.sleep(0.3)
+    tmux = start_neomutt(real_node, security, tmp_path, tmux_sessions)
+    go_to(tmux, subject)
     tmux.keys("Enter")  # open it in the pager
     tmux.wait_screen(f"Subject: {subject}", body)
     tmux.keys("q")  # back to the index
     tmux.wait_screen("q:Quit")
     tmux.keys("F")  # flag the current message
     time.sleep(0.3)
-    tmux.keys("q")  # quit; neomutt writes the flags back (quit=yes: no question)
-    wait_for(lambda: not tmux.alive(), timeout=SCREEN_TIMEOUT, interval=0.2, what="neomutt to quit")
-
-    client = login(real_node)
-    try:
-        ours = [s for s in mailbox_contents(client, "INBOX").values() if f"Subject: {subject}\r\n".encode() in s.raw]
-    finally:
-        client.logout()
+    quit_neomutt(tmux)
+    ours = find(real_node, "INBOX", subject)
     assert len(ours) == 1
     assert {"\\Flagged", "\\Seen"} <= ours[0].flags, ours[0].flags
+
+
+def test_delete_save_to_archive_and_sync(real_node: Node, tmp_path: Path, tmux_sessions: list[Tmux]) -> None:
+    """``d`` then ``$`` expunges; ``s`` to =Archive moves the message there."""
+    tag = uuid.uuid4().hex[:8]
+    doomed, archived = f"to delete {tag}", f"to archive {tag}"
+    deliver(real_node, doomed, "delete me\n")
+    deliver(real_node, archived, "keep me in the archive\n")
+    tmux = start_neomutt(real_node, "plain", tmp_path, tmux_sessions)
+    go_to(tmux, doomed)
+    tmux.keys("d")
+    go_to(tmux, archived)
+    tmux.keys("s")
+    tmux.wait_screen("Save to mailbox")
+    tmux.keys("C-u", "=Archive", "Enter")
+    time.sleep(0.5)
+    tmux.keys("$")  # sync: expunge what is marked deleted
+    time.sleep(0.5)
+    quit_neomutt(tmux)
+    assert find(real_node, "INBOX", doomed) == []
+    assert find(real_node, "INBOX", archived) == []
+    assert len(find(real_node, "Archive", archived)) == 1
+
+
+def test_new_mail_shows_up_while_the_inbox_is_open(real_node: Node, tmp_path: Path,
+                                                   tmux_sessions: list[Tmux]) -> None:
+    """neomutt polls the open mailbox every ``timeout`` seconds; the server's untagged
+    EXISTS (RFC 9051 section 7.4.1) makes the new message appear in the index."""
+    tmux = start_neomutt(real_node, "plain", tmp_path, tmux_sessions)
+    subject = f"arrived while open {uuid.uuid4().hex[:8]}"
+    deliver(real_node, subject, "hello while you look\n")
+    tmux.wait_screen(subject)
+    quit_neomutt(tmux)

@@ -53,5 +53,21 @@ class Tmux:
     def alive(self) -> bool:
         return self._tmux("has-session", "-t", self.session, check=False).returncode == 0
 
+    def wait_exit(self) -> None:
+        """Wait until the program has exited (its session is gone); on a timeout, fail
+        with the screen it was left on (a question it still waits for, say)."""
+        last = [""]
+
+        def gone() -> bool:
+            if not self.alive():
+                return True
+            last[0] = self._tmux("capture-pane", "-p", "-t", self.session, check=False).stdout
+            return False
+
+        try:
+            wait_for(gone, timeout=SCREEN_TIMEOUT, interval=0.2, what="the program to exit")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; the screen was:\n{last[0]}") from None
+
     def kill(self) -> None:
         self._tmux("kill-server", check=False)
