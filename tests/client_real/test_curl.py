@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -104,3 +105,23 @@ def test_uid_search(inbox: Mailbox) -> None:
 def test_status_of_a_created_mailbox(inbox: Mailbox) -> None:
     out = curl(base_url(inbox.node) + "/", "-X", f'STATUS "{CREATED}" (MESSAGES UIDNEXT)')
     assert out == f'* STATUS "{CREATED}" (MESSAGES 0 UIDNEXT 1)\r\n'.encode()
+
+
+def test_upload_appends_the_exact_bytes(inbox: Mailbox, tmp_path: Path) -> None:
+    """``curl -T FILE imap://.../Drafts`` is an APPEND (RFC 9051 section 6.3.12)."""
+    message = b"From: alice@mesyx.test\r\nSubject: uploaded by curl\r\n\r\nhello \xc3\xa9 upload\r\n"
+    (tmp_path / "draft.eml").write_bytes(message)
+    curl(f"{base_url(inbox.node)}/Drafts", "-T", str(tmp_path / "draft.eml"))
+    client = login(inbox.node)
+    try:
+        stored = [s for s in mailbox_contents(client, "Drafts").values() if s.raw == message]
+    finally:
+        client.logout()
+    assert len(stored) == 1
+
+
+def test_starttls_required(inbox: Mailbox) -> None:
+    """``--ssl-reqd`` on imap://: STARTTLS on port base + 143, then AUTHENTICATE PLAIN."""
+    out = curl(f"{base_url(inbox.node)}/INBOX", "--ssl-reqd", "--cacert", str(certificate(inbox.node)),
+               "--login-options", "AUTH=PLAIN", "-X", "UID SEARCH ALL")
+    assert out == b"* SEARCH 1 2 3\r\n"
