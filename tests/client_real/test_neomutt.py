@@ -1,18 +1,20 @@
-"""neomutt, driven through tmux as a person would, reads and flags a message (issue 3).
+"""neomutt, driven through tmux as a person would, against a real node (issue 3).
 
-neomutt runs in a detached tmux session on a socket of the test's own, with a muttrc
-of the test's own (``-n``: no system config, HOME pointing at a temp dir) and no header
-or body cache, so everything it shows came from the server just now. Keys go in with
-``tmux send-keys``; the screen comes back with ``tmux capture-pane -p`` and is polled
-(neomutt needs a moment to connect and draw).
+It reads and flags a message (plain on loopback, STARTTLS, TLS), deletes and expunges,
+saves to another mailbox, sees new mail arrive while INBOX is open, and resynchronises
+a header cache with CONDSTORE/QRESYNC. neomutt runs in a detached tmux session on a
+socket of the test's own, with a muttrc of the test's own (``-n``: no system config,
+HOME pointing at a temp dir) and, unless a test says otherwise, no header or body cache,
+so everything it shows came from the server just now. Keys go in with ``tmux
+send-keys``; the screen comes back with ``tmux capture-pane -p`` and is polled.
 """
-
 from __future__ import annotations
 
 import os
 import shutil
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -35,7 +37,7 @@ from tests.helpers.daemon import Node
 pytestmark = pytest.mark.slow
 
 
-def muttrc(node: Node, security: str, certificates: Path) -> str:
+def muttrc(node: Node, security: str, certificates: Path, extra: Sequence[str] = ()) -> str:
     """``security``: "plain" (imap:// on loopback), "starttls" (imap:// on port base + 143,
     TLS required) or "tls" (imaps:// on port base + 993). With TLS the node's certificate
     is the only one trusted: ``certificate_file`` lists the certificates neomutt accepts."""
@@ -58,17 +60,23 @@ def muttrc(node: Node, security: str, certificates: Path) -> str:
         "set delete=yes",
         "set timeout=1",
         "set mail_check=1",
+        *extra,
         "",
     ])
 
 
-def start_neomutt(node: Node, security: str, tmp_path: Path, sessions: list[Tmux]) -> Tmux:
-    """neomutt on INBOX in a tmux session (see :func:`muttrc`), once the index is drawn."""
+def start_neomutt(node: Node, security: str, tmp_path: Path, sessions: list[Tmux], extra: Sequence[str] = (),
+                  log: Path | None = None) -> Tmux:
+    """neomutt on INBOX in a tmux session (see :func:`muttrc`; ``extra`` lines go at its
+    end), once the index is drawn. With ``log``, neomutt writes its debug log there
+    (level 2: every command it sends), as ``<log>0``."""
     neomutt = require("neomutt", "neomutt")
     shutil.copyfile(certificate(node), tmp_path / "certificates")
-    (tmp_path / "muttrc").write_text(muttrc(node, security, tmp_path / "certificates"), encoding="utf-8")
+    (tmp_path / "muttrc").write_text(muttrc(node, security, tmp_path / "certificates", extra), encoding="utf-8")
     env = {"HOME": str(tmp_path), "TERM": "screen", "LC_ALL": "C.UTF-8", "PATH": os.environ.get("PATH", "")}
-    tmux = Tmux(require("tmux", "tmux"), tmp_path / "tmux.sock", [neomutt, "-n", "-F", str(tmp_path / "muttrc")], env)
+    debug = ["-d", "2", "-l", str(log)] if log is not None else []
+    command = [neomutt, "-n", *debug, "-F", str(tmp_path / "muttrc")]
+    tmux = Tmux(require("tmux", "tmux"), tmp_path / "tmux.sock", command, env)
     sessions.append(tmux)
     tmux.wait_screen("+INBOX", "q:Quit")
     return tmux
@@ -146,3 +154,44 @@ def test_new_mail_shows_up_while_the_inbox_is_open(real_node: Node, tmp_path: Pa
     deliver(real_node, subject, "hello while you look\n")
     tmux.wait_screen(subject)
     quit_neomutt(tmux)
+
+
+def _index_line(screen: str, subject: str) -> str:
+    return next(line for line in screen.splitlines() if line.rstrip().endswith(subject))
+
+
+def test_header_cache_resyncs_with_condstore_and_qresync(real_node: Node, tmp_path: Path,
+                                                         tmux_sessions: list[Tmux]) -> None:
+    """With a header cache and ``imap_condstore``/``imap_qresync``, neomutt reopens INBOX
+    with ``UID FETCH 1:* (FLAGS) (CHANGEDSINCE m VANISHED)`` (RFC 7162 section 3.2.6)
+    and must see a flag set, a message expunged and one delivered in the meantime."""
+    tag = uuid.uuid4().hex[:8]
+    gone, flagged, kept, arrived = (f"qresync {word} {tag}" for word in ("gone", "flagged", "kept", "arrived"))
+    for subject in (gone, flagged, kept):
+        deliver(real_node, subject, "cached\n")
+    extra = [f'set header_cache="{tmp_path / "hcache"}/"', "set imap_condstore=yes", "set imap_qresync=yes"]
+    (tmp_path / "hcache").mkdir()
+    first = start_neomutt(real_node, "plain", tmp_path, tmux_sessions, extra)
+    first.wait_screen(gone, flagged, kept)
+    quit_neomutt(first)
+
+    client = login(real_node)
+    try:
+        by_subject = {next(line for line in s.raw.split(b"\r\n") if line.startswith(b"Subject: ")): s.uid
+                      for s in mailbox_contents(client, "INBOX").values()}
+        client.select("INBOX")
+        assert client.uid("STORE", str(by_subject[f"Subject: {flagged}".encode()]), "+FLAGS", "(\\Flagged)")[0] == "OK"
+        assert client.uid("STORE", str(by_subject[f"Subject: {gone}".encode()]), "+FLAGS", "(\\Deleted)")[0] == "OK"
+        assert client.expunge()[0] == "OK"
+    finally:
+        client.logout()
+    deliver(real_node, arrived, "new since the cache\n")
+
+    second = start_neomutt(real_node, "plain", tmp_path, tmux_sessions, extra, log=tmp_path / "debug")
+    screen = second.wait_screen(arrived, kept)
+    quit_neomutt(second)
+    assert gone not in screen, screen
+    assert "!" in _index_line(screen, flagged)[:12], screen
+    assert "!" not in _index_line(screen, kept)[:12], screen
+    sent = (tmp_path / "debug0").read_text(encoding="utf-8", errors="replace")
+    assert "CHANGEDSINCE" in sent and "VANISHED" in sent, "neomutt did not take the QRESYNC path"
