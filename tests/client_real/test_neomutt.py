@@ -8,6 +8,7 @@ HOME pointing at a temp dir) and, unless a test says otherwise, no header or bod
 so everything it shows came from the server just now. Keys go in with ``tmux
 send-keys``; the screen comes back with ``tmux capture-pane -p`` and is polled.
 """
+
 from __future__ import annotations
 
 import os
@@ -145,15 +146,21 @@ def test_delete_save_to_archive_and_sync(real_node: Node, tmp_path: Path, tmux_s
     assert len(find(real_node, "Archive", archived)) == 1
 
 
-def test_new_mail_shows_up_while_the_inbox_is_open(real_node: Node, tmp_path: Path,
+@pytest.mark.parametrize("idle", [False, True], ids=["noop", "idle"])
+def test_new_mail_shows_up_while_the_inbox_is_open(real_node: Node, idle: bool, tmp_path: Path,
                                                    tmux_sessions: list[Tmux]) -> None:
-    """neomutt polls the open mailbox every ``timeout`` seconds; the server's untagged
-    EXISTS (RFC 9051 section 7.4.1) makes the new message appear in the index."""
-    tmux = start_neomutt(real_node, "plain", tmp_path, tmux_sessions)
+    """neomutt checks the open mailbox every ``timeout`` seconds, with NOOP or (with
+    ``imap_idle``) in IDLE (RFC 2177); the server's untagged EXISTS (RFC 9051 section
+    7.4.1) makes the new message appear in the index."""
+    extra = ["set imap_idle=yes"] if idle else []
+    tmux = start_neomutt(real_node, "plain", tmp_path, tmux_sessions, extra, log=tmp_path / "debug")
+    time.sleep(1.5)  # let it settle into its check loop (and, with imap_idle, into IDLE)
     subject = f"arrived while open {uuid.uuid4().hex[:8]}"
     deliver(real_node, subject, "hello while you look\n")
     tmux.wait_screen(subject)
     quit_neomutt(tmux)
+    sent = (tmp_path / "debug0").read_text(encoding="utf-8", errors="replace")
+    assert ("> DONE" in sent) is idle, "expected IDLE to be used exactly when imap_idle is set"
 
 
 def _index_line(screen: str, subject: str) -> str:
