@@ -16,7 +16,10 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 # What the tests need from Debian: swaks (SMTP client in the integration tests),
-# postgresql (the real server the store tests start as `nobody`), tmux (daemon sessions).
+# postgresql (the real server the store tests start as `nobody`), tmux (daemon sessions,
+# neomutt's screen), isync, neomutt, curl (real IMAP clients in tests/client_real).
+# tests/imaptest builds Dovecot's imaptest with ../shared/tools/imaptest/build.sh, which
+# installs its own build dependencies (dovecot-dev, build tools).
 DEB_PACKAGES := swaks postgresql tmux isync neomutt curl
 
 DEMO_HOME := ./demo-home
