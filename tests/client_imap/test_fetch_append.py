@@ -35,8 +35,8 @@ def test_multiappend_stores_every_message_and_names_their_uids(tmp_path: Path) -
         assert b"* 2 EXISTS" in out
         assert b"[APPENDUID " in out and tagged(out).split(b"]")[0].endswith(b" 1:2")
         out = await cl("FETCH 1:2 (FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
-        assert b'FLAGS (\\Seen) INTERNALDATE "24-Mar-2007 21:00:00 +0000"' in out
-        assert b"FLAGS (\\Flagged)" in out and b"Subject: mail2" in out
+        assert b'FLAGS (\\Seen \\Recent) INTERNALDATE "24-Mar-2007 21:00:00 +0000"' in out
+        assert b"FLAGS (\\Flagged \\Recent)" in out and b"Subject: mail2" in out
 
     asyncio.run(run())
 

@@ -42,7 +42,7 @@ def test_binary_sections_sizes_and_partials(tmp_path: Path) -> None:
         assert b"BINARY[1]<6> {5}\r\nworld" in out
         assert b"\\Seen" not in out
         out = await c("FETCH 1 (BINARY[1])")  # not PEEK: sets \Seen like BODY[]
-        assert b"FLAGS (\\Seen)" in out
+        assert b"FLAGS (\\Seen \\Recent)" in out
 
     asyncio.run(run())
 

@@ -31,7 +31,7 @@ def test_fetch_modseq_turns_condstore_on(tmp_path: Path) -> None:
         assert re.search(rb"^\* OK \[HIGHESTMODSEQ \d+\]", out, re.MULTILINE)
         assert len(_modseqs(out)) == 3 and "CONDSTORE" in cl.session.enabled
         out = await cl("FETCH 1 FLAGS")  # once on, FLAGS come with MODSEQ
-        assert re.search(rb"\* 1 FETCH \(FLAGS \(\) MODSEQ \(\d+\)\)", out)
+        assert re.search(rb"\* 1 FETCH \(FLAGS \(\\Recent\) MODSEQ \(\d+\)\)", out)
         assert b"HIGHESTMODSEQ" not in out  # told once
 
     asyncio.run(run())

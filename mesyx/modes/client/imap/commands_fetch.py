@@ -29,6 +29,7 @@ from mesyx.modes.client.imap.backend import MailboxSession, Selected, ctx
 from mesyx.modes.client.imap.capabilities import advertise
 from mesyx.modes.client.imap.commands_mailbox import backend_of
 from mesyx.modes.client.imap.fetch_items import CONDSTORE, FetchPlan, header_only, internaldate, message_items
+from mesyx.modes.client.imap.recent import shown_recent
 from mesyx.modes.client.imap.session import SELECTED, Completion, ImapRefusal, Session, register
 from mesyx.modes.client.index import IndexReader, MessageInfo
 from mesyx.modes.client.index.decrypt import CHUNK, Opened, open_envelopes
@@ -204,12 +205,14 @@ async def fetch(session: Session, command: c.Command) -> Completion:
     changed_since = command.modifiers.changed_since
     if CONDSTORE not in session.enabled and (changed_since is not None or FetchItem.MODSEQ in command.attributes):
         await _enable_condstore(session, box)
+    sets_flags = not selected.readonly and any(sets_seen(a) for a in command.attributes)
     plan = FetchPlan.of(
         command.attributes,
         uid=command.uid,
         modseq=CONDSTORE in session.enabled,
         utf8="UTF8=ACCEPT" in session.enabled,
         changed_since=changed_since is not None,
+        recent=shown_recent(session, selected) if sets_flags or FetchItem.FLAGS in command.attributes else frozenset(),
     )
     if command.modifiers.vanished:
         await _vanished(session, box, command)
@@ -217,7 +220,7 @@ async def fetch(session: Session, command: c.Command) -> Completion:
     if changed_since is not None:
         wanted = [m for m in wanted if m.modseq > changed_since]
     flagged: set[int] = set()
-    if not selected.readonly and any(sets_seen(a) for a in plan.attributes):
+    if sets_flags:
         flagged = await _mark_seen(session, box, wanted)
         wanted = [selected.messages[m.uid] for m in wanted]
     unreadable = 0

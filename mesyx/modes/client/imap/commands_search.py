@@ -2,6 +2,8 @@
 
 Evaluation is :mod:`.search_eval`, the answer (``* SEARCH`` or ``* ESEARCH``, ``$``) :mod:`.search_answer`,
 ``RETURN (UPDATE)`` results kept live by :mod:`.search_context` (RFC 5267 section 4.3).
+Once UTF8=ACCEPT is enabled, a CHARSET argument is ``BAD`` (RFC 6855 section 3: every
+string is UTF-8 then; IMAP4rev2 alone still allows it, RFC 9051 section 6.4.4).
 This module also brings in SORT and THREAD, whose handlers register on import.
 """
 
@@ -23,6 +25,8 @@ advertise("ESEARCH", "SEARCHRES")
 @register(c.Search, SELECTED)
 async def search(session: Session, command: c.Command) -> Completion:
     assert isinstance(command, c.Search)
+    if command.charset is not None and "UTF8=ACCEPT" in session.enabled:
+        return Completion("BAD", "SEARCH takes no CHARSET once UTF8=ACCEPT is enabled (RFC 6855 section 3)")
     refused = refuse_returns(command.returns, "SEARCH")
     if refused is not None:
         return refused

@@ -22,7 +22,7 @@ from mesyx.modes.client.imap.backend import imap_flags
 from mesyx.modes.client.index import MessageInfo
 from mesyx.proto.imap.fetch import FetchAttribute, FetchBody, FetchItem, SectionText, response_name
 from mesyx.proto.imap.message import fetch_value, needs_message
-from mesyx.proto.imap.values import Quoted, Value, format_date_time
+from mesyx.proto.imap.values import Atom, Quoted, Value, format_date_time
 from mesyx.proto.mime.message import ParsedMessage
 
 __all__ = ["FetchPlan", "internaldate", "header_only", "message_items", "CONDSTORE"]
@@ -58,10 +58,20 @@ class FetchPlan:
     modseq: bool = False
     #: UTF8=ACCEPT is on: ENVELOPE/BODYSTRUCTURE strings may be UTF-8 (RFC 6855 section 3).
     utf8: bool = False
+    #: The UIDs whose FLAGS carry ``\\Recent`` (RFC 3501 section 2.3.2: recent in this
+    #: session); empty for IMAP4rev2 sessions (RFC 9051 appendix E removed the flag).
+    recent: frozenset[int] = frozenset()
 
     @classmethod
     def of(
-        cls, attributes: tuple[FetchAttribute, ...], *, uid: bool, modseq: bool, utf8: bool, changed_since: bool = False
+        cls,
+        attributes: tuple[FetchAttribute, ...],
+        *,
+        uid: bool,
+        modseq: bool,
+        utf8: bool,
+        changed_since: bool = False,
+        recent: frozenset[int] = frozenset(),
     ) -> FetchPlan:
         """UID FETCH always answers UID (RFC 9051 section 6.4.9); with CONDSTORE on, FETCH of
         FLAGS also answers MODSEQ (RFC 7162 section 3.1.4.1: "the server MUST include"), and
@@ -71,7 +81,7 @@ class FetchPlan:
             attrs.insert(0, FetchItem.UID)
         if (changed_since or (modseq and FetchItem.FLAGS in attrs)) and FetchItem.MODSEQ not in attrs:
             attrs.append(FetchItem.MODSEQ)
-        return cls(tuple(attrs), modseq, utf8)
+        return cls(tuple(attrs), modseq, utf8, recent)
 
     @property
     def content(self) -> tuple[FetchAttribute, ...]:
@@ -92,11 +102,15 @@ class FetchPlan:
         return self.attributes + tuple(extra)
 
 
-def _index_value(info: MessageInfo, attribute: FetchItem) -> Value:
+_RECENT = Atom("\\Recent")
+
+
+def _index_value(plan: FetchPlan, info: MessageInfo, attribute: FetchItem) -> Value:
     if attribute is FetchItem.UID:
         return info.uid
     if attribute is FetchItem.FLAGS:
-        return imap_flags(info.keywords)
+        flags = imap_flags(info.keywords)
+        return (*flags, _RECENT) if info.uid in plan.recent else flags
     if attribute is FetchItem.INTERNALDATE:
         return internaldate(info)
     if attribute is FetchItem.MODSEQ:
@@ -116,7 +130,7 @@ def message_items(
     for attr in attributes:
         if not _content(attr):
             assert isinstance(attr, FetchItem)
-            items.append((response_name(attr), _index_value(info, attr)))
+            items.append((response_name(attr), _index_value(plan, info, attr)))
         elif message is not None:
             items.append((response_name(attr), fetch_value(message, attr, utf8=plan.utf8)))
     return items

@@ -14,12 +14,14 @@ STATUS RECENT is ``len(MARKS.claim(..., keep=False))``.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from mesyx.modes.client.imap.backend import Selected
 from mesyx.modes.client.imap.per_selection import PerSelection
+from mesyx.modes.client.imap.session import Session
 
-__all__ = ["RecentMarks", "MARKS", "recent_uids"]
+__all__ = ["RecentMarks", "MARKS", "recent_uids", "shown_recent"]
 
 
 @dataclass
@@ -59,8 +61,16 @@ _by_selection: PerSelection[_SessionRecent] = PerSelection(_SessionRecent)
 def recent_uids(selected: Selected, marks: RecentMarks = MARKS) -> frozenset[int]:
     """The selection's recent UIDs, claiming any message it had not considered yet."""
     state = _by_selection.get(selected)
-    new = [u for u in selected.uids if u > state.considered]
+    new = selected.uids[bisect_right(selected.uids, state.considered) :]
     if new:
         state.uids |= marks.claim(selected.mailbox_id, selected.uidvalidity, new, keep=not selected.readonly)
         state.considered = new[-1]
     return frozenset(u for u in state.uids if u in selected.messages)
+
+
+def shown_recent(session: Session, selected: Selected) -> frozenset[int]:
+    """The UIDs whose FLAGS show ``\\Recent`` to this session: none once it enabled
+    IMAP4rev2 (RFC 9051 appendix E: the flag is gone), else :func:`recent_uids`."""
+    if "IMAP4rev2" in session.enabled:
+        return frozenset()
+    return recent_uids(selected)

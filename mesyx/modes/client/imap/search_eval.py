@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from mesyx.modes.client.imap.backend import Selected, ctx
 from mesyx.modes.client.imap.commands_fetch import cached_headers, read_messages, resolve
 from mesyx.modes.client.imap.commands_mailbox import backend_of
-from mesyx.modes.client.imap.recent import recent_uids
+from mesyx.modes.client.imap.recent import shown_recent
 from mesyx.modes.client.imap.session import ImapRefusal, Session
 from mesyx.modes.client.index import MessageInfo
 from mesyx.modes.client.index.keywords import keyword_key
@@ -192,12 +192,16 @@ class SearchResult:
 
 
 async def _parsed(session: Session, infos: list[MessageInfo], *, bodies: bool) -> dict[int, ParsedMessage]:
-    """The messages by UID: whole (decrypted, batched) with ``bodies``, else their cached headers (one query)."""
-    if not infos:
+    """The messages by UID: whole (decrypted, batched) with ``bodies``, else their cached headers (one query).
+
+    Unavailable messages (keyset detached) are not even tried: they have no cached header
+    and would not decrypt, so header and text keys simply do not match them.
+    """
+    eids = [i.envelope_id for i in infos if i.available]
+    if not eids:
         return {}
     box = ctx(session)
     backend = backend_of(session)
-    eids = [i.envelope_id for i in infos]
     if bodies:
         found = await asyncio.to_thread(read_messages, backend.store, box, eids)
     else:
@@ -220,7 +224,7 @@ async def run_search(session: Session, criteria: s.SearchKey, *, headers: bool =
     infos = [selected.messages[u] for u in selected.uids]
     keyed = need_headers or bodies
     parsed = await _parsed(session, infos, bodies=bodies) if keyed else {}
-    matcher = Matcher(selected, parsed, recent_uids(selected))
+    matcher = Matcher(selected, parsed, shown_recent(session, selected))
     hits = [i for i in infos if matcher.matches(criteria, i)]
     if headers and not keyed:
         parsed = await _parsed(session, hits, bodies=False)
