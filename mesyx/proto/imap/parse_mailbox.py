@@ -10,7 +10,6 @@ parser starts after the command word.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Final
 
@@ -38,7 +37,6 @@ from mesyx.proto.imap.commands import (
 )
 from mesyx.proto.imap.scanner import Scanner
 from mesyx.proto.imap.sequence import SequenceSet
-from mesyx.proto.imap.utf7 import decode_mailbox_name_or_literal
 
 __all__ = [
     "parse_select",
@@ -56,32 +54,15 @@ _SPECIAL_USE: Final = {
     a.upper(): a for a in ("\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash")
 }
 
-#: ``list-char = ATOM-CHAR / list-wildcards / resp-specials``: printable ASCII but ``( ) { " \``.
-_LIST_CHARS: Final = re.compile(rb'[!#-\'*-\[\]-z|-~]+')
-
-
-def _name(sc: Scanner, data: bytes, *, inbox: bool) -> str:
-    """A looked-up name: modified UTF-7, or literal when it is not valid (see the module doc)."""
-    # UTF8=ACCEPT, or 8-bit taken as UTF-8 (as Scanner.mailbox does); else modified UTF-7.
-    utf7 = data.isascii() and not sc.utf8
-    name = decode_mailbox_name_or_literal(data.decode("ascii")) if utf7 else sc.utf8_text(data)
-    return "INBOX" if inbox and name.upper() == "INBOX" else name
-
 
 def _lookup_mailbox(sc: Scanner) -> str:
-    """``mailbox`` naming a mailbox that should exist; INBOX in any case is ``"INBOX"``."""
-    return _name(sc, sc.astring(), inbox=True)
+    """``mailbox`` naming a mailbox that should exist (taken literally if not modified UTF-7)."""
+    return sc.mailbox(lenient=True)
 
 
 def _reference(sc: Scanner) -> str:
     """A LIST/LSUB reference: a ``mailbox`` whose case is kept."""
-    return _name(sc, sc.astring(), inbox=False)
-
-
-def _pattern(sc: Scanner) -> str:
-    """``list-mailbox = 1*list-char / string`` (wildcards ``%`` and ``*`` allowed unquoted)."""
-    data = sc.string() if sc.peek() == 0x22 or sc.at_literal() else sc.match(_LIST_CHARS, "a mailbox pattern")
-    return _name(sc, data, inbox=False)
+    return sc.mailbox(inbox=False, lenient=True)
 
 
 def _seq_match(sc: Scanner) -> tuple[SequenceSet, SequenceSet]:
@@ -238,12 +219,12 @@ def parse_list(sc: Scanner, tag: str, uid: bool) -> Command:
     sc.sp()
     if sc.take(b"("):
         extended = True
-        patterns = [_pattern(sc)]
+        patterns = [sc.list_mailbox()]
         while not sc.take(b")"):
             sc.sp()
-            patterns.append(_pattern(sc))
+            patterns.append(sc.list_mailbox())
     else:
-        patterns = [_pattern(sc)]
+        patterns = [sc.list_mailbox()]
     returns = ListReturn()
     if sc.take(b" "):
         extended = True
@@ -263,7 +244,7 @@ def parse_lsub(sc: Scanner, tag: str, uid: bool) -> Command:
     sc.sp()
     reference = _reference(sc)
     sc.sp()
-    pattern = _pattern(sc)
+    pattern = sc.list_mailbox()
     sc.expect_end()
     return Lsub(tag=tag, reference=reference, pattern=pattern)
 

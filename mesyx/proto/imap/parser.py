@@ -11,7 +11,9 @@ received and acts on each event:
   ``{n+}`` (RFC 7888) gives no event;
 * :class:`BadCommand`: a malformed or over-limit command, to be answered ``tag BAD``
   (``* BAD`` when no tag could be read) or, for an APPEND message over the size limit,
-  ``tag NO [TOOBIG]`` (RFC 9051 section 7.1, RFC 7889). The reader then skips the rest of
+  ``tag NO [TOOBIG]`` (RFC 9051 section 7.1, RFC 7889), and a CREATE, RENAME target,
+  SUBSCRIBE, COPY or MOVE target that is not valid modified UTF-7 ``tag NO [CANNOT]``
+  (RFC 3501 section 5.1.3). The reader then skips the rest of
   that command, literals included, and resynchronises at the next command;
 * :class:`ContinuationLine`: after :meth:`CommandReader.expect_continuation_line`, the next
   line as is (an AUTHENTICATE response, RFC 9051 section 6.2.2, or IDLE's ``DONE``, RFC 2177).
@@ -32,7 +34,7 @@ from typing import Final, Literal, TypeAlias
 
 from mesyx.errors import MesyxError, UsageError
 from mesyx.proto.imap.commands import Command
-from mesyx.proto.imap.errors import ImapSyntaxError, ImapTooBig, UnknownCharset
+from mesyx.proto.imap.errors import ImapSyntaxError, ImapTooBig, MailboxNameError, UnknownCharset
 from mesyx.proto.imap.parse_commands import parse_command, peek_command
 from mesyx.proto.imap.scanner import ANNOUNCEMENT, LiteralPending
 
@@ -49,6 +51,9 @@ __all__ = [
 #: The largest non-synchronizing literal LITERAL- allows (RFC 7888 section 4).
 LITERAL_MINUS_MAX: Final = 4096
 _TAIL: Final = 32  # enough for the longest literal announcement "~{<20 digits>+}"
+#: The code of a name that cannot be a mailbox's (RFC 5530 section 3), answered ``NO`` as
+#: Dovecot does: the command is well formed, the name is what cannot be used.
+_CANNOT: Final = "CANNOT"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +101,9 @@ class BadCommand:
     """A command that cannot be carried out as sent.
 
     Reply ``<tag or *> <status> [<code>] <text>``: ``status`` is ``BAD`` except for an
-    APPEND message over the size limit (``NO``, code ``TOOBIG``) and an unknown SEARCH
-    charset (``NO``, code ``BADCHARSET (...)``). ``command`` is the command word if it
+    APPEND message over the size limit (``NO``, code ``TOOBIG``), an unknown SEARCH
+    charset (``NO``, code ``BADCHARSET (...)``) and a mailbox name to create that is not
+    valid modified UTF-7 (``NO``, code ``CANNOT``). ``command`` is the command word if it
     could be read. :meth:`error` gives the same as a typed Mesyx error.
     """
 
@@ -108,9 +114,12 @@ class BadCommand:
     command: str | None = None
 
     def error(self) -> MesyxError:
-        """:class:`ImapTooBig` (a LimitExceeded) for a size limit, else :class:`ImapSyntaxError`."""
+        """:class:`ImapTooBig` (a LimitExceeded) for a size limit, :class:`MailboxNameError` for
+        a name that cannot be a mailbox's, else :class:`ImapSyntaxError`."""
         if self.code == "TOOBIG":
             return ImapTooBig(self.text)
+        if self.code == _CANNOT:
+            return MailboxNameError(self.text)
         return ImapSyntaxError(self.text)
 
 
@@ -416,6 +425,8 @@ class CommandReader:
             return self._announce(line, pending, size, sync)
         except UnknownCharset as exc:
             return self._refuse(line, str(exc), status="NO", code=_badcharset(exc))
+        except MailboxNameError as exc:
+            return self._refuse(line, str(exc), status="NO", code=_CANNOT)
         except UsageError as exc:
             return self._refuse(line, str(exc))
         except Exception:  # noqa: BLE001 - the reader is an edge: no exception may escape feed()
@@ -456,6 +467,8 @@ class CommandReader:
             event: Event = self._parse()
         except UnknownCharset as exc:
             event = self._bad(str(exc), status="NO", code=_badcharset(exc))
+        except MailboxNameError as exc:
+            event = self._bad(str(exc), status="NO", code=_CANNOT)
         except UsageError as exc:
             event = self._bad(str(exc))
         except Exception:  # noqa: BLE001 - the reader is an edge: no exception may escape feed()

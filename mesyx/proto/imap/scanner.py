@@ -6,7 +6,8 @@ line but the last ends with the literal's announcement (``{n}``, ``{n+}``, ``~{n
 numbers, quoted strings, literals, astrings, flags, dates, sequence sets). A malformed token
 raises :class:`~mesyx.proto.imap.errors.ImapSyntaxError`; a literal whose data has not arrived
 yet raises :class:`LiteralPending`, which lets the reader check a partial command (and size
-the literal by its role) before it asks the client for the data.
+the literal by its role) before it asks the client for the data. A mailbox name that is not
+valid modified UTF-7 raises :class:`~mesyx.proto.imap.errors.MailboxNameError` (a ``NO``).
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from collections.abc import Callable, Sequence
 from typing import Final, Literal, NoReturn
 
 from mesyx.proto.imap.commands import SYSTEM_FLAGS
-from mesyx.proto.imap.errors import ImapSyntaxError, MailboxNameError
+from mesyx.proto.imap.errors import ImapSyntaxError
 from mesyx.proto.imap.sequence import MAX_NUMBER, SAVED, MessageSet, SeqRange, SequenceSet
-from mesyx.proto.imap.utf7 import decode_mailbox_name
+from mesyx.proto.imap.utf7 import decode_mailbox_name, decode_mailbox_name_or_literal
 
 __all__ = ["Scanner", "LiteralPending", "LiteralRole", "ANNOUNCEMENT", "TAG", "MAX_NUMBER64"]
 
@@ -255,32 +256,36 @@ class Scanner:
     def string_text(self) -> str:
         return self.utf8_text(self.string())
 
-    def _mailbox_text(self, data: bytes, *, inbox: bool) -> str:
+    def mailbox_text(self, data: bytes, *, inbox: bool = True, lenient: bool = False) -> str:
+        """A mailbox name as sent, decoded; INBOX in any case is ``"INBOX"`` (RFC 3501 section 5.1)
+        unless ``inbox`` is false (a LIST reference or pattern keeps its case).
+
+        7-bit names are modified UTF-7 (RFC 3501 section 5.1.3) unless UTF8=ACCEPT is on;
+        8-bit names are UTF-8 (RFC 6855 section 3; from a client that did not enable it too:
+        modified UTF-7 is 7-bit, so this cannot be ambiguous). A name that is not valid
+        modified UTF-7 raises :class:`MailboxNameError` (the reader answers ``NO``, not
+        ``BAD``: the command is well formed, the name cannot be created), or with ``lenient``
+        (a name that is looked up, not created) is taken literally, as Dovecot does.
+        """
         if data.isascii() and not self.utf8:
-            try:
-                name = decode_mailbox_name(data)
-            except MailboxNameError as exc:
-                self.fail(str(exc))
+            text = data.decode("ascii")
+            name = decode_mailbox_name_or_literal(text) if lenient else decode_mailbox_name(text)
         else:
-            # UTF8=ACCEPT names are UTF-8; 8-bit names from a client that did not enable it
-            # are taken as UTF-8 too (modified UTF-7 is 7-bit, so this cannot be ambiguous).
             name = self.utf8_text(data)
         if inbox and name.upper() == "INBOX":
             return "INBOX"
         return name
 
-    def mailbox(self, *, inbox: bool = True) -> str:
-        """``mailbox = "INBOX" / astring``, decoded; INBOX in any case is ``"INBOX"`` (RFC 3501 section 5.1).
-
-        ``inbox=False`` keeps the case as sent (a LIST reference).
-        """
-        return self._mailbox_text(self.astring(), inbox=inbox)
+    def mailbox(self, *, inbox: bool = True, lenient: bool = False) -> str:
+        """``mailbox = "INBOX" / astring``, decoded by :meth:`mailbox_text`."""
+        return self.mailbox_text(self.astring(), inbox=inbox, lenient=lenient)
 
     def list_mailbox(self) -> str:
-        """``list-mailbox = 1*list-char / string`` (wildcards ``%`` and ``*`` allowed unquoted)."""
+        """``list-mailbox = 1*list-char / string`` (wildcards ``%`` and ``*`` allowed unquoted),
+        decoded leniently (a pattern only looks names up), its case kept."""
         c = self.peek()
         data = self.string() if c == 0x22 or self.at_literal() else self.match(_LIST_ATOM, "a mailbox pattern")
-        return self._mailbox_text(data, inbox=False)
+        return self.mailbox_text(data, inbox=False, lenient=True)
 
     # -- flags, dates, sets --------------------------------------------------------
 
