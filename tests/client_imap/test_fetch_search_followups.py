@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from mesyx.modes.client.imap import commands_fetch
-from mesyx.modes.client.imap.backend import MailboxSession
+from mesyx.modes.client.imap.backend import MailboxSession, Selected
+from mesyx.modes.client.imap.commands_fetch import resolve
 from mesyx.modes.client.index.decrypt import Opened, Unopenable, open_envelopes
+from mesyx.proto.imap.scanner import Scanner
 from mesyx.store.mailcrypt import UnlockedAccount
 from mesyx.store.store import Store
 from tests.client_imap.indexed import IndexClient, make_store, message, tagged
@@ -115,3 +117,28 @@ def test_search_charset_is_bad_once_utf8_accept_is_enabled(tmp_path: Path) -> No
         assert b"ALL 1" in await cl("SEARCH SUBJECT s1")
 
     asyncio.run(run())
+
+
+def test_recent_set_follows_expunges_and_arrivals(tmp_path: Path) -> None:
+    async def run() -> None:
+        cl = await _inbox(make_store(tmp_path), 3)
+        await cl("SELECT INBOX")
+        await cl("STORE 2 +FLAGS.SILENT (\\Deleted)")
+        await cl("EXPUNGE")
+        assert _line(await cl("SEARCH RECENT"), b"* SEARCH") == b"* SEARCH 1 2"
+        await cl.append("INBOX", message("s4"))
+        assert _line(await cl("UID SEARCH RECENT"), b"* SEARCH") == b"* SEARCH 1 3 4"
+        assert (await cl("FETCH 1:* (FLAGS)")).count(b"\\Recent") == 3
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize(
+    ("wire", "expected"),
+    [("1", [1]), ("2", []), ("*", [9]), ("7:3", [3, 5, 7]), ("9:*,1:3,3", [1, 3, 9]), ("10:20", []), ("12:*", [9]), ("4:6,6:8", [5, 7])],
+)
+def test_uid_sets_resolve_by_bisection(wire: str, expected: list[int]) -> None:
+    selected = Selected("m", "INBOX", False, 1)
+    selected.uids = [1, 3, 5, 7, 9]
+    messages = Scanner([wire.encode()], [], []).sequence_set()
+    assert resolve(selected, messages, uid=True) == expected

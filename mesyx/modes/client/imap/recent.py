@@ -50,22 +50,33 @@ MARKS = RecentMarks()
 
 @dataclass
 class _SessionRecent:
-    uids: set[int] = field(default_factory=set)
+    uids: frozenset[int] = frozenset()
     #: The highest UID of the selection this session has claimed for.
     considered: int = 0
+    #: How many messages the selection held when ``uids`` was last brought up to date:
+    #: fewer now means some were expunged, and ``uids`` is pruned.
+    counted: int = 0
 
 
 _by_selection: PerSelection[_SessionRecent] = PerSelection(_SessionRecent)
 
 
 def recent_uids(selected: Selected, marks: RecentMarks = MARKS) -> frozenset[int]:
-    """The selection's recent UIDs, claiming any message it had not considered yet."""
+    """The selection's recent UIDs, claiming any message it had not considered yet.
+
+    Called by every FETCH of FLAGS (mbsync sends one per message), so it costs O(log n)
+    when nothing arrived or left, not a pass over the mailbox.
+    """
     state = _by_selection.get(selected)
     new = selected.uids[bisect_right(selected.uids, state.considered) :]
     if new:
         state.uids |= marks.claim(selected.mailbox_id, selected.uidvalidity, new, keep=not selected.readonly)
         state.considered = new[-1]
-    return frozenset(u for u in state.uids if u in selected.messages)
+        state.counted += len(new)
+    if state.counted != len(selected.uids):
+        state.uids = frozenset(u for u in state.uids if u in selected.messages)
+        state.counted = len(selected.uids)
+    return state.uids
 
 
 def shown_recent(session: Session, selected: Selected) -> frozenset[int]:
