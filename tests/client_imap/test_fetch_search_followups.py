@@ -135,7 +135,10 @@ def test_recent_set_follows_expunges_and_arrivals(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("wire", "expected"),
-    [("1", [1]), ("2", []), ("*", [9]), ("7:3", [3, 5, 7]), ("9:*,1:3,3", [1, 3, 9]), ("10:20", []), ("12:*", [9]), ("4:6,6:8", [5, 7])],
+    [
+        ("1", [1]), ("2", []), ("*", [9]), ("7:3", [3, 5, 7]), ("9:*,1:3,3", [1, 3, 9]),
+        ("10:20", []), ("12:*", [9]), ("4:6,6:8", [5, 7]),
+    ],
 )
 def test_uid_sets_resolve_by_bisection(wire: str, expected: list[int]) -> None:
     selected = Selected("m", "INBOX", False, 1)
