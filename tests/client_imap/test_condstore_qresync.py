@@ -130,3 +130,21 @@ def test_qresync_select_needs_enable_first(tmp_path: Path) -> None:
         assert b" BAD " in tagged(out)
 
     asyncio.run(run())
+
+
+def test_modseqs_above_a_held_expunge_come_with_a_lower_highestmodseq(tmp_path: Path) -> None:
+    async def run() -> None:
+        a, b = await _pair(tmp_path, 3)
+        mark = _highest(await a("SELECT INBOX (CONDSTORE)"))
+        await b("SELECT INBOX")
+        await b("STORE 1 +FLAGS.SILENT (\\Deleted)")
+        await b("EXPUNGE")
+        await b("STORE 2 +FLAGS.SILENT (\\Seen)")  # UID 3, after the expunge
+        out = await a("FETCH 3 (FLAGS)")  # no EXPUNGE here; MODSEQ of UID 3 is above the expunge's
+        assert b"EXPUNGE" not in out and b"* 3 FETCH (UID 3 FLAGS (\\Seen \\Recent) MODSEQ" in out
+        assert _highest(out) == mark
+        out = await a("NOOP")
+        assert b"* 1 EXPUNGE" in out and b"HIGHESTMODSEQ" not in out
+        assert _untagged(await a("NOOP")) == []
+
+    asyncio.run(run())

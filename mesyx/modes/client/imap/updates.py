@@ -132,11 +132,13 @@ async def report(
     except MesyxError:  # the mailbox went away (another session deleted it): nothing to tell here
         return
     selected.pending_expunge |= {u for u in delta.expunged if u in selected.messages}
-    if expunges and selected.pending_expunge:
+    held = bool(selected.pending_expunge) and not expunges
+    if selected.pending_expunge and expunges:
         send_expunges(session, selected, set(selected.pending_expunge))
     new = {f.uid for f in delta.added if f.uid not in selected.messages and f.uid > (selected.uids or [0])[-1]}
     arrived = await _arrivals(reader, box, selected, new) if new else []
-    changed = _flag_changes(session, selected, delta, set(echo))
+    told = set(echo)
+    changed = _flag_changes(session, selected, delta, told)
     announce_keywords(session, selected, [m.keywords for m in (*arrived, *changed)])
     if arrived:
         selected.uids.extend(m.uid for m in arrived)
@@ -147,7 +149,12 @@ async def report(
         session.send(r.recent(len(recent)))
     for info in changed:
         session.send(r.fetch_response(selected.seq_of(info.uid), flag_items(session, info, recent)))
-    selected.modseq = max(selected.modseq, delta.modseq)
     selected.uidnext = max(selected.uidnext, delta.uidnext)
+    if not held:
+        selected.modseq = max(selected.modseq, delta.modseq)
+    elif CONDSTORE in session.enabled and (changed or told):
+        # MODSEQs above a held expunge's were sent: the client must not take them for its
+        # HIGHESTMODSEQ (RFC 7162 section 3.2), so it is told the last one it is in sync with.
+        session.send(r.untagged_status("OK", "expunges pending", r.highestmodseq(selected.modseq)))
     if delta:
         await search_context.report_changes(session)
