@@ -15,6 +15,7 @@ import binascii
 
 import mesyx
 from mesyx.errors import LimitExceeded
+from mesyx.modes.client.imap.capabilities import advertise
 from mesyx.modes.client.imap.session import (
     ANY,
     AUTHENTICATED,
@@ -31,6 +32,11 @@ from mesyx.proto.imap import commands as c
 from mesyx.proto.imap import responses as r
 
 __all__ = ["SERVER_ID", "log_in", "parse_plain"]
+
+# RFC 9051: a client may ENABLE IMAP4rev2 (section 6.3.1); until it does, the session is
+# IMAP4rev1 (\Recent, RECENT, UNSEEN, SEARCH); afterwards SELECT (commands_select), updates,
+# FETCH and SEARCH answer as IMAP4rev2.
+advertise("IMAP4rev2", enable=True)
 
 #: ENABLE QRESYNC turns CONDSTORE on too (RFC 7162 section 3.2.3); ``* ENABLED`` names only
 #: what the client asked for.
@@ -76,8 +82,9 @@ async def id_(session: Session, command: c.Command) -> Completion:
 async def enable(session: Session, command: c.Command) -> Completion:
     """``* ENABLED`` lists only what this server implements; the rest is ignored (RFC 5161 section 3.1)."""
     assert isinstance(command, c.Enable)
-    supported = set(session.config.enableable)
-    turned_on = [cap for cap in command.capabilities if cap in supported and cap not in session.enabled]
+    supported = {cap.upper(): cap for cap in session.config.enableable}  # names are case-insensitive
+    asked = [supported[cap.upper()] for cap in command.capabilities if cap.upper() in supported]
+    turned_on = [cap for cap in dict.fromkeys(asked) if cap not in session.enabled]
     session.enabled.update(turned_on)
     for cap in turned_on:
         session.enabled.update(_IMPLIES.get(cap, ()))

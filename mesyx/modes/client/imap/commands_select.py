@@ -4,8 +4,9 @@ SELECT answers with the mailbox's FLAGS (system flags and the keywords in use), 
 RECENT and UNSEEN (IMAP4rev1 only), UIDVALIDITY, UIDNEXT, PERMANENTFLAGS and HIGHESTMODSEQ
 (RFC 9051 section 6.3.2, RFC 3501 section 6.3.1, RFC 7162 section 3.1.2.1) and loads the
 sequence map (:class:`~.backend.Selected`) the session keeps until it leaves the mailbox.
-SELECT/EXAMINE (CONDSTORE) turn CONDSTORE on; (QRESYNC (...)) resynchronises the client's
-cache (RFC 7162 section 3.2.5).
+Once IMAP4rev2 is enabled, SELECT answers as RFC 9051 section 6.3.2 says instead: no
+RECENT nor UNSEEN, a LIST response of the mailbox. SELECT/EXAMINE (CONDSTORE) turn
+CONDSTORE on; (QRESYNC (...)) resynchronises the client's cache (RFC 7162 section 3.2.5).
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ import asyncio
 
 from mesyx.modes.client.imap.backend import SYSTEM_FLAG_LIST, Selected, ctx
 from mesyx.modes.client.imap.capabilities import advertise
-from mesyx.modes.client.imap.commands_mailbox import backend_of, find_mailbox
+from mesyx.modes.client.imap.commands_mailbox import backend_of, find_mailbox, utf8_names
+from mesyx.modes.client.imap.listing import MailboxTree, Selection
 from mesyx.modes.client.imap.recent import recent_uids
 from mesyx.modes.client.imap.session import AUTHENTICATED, SELECTED, Completion, Session, State, register
 from mesyx.modes.client.imap.updates import CONDSTORE, QRESYNC, flag_items, rev1
+from mesyx.modes.client.index import MailboxInfo
 from mesyx.modes.client.index.keywords import DELETED, SEEN, keyword_key, to_imap
+from mesyx.modes.client.index.paths import DELIMITER
 from mesyx.proto.imap import commands as c
 from mesyx.proto.imap import responses as r
 
@@ -58,6 +62,8 @@ async def _select(session: Session, command: c.Command, *, readonly: bool) -> Co
     session.send(r.exists(len(selected.uids)))
     if rev1(session):
         session.send(r.recent(len(recent_uids(selected))))
+    else:
+        await _list_line(session, info)
     first_unseen = next((i + 1 for i, m in enumerate(messages) if SEEN not in m.keywords), None)
     if first_unseen is not None and rev1(session):  # IMAP4rev2 dropped UNSEEN (RFC 9051 appendix E)
         session.send(r.untagged_status("OK", "first unseen", r.unseen(first_unseen)))
@@ -73,6 +79,16 @@ async def _select(session: Session, command: c.Command, *, readonly: bool) -> Co
         await _resync(session, selected, command.qresync)
     code = r.Code.READ_ONLY if readonly else r.Code.READ_WRITE
     return Completion("OK", f"{command.name} completed", code)
+
+
+async def _list_line(session: Session, info: MailboxInfo) -> None:
+    """IMAP4rev2's SELECT answers the mailbox's LIST response too, with accurate attributes
+    (RFC 9051 section 6.3.2), as LIST would show it."""
+    backend, box = backend_of(session), ctx(session)
+    boxes = await asyncio.to_thread(backend.reader.mailboxes, box.account_id, counts=False)
+    subscriptions = await asyncio.to_thread(backend.reader.subscriptions, box.account_id)
+    for line in MailboxTree(boxes, subscriptions).listing(lambda path: path == info.path, Selection()):
+        session.send(r.list_response(line.attributes, DELIMITER, line.path, utf8=utf8_names(session)))
 
 
 async def _resync(session: Session, selected: Selected, qresync: c.QResync) -> None:
