@@ -85,11 +85,12 @@ def send_expunges(session: Session, selected: Selected, uids: set[int]) -> None:
     search_context.report_expunged(session, gone)
     if QRESYNC in session.enabled:
         session.send(r.vanished_response(gone))
-    for uid in reversed(gone):
-        seq = selected.seq_of(uid)
-        if QRESYNC not in session.enabled:
+    else:  # highest first: removing a message does not renumber those below it
+        for seq in sorted((selected.seq_of(u) for u in gone), reverse=True):
             session.send(r.expunge(seq))
-        selected.uids.pop(seq - 1)
+    doomed = set(gone)
+    selected.uids = [u for u in selected.uids if u not in doomed]  # one pass, whatever the count
+    for uid in gone:
         del selected.messages[uid]
 
 
