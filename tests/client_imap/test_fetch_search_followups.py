@@ -145,3 +145,19 @@ def test_uid_sets_resolve_by_bisection(wire: str, expected: list[int]) -> None:
     selected.uids = [1, 3, 5, 7, 9]
     messages = Scanner([wire.encode()], [], []).sequence_set()
     assert resolve(selected, messages, uid=True) == expected
+
+
+def test_names_that_are_not_modified_utf7(tmp_path: Path) -> None:
+    """Creating one is NO [CANNOT] (Dovecot's answer, not BAD); a COPY target is looked up
+    literally, so the client is told to create it (RFC 3501 section 6.4.7), which it cannot."""
+
+    async def run() -> None:
+        cl = await _inbox(make_store(tmp_path), 1)
+        await cl("SELECT INBOX")
+        for command in ("CREATE R&D", "RENAME INBOX R&D", "SUBSCRIBE R&D"):
+            assert tagged(await cl.send(command)).startswith(f"t{cl.n} NO [CANNOT]".encode())
+        assert tagged(await cl.send("COPY 1 R&D")).startswith(f"t{cl.n} NO [TRYCREATE]".encode())
+        await cl("CREATE R&-D")
+        await cl("COPY 1 R&D")  # taken literally: the mailbox "R&D" (canonically R&-D)
+
+    asyncio.run(run())

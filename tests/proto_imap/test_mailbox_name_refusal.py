@@ -1,6 +1,6 @@
 """A name to create that is not modified UTF-7 is a ``NO [CANNOT]``, not a ``BAD`` (Dovecot
-answers so: the command is well formed); names only looked up are taken literally
-(RFC 3501 section 5.1.3)."""
+answers so: the command is well formed); names only looked up (SELECT, DELETE, COPY/MOVE
+targets, LIST) are taken literally (RFC 3501 section 5.1.3)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from mesyx.proto.imap import commands as c
 from mesyx.proto.imap.errors import MailboxNameError
 from mesyx.proto.imap.parser import BadCommand, CommandReader, NeedContinuation
+from mesyx.proto.imap.sequence import SequenceSet
 
 
 @pytest.mark.parametrize(
@@ -18,8 +19,6 @@ from mesyx.proto.imap.parser import BadCommand, CommandReader, NeedContinuation
         (b"a1 CREATE Entw&AGE-rfe", "CREATE"),
         (b"a1 SUBSCRIBE &foo", "SUBSCRIBE"),
         (b'a1 RENAME INBOX.x "R&D"', "RENAME"),
-        (b"a1 COPY 1 R&D", "COPY"),
-        (b"a1 UID MOVE 1 R&D", "MOVE"),
     ],
 )
 def test_invalid_modified_utf7_to_create_is_no_cannot(line: bytes, command: str) -> None:
@@ -51,6 +50,8 @@ def test_literal_name_is_checked_once_it_arrives() -> None:
         (b'a1 SELECT "R&D"', c.Select(tag="a1", mailbox="R&D")),
         (b"a1 DELETE R&D", c.Delete(tag="a1", mailbox="R&D")),
         (b"a1 UNSUBSCRIBE R&D", c.Unsubscribe(tag="a1", mailbox="R&D")),
+        (b"a1 COPY 1 R&D", c.Copy(tag="a1", messages=SequenceSet.of(1), mailbox="R&D")),
+        (b"a1 UID MOVE 1 R&D", c.Move(tag="a1", messages=SequenceSet.of(1), mailbox="R&D", uid=True)),
         (b"a1 CREATE R&-D", c.Create(tag="a1", mailbox="R&D")),
         (b"a1 SUBSCRIBE inbox", c.Subscribe(tag="a1", mailbox="INBOX")),
         (b"a1 SELECT inbox", c.Select(tag="a1", mailbox="INBOX")),

@@ -255,7 +255,7 @@ def _copy_move(cls: type[Copy] | type[Move]) -> _Parser:
         sc.sp()
         messages = sc.message_set()
         sc.sp()
-        mailbox = sc.mailbox()
+        mailbox = sc.mailbox(lenient=True)  # an existing mailbox: looked up, as SELECT's
         sc.expect_end()
         return cls(tag=tag, messages=messages, mailbox=mailbox, uid=uid)
 

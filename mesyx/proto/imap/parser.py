@@ -11,8 +11,8 @@ received and acts on each event:
   ``{n+}`` (RFC 7888) gives no event;
 * :class:`BadCommand`: a malformed or over-limit command, to be answered ``tag BAD``
   (``* BAD`` when no tag could be read) or, for an APPEND message over the size limit,
-  ``tag NO [TOOBIG]`` (RFC 9051 section 7.1, RFC 7889), and a CREATE, RENAME target,
-  SUBSCRIBE, COPY or MOVE target that is not valid modified UTF-7 ``tag NO [CANNOT]``
+  ``tag NO [TOOBIG]`` (RFC 9051 section 7.1, RFC 7889), and a name to create (CREATE,
+  RENAME target, SUBSCRIBE) that is not valid modified UTF-7 ``tag NO [CANNOT]``
   (RFC 3501 section 5.1.3). The reader then skips the rest of
   that command, literals included, and resynchronises at the next command;
 * :class:`ContinuationLine`: after :meth:`CommandReader.expect_continuation_line`, the next
