@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from nacl.public import PrivateKey
 
 from mesyx.accounts import create_account
+from mesyx.crypto.encoding import Reader, Writer
 from mesyx.crypto.envelope import InnerRecord
+from mesyx.crypto.keysets import KEYSET_ID_BYTES
 from mesyx.crypto.node import NodeKeys
+from mesyx.errors import Corrupt
 from mesyx.keyset_policy import load_policy
 from mesyx.store import fold
 from mesyx.store.mailbox_ids import MailboxRole, named_mailbox_id, role_mailbox_id
 from mesyx.store.mailcrypt import UnlockedAccount, load_sealing_keys, unlock
-from mesyx.store.operations import OpKind
-from mesyx.store.payloads import decode_change
+from mesyx.store.operations import Operation, OpKind
+from mesyx.store.payloads import decode_change, open_json, seal_json
 from mesyx.store.state import account_state, record_changes
 from mesyx.store.store import Store
 
@@ -76,7 +81,8 @@ def test_state_from_the_store_equals_the_fold_of_the_changes(
     change = st.one_of(
         st.builds(fold.SetKeywords, st.sampled_from(ids[:2]), words, st.booleans()),
         st.builds(fold.SetMailboxes, st.sampled_from(ids[:2]), st.frozensets(st.sampled_from(boxes), min_size=1)),
-        st.builds(fold.CreateMailbox, st.sampled_from(boxes), st.sampled_from(["a", "b", "c"]), st.none()),
+        st.builds(fold.CreateMailbox, st.sampled_from(boxes), st.sampled_from(["a", "b", "c"]), st.none(),
+                  st.sampled_from([None, "sent", "archive"])),
         st.builds(fold.RenameMailbox, st.sampled_from(boxes), st.sampled_from(["x", "y"]), st.none()),
     )
     changes = data.draw(st.lists(change, min_size=1, max_size=8))
@@ -86,3 +92,29 @@ def test_state_from_the_store_equals_the_fold_of_the_changes(
     for op in recorded:
         op.verify(store.node.verify_key)
     assert [op.seq for op in recorded] == list(range(recorded[0].seq, recorded[0].seq + len(changes)))
+
+
+def test_mailbox_create_role_is_sealed_and_old_payloads_decode(client: tuple[Store, UnlockedAccount, list[bytes]]
+                                                              ) -> None:
+    """The role rides in the sealed MAILBOX_CREATE payload, only when there is one: a create
+    without a role is sealed exactly as before roles could move, and decodes to role None."""
+    store, account, _ = client
+    key = account.metadata.private_key
+    box = named_mailbox_id(account.record.account_id, "Sent Items")
+    plain, claim = record_changes(store, account, [fold.CreateMailbox(box, "Sent Items", None),
+                                                   fold.CreateMailbox(box, "Sent Items", None, "sent")])
+    assert "role" not in _opened(plain, key) and _opened(claim, key)["role"] == "sent"
+    assert decode_change(plain, key) == fold.CreateMailbox(box, "Sent Items", None, None)
+    assert b"sent" not in claim.payload
+    keyset_id, public = claim.payload[:KEYSET_ID_BYTES], bytes(key.public_key)
+    for bad in ("inbox", "nonsense", 7):
+        forged = {"id": box, "name": "x", "parent": None, "role": bad}
+        payload = Writer().fixed(keyset_id, KEYSET_ID_BYTES).var(seal_json(public, forged)).getvalue()
+        with pytest.raises(Corrupt):
+            decode_change(dataclasses.replace(claim, payload=payload), key)
+
+
+def _opened(op: Operation, key: PrivateKey) -> dict[str, object]:
+    reader = Reader(op.payload, "test")
+    reader.fixed(KEYSET_ID_BYTES)
+    return open_json(key, reader.var(), "test")

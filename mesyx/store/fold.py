@@ -5,6 +5,12 @@ highest stamp ``(hlc, origin, seq)``, a delete of an envelope wins over everythi
 replace moves an envelope's state to its new id. So any two nodes holding the same
 operations compute the same state, whatever order they arrived in, and applying an
 operation twice changes nothing (DESIGN.md, Operations).
+
+Roles move the JMAP way (RFC 8621 section 2, Mailbox/set may set ``role``; IMAP's
+CREATE-SPECIAL-USE, RFC 6154 section 3): each role but inbox is a register too, won by
+the newest :class:`CreateMailbox` claiming it, whose default (no claim, or the claimant
+deleted after its claim) is the role's deterministic mailbox. The mailbox a role leaves
+stays, a plain mailbox with its name and messages.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from mesyx.store.mailbox_ids import SPECIAL_USE, role_mailbox_id
+from mesyx.store.mailbox_ids import SPECIAL_USE, MailboxRole, role_mailbox_id
 
 __all__ = [
     "Stamp",
@@ -71,9 +77,13 @@ class Replace:
 
 @dataclass(frozen=True)
 class CreateMailbox:
+    """Create (or re-create) a mailbox; ``role`` (a :class:`MailboxRole` value, never
+    inbox) claims that role for it, taking it from the mailbox that had it."""
+
     mailbox_id: str
     name: str
     parent_id: str | None
+    role: str | None = None
 
 
 @dataclass(frozen=True)
@@ -189,16 +199,19 @@ def fold(account_id: bytes, changes: Iterable[tuple[Stamp, Change]]) -> AccountS
             _lww(mbox_exists, change.mailbox_id, stamp, False)
 
     state = AccountState()
+    holders = _role_holders(account_id, items, mbox_exists, mbox_name)
+    roles = {mid: role.value for role, mid in holders.items()}
     for role, name in SPECIAL_USE.items():
         mid = role_mailbox_id(account_id, role)
-        state.mailboxes[mid] = Mailbox(mid, name, None, role.value)
+        # A default mailbox exists until deleted, and whenever it holds its role.
+        if holders[role] == mid or mid not in mbox_exists or mbox_exists[mid][1]:
+            named = mbox_name.get(mid)
+            state.mailboxes[mid] = Mailbox(mid, named[1] if named else name, named[2] if named else None,
+                                           roles.get(mid))
     for mid, (_, exists) in mbox_exists.items():
         if exists and mid not in state.mailboxes and mid in mbox_name:
             _, name, parent = mbox_name[mid]
-            state.mailboxes[mid] = Mailbox(mid, name, parent, None)
-    for mid, (_, name, parent) in mbox_name.items():
-        if mid in state.mailboxes and state.mailboxes[mid].role is not None:
-            state.mailboxes[mid] = Mailbox(mid, name, parent, state.mailboxes[mid].role)
+            state.mailboxes[mid] = Mailbox(mid, name, parent, roles.get(mid))
     on_words: dict[bytes, set[str]] = {}
     for (eid, word), (_, on) in words.items():
         if on:
@@ -209,6 +222,39 @@ def fold(account_id: bytes, changes: Iterable[tuple[Stamp, Change]]) -> AccountS
         keywords = frozenset(on_words.get(eid, ()))
         state.emails[eid] = Email(eid, boxes[eid][1] if eid in boxes else frozenset(), keywords, received_at)
     return state
+
+
+def _role_holders(account_id: bytes, items: list[tuple[Stamp, Change]],
+                  exists: dict[str, tuple[Stamp, bool]], named: dict[str, tuple[Stamp, str, str | None]]
+                  ) -> dict[MailboxRole, str]:
+    """Which mailbox holds each role: the newest claim's, else the role's default.
+
+    A claim counts while its mailbox exists and was not deleted after it (a delete
+    revokes the claims before it); a claim naming another role's default mailbox never
+    counts (the writer does not make one). A mailbox claimed for two roles (two devices
+    gave one name two uses) keeps the newer claim; the other role goes back to its
+    default. Each rule reads only the set of operations, so the order does not matter.
+    """
+    defaults = {role: role_mailbox_id(account_id, role) for role in MailboxRole}
+    deleted: dict[str, Stamp] = {}
+    claims: dict[MailboxRole, tuple[Stamp, str]] = {}
+    for stamp, change in items:
+        if isinstance(change, DeleteMailbox):
+            deleted[change.mailbox_id] = max(stamp, deleted.get(change.mailbox_id, stamp))
+        elif isinstance(change, CreateMailbox) and change.role is not None:
+            role = MailboxRole(change.role)
+            others = set(defaults.values()) - {defaults[role]}
+            if role is not MailboxRole.INBOX and change.mailbox_id not in others:
+                claims[role] = max((stamp, change.mailbox_id), claims.get(role, (stamp, change.mailbox_id)))
+    newest: dict[str, tuple[Stamp, MailboxRole]] = {}
+    for role, (stamp, mid) in claims.items():
+        alive = exists.get(mid, (stamp, False))[1] and mid in named
+        if alive and (mid not in deleted or stamp > deleted[mid]) and (
+                mid not in newest or stamp > newest[mid][0]):
+            newest[mid] = (stamp, role)
+    holders = dict(defaults)
+    holders.update({role: mid for mid, (_, role) in newest.items()})
+    return holders
 
 
 def _lww(registers: dict[str, tuple[Stamp, bool]], key: str, stamp: Stamp, value: bool) -> None:

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from mesyx.crypto.encoding import b32, blake2b
 
-__all__ = ["MailboxRole", "SPECIAL_USE", "role_mailbox_id", "named_mailbox_id"]
+__all__ = ["MailboxRole", "SPECIAL_USE", "MOVABLE_ROLES", "role_mailbox_id", "named_mailbox_id"]
 
 
 class MailboxRole(StrEnum):
@@ -35,6 +35,10 @@ SPECIAL_USE: dict[MailboxRole, str] = {
     MailboxRole.JUNK: "Junk",
     MailboxRole.ARCHIVE: "Archive",
 }
+
+
+#: The roles a created mailbox may take from their holder (fold.CreateMailbox); INBOX stays INBOX.
+MOVABLE_ROLES: frozenset[str] = frozenset(role.value for role in MailboxRole if role is not MailboxRole.INBOX)
 
 
 def role_mailbox_id(account_id: bytes, role: MailboxRole) -> str:

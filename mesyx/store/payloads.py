@@ -19,6 +19,7 @@ from mesyx.crypto.encoding import Reader, Writer
 from mesyx.crypto.keysets import KEYSET_ID_BYTES
 from mesyx.errors import Corrupt, CryptoError
 from mesyx.store import fold
+from mesyx.store.mailbox_ids import MOVABLE_ROLES
 from mesyx.store.operations import Operation, OpKind
 
 __all__ = ["PutPayload", "seal_json", "open_json", "encode_change", "decode_change"]
@@ -102,7 +103,10 @@ def encode_change(change: fold.Change, meta_keyset_id: bytes, meta_public_key: b
         return sealed(OpKind.MAILBOXES_SET, change.envelope_id, {"mailboxes": sorted(change.mailbox_ids)})
     if isinstance(change, fold.CreateMailbox | fold.RenameMailbox):
         kind = OpKind.MAILBOX_CREATE if isinstance(change, fold.CreateMailbox) else OpKind.MAILBOX_RENAME
-        return sealed(kind, b"", {"id": change.mailbox_id, "name": change.name, "parent": change.parent_id})
+        value: dict[str, Any] = {"id": change.mailbox_id, "name": change.name, "parent": change.parent_id}
+        if isinstance(change, fold.CreateMailbox) and change.role is not None:
+            value["role"] = change.role  # absent otherwise: a create reads as before roles could move
+        return sealed(kind, b"", value)
     if isinstance(change, fold.DeleteMailbox):
         return sealed(OpKind.MAILBOX_DELETE, b"", {"id": change.mailbox_id})
     if isinstance(change, fold.DeleteEnvelope):
@@ -126,6 +130,16 @@ def _strings(value: object) -> frozenset[str]:
     return frozenset(value)
 
 
+def _movable_role(value: object) -> str | None:
+    """The role a create claims: absent (a payload from before roles could move) or null
+    is none; inbox never moves (RFC 8621 section 2: the inbox role is fixed)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or value not in MOVABLE_ROLES:
+        raise Corrupt(f"mailbox create: {value!r} is not a role a mailbox can take")
+    return value
+
+
 def _decode_state(op: Operation, meta_key: PrivateKey) -> fold.Change:
     data = _open_state(op, meta_key)
     try:
@@ -139,8 +153,9 @@ def _decode_state(op: Operation, meta_key: PrivateKey) -> fold.Change:
         parent = data["parent"]
         if parent is not None and not isinstance(parent, str):
             raise Corrupt("mailbox operation: parent must be a mailbox id or null")
-        cls = fold.CreateMailbox if op.kind is OpKind.MAILBOX_CREATE else fold.RenameMailbox
-        return cls(mailbox_id, str(data["name"]), parent)
+        if op.kind is OpKind.MAILBOX_RENAME:
+            return fold.RenameMailbox(mailbox_id, str(data["name"]), parent)
+        return fold.CreateMailbox(mailbox_id, str(data["name"]), parent, _movable_role(data.get("role")))
     except KeyError as exc:
         raise Corrupt(f"{op.kind.name} payload lacks {exc}") from exc
 

@@ -10,8 +10,8 @@ import pytest
 
 from mesyx.errors import Temporary
 from mesyx.modes.client.imap.session import HANDLERS
-from mesyx.modes.client.index import AppendResult, IndexWriter
 from mesyx.proto.imap import commands as c
+from mesyx.store.store import Store
 from tests.client_imap.indexed import IndexClient, make_store, message, tagged
 
 
@@ -61,17 +61,14 @@ def test_multiappend_is_all_or_nothing(tmp_path: Path) -> None:
     asyncio.run(run())
 
 
-def test_a_store_failure_midway_takes_back_what_was_stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = IndexWriter.append
-    calls: list[int] = []
+def test_a_store_failure_stores_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer commits a MULTIAPPEND in one transaction (IndexWriter.append_many): a
+    failing store leaves nothing to take back (RFC 3502 section 6.3.11)."""
 
-    def flaky(self: IndexWriter, *args: Any) -> AppendResult:
-        calls.append(1)
-        if len(calls) == 2:
-            raise Temporary("the store is busy")
-        return real(self, *args)
+    def refuse(self: Store, items: Any) -> Any:
+        raise Temporary("the store is busy")
 
-    monkeypatch.setattr(IndexWriter, "append", flaky)
+    monkeypatch.setattr(Store, "commit_ingest", refuse)
 
     async def run() -> None:
         cl = IndexClient(make_store(tmp_path))

@@ -156,13 +156,13 @@ def test_append_returns_the_new_uid(env: Env) -> None:
 
 def test_subscriptions_are_local(env: Env) -> None:
     env.syncer.sync()
-    env.writer.set_subscribed(env.role(MailboxRole.JUNK), False)
+    env.writer.set_subscribed("Junk", False)
     subscribed = {b.path: b.subscribed for b in env.reader.mailboxes(env.account_id)}
     assert subscribed["Junk"] is False and subscribed["INBOX"] is True
     assert not IndexSyncer(env.store, env.account).sync(force=True)  # a sync leaves it alone
     assert env.reader.find(env.account_id, "Junk").subscribed is False
-    with pytest.raises(NotFound):
-        env.writer.set_subscribed("nope", True)
+    with pytest.raises(UsageError):
+        env.writer.set_subscribed("a*b", True)
 
 
 def test_writes_on_unknown_messages_do_nothing(env: Env) -> None:

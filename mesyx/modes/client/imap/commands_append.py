@@ -3,8 +3,8 @@
 Each message becomes a signed ``append`` operation through the index writer; APPENDUID
 (RFC 4315 section 3) names the new UIDs, one UID set for a MULTIAPPEND. MULTIAPPEND is
 atomic (RFC 3502 section 6.3.11: "if the server fails to append any message, none of the
-messages are appended"): every message is checked (mailbox, flags, data) before the first
-is written; should the store fail after some were written, those are expunged again. A ``literal8``
+messages are appended"): every message is checked (mailbox, flags, data) before any is
+sealed, and the writer stores them all in one transaction (``append_many``). A ``literal8``
 (``~{n}``) message may hold NUL, which ``BODY[...]`` must never send (RFC 9051 section
 4.3): each leaf part holding NUL is stored base64-encoded (RFC 3516 section 4.4 lets the
 server choose how it stores binary data), so BODY[] stays a valid literal and BINARY[]
@@ -18,21 +18,20 @@ registers an older APPEND handler, this module's registration comes last and win
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
-from mesyx.errors import MesyxError, NotFound
+from mesyx.errors import NotFound
 from mesyx.modes.client.imap import commands_message  # noqa: F401 - registered first; see the docstring
 from mesyx.modes.client.imap.backend import ctx
 from mesyx.modes.client.imap.capabilities import advertise
 from mesyx.modes.client.imap.commands_mailbox import backend_of, find_mailbox
 from mesyx.modes.client.imap.session import AUTHENTICATED, Completion, ImapRefusal, Session, register
-from mesyx.modes.client.index import MailboxInfo
+from mesyx.modes.client.index import MailboxInfo, NewMessage
 from mesyx.modes.client.index.keywords import from_imap
 from mesyx.proto.imap import commands as c
 from mesyx.proto.imap import responses as r
 from mesyx.proto.mime.convert import encode_binary_parts
 
-__all__ = ["target_mailbox", "Pending", "check_messages"]
+__all__ = ["target_mailbox", "check_messages"]
 
 # RFC 3502.
 advertise("MULTIAPPEND")
@@ -46,16 +45,7 @@ async def target_mailbox(session: Session, name: str) -> MailboxInfo:
         raise ImapRefusal(f"no mailbox named {name}", r.Code.TRYCREATE) from exc
 
 
-@dataclass(frozen=True)
-class Pending:
-    """One message of an APPEND, checked and ready for the writer."""
-
-    raw: bytes
-    flags: tuple[str, ...]
-    when: float | None
-
-
-def check_messages(messages: tuple[c.AppendMessage, ...]) -> list[Pending]:
+def check_messages(messages: tuple[c.AppendMessage, ...]) -> list[NewMessage]:
     """Check every message before any is written (RFC 3502 section 6.3.11: all or none).
 
     CATENATE is not implemented (``NO [CANNOT]``, RFC 5530); an empty message is refused
@@ -63,7 +53,7 @@ def check_messages(messages: tuple[c.AppendMessage, ...]) -> list[Pending]:
     stored (``\\Recent``, an unknown system flag) is the client's error (``BAD``). A part
     holding NUL is stored base64-encoded (:func:`~mesyx.proto.mime.convert.encode_binary_parts`).
     """
-    pending: list[Pending] = []
+    pending: list[NewMessage] = []
     for i, message in enumerate(messages, 1):
         where = f"message {i}: " if len(messages) > 1 else ""
         if not isinstance(message.data, bytes):
@@ -73,16 +63,8 @@ def check_messages(messages: tuple[c.AppendMessage, ...]) -> list[Pending]:
         for flag in message.flags:
             from_imap(flag)  # raises UsageError: BAD [CLIENTBUG]
         when = message.date.timestamp() if message.date is not None else None
-        pending.append(Pending(encode_binary_parts(message.data), message.flags, when))
+        pending.append(NewMessage(encode_binary_parts(message.data), message.flags, when))
     return pending
-
-
-async def _take_back(session: Session, envelope_ids: list[bytes], mailbox_id: str) -> None:
-    """Expunge the messages a failed MULTIAPPEND stored before its failure (RFC 3502 section
-    6.3.11: none may stay). The writer appends one message per operation, so this is the
-    only way back; their UIDs stay used, as after any expunge."""
-    result = await asyncio.to_thread(ctx(session).writer.expunge, envelope_ids, mailbox_id)
-    backend_of(session).publish(result.events)
 
 
 @register(c.Append, AUTHENTICATED)
@@ -92,22 +74,8 @@ async def append(session: Session, command: c.Command) -> Completion:
     backend = backend_of(session)
     target = await target_mailbox(session, command.mailbox)
     pending = await asyncio.to_thread(check_messages, command.messages)
-    uids: list[int] = []
-    stored: list[bytes] = []
-    validity = 0
-    try:
-        for message in pending:
-            result = await asyncio.to_thread(
-                box.writer.append, message.raw, target.mailbox_id, message.flags, message.when
-            )
-            backend.publish(result.events)
-            uids.append(result.uid)
-            stored.append(result.envelope_id)
-            validity = result.uidvalidity
-    except MesyxError:
-        if stored:
-            await _take_back(session, stored, target.mailbox_id)
-        raise
+    result = await asyncio.to_thread(box.writer.append_many, pending, target.mailbox_id)
+    backend.publish(result.events)
     if box.selected is not None:
         await backend.send_updates(session, box)
-    return Completion("OK", "APPEND completed", r.appenduid(validity, uids))
+    return Completion("OK", "APPEND completed", r.appenduid(result.uidvalidity, list(result.uids)))

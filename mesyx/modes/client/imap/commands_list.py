@@ -28,14 +28,15 @@ advertise("NAMESPACE", "SPECIAL-USE", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS"
 
 
 async def _tree(session: Session) -> MailboxTree:
-    """Every mailbox and subscription of the session's account.
+    """Every mailbox and subscribed name of the session's account.
 
-    Subscriptions are read from the mailboxes' rows: the index keeps no subscription
-    without a mailbox yet, so a subscription outlives its mailbox only in LIST's rules.
+    Subscriptions are kept by name, apart from the mailboxes (node-local: the log has no
+    operation kind for them), so a deleted mailbox's subscription is listed ``\\NonExistent``
+    by LIST (SUBSCRIBED) (RFC 9051 section 6.3.7, RFC 5258 section 3.1).
     """
-    box = ctx(session)
-    boxes = await asyncio.to_thread(backend_of(session).reader.mailboxes, box.account_id)
-    return MailboxTree(boxes, [b.path for b in boxes if b.subscribed])
+    account_id, reader = ctx(session).account_id, backend_of(session).reader
+    boxes = await asyncio.to_thread(reader.mailboxes, account_id)
+    return MailboxTree(boxes, await asyncio.to_thread(reader.subscriptions, account_id))
 
 
 def _root(session: Session, kind: c.List | c.Lsub) -> Completion:

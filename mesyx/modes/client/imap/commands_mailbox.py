@@ -11,15 +11,19 @@ import asyncio
 
 from mesyx.errors import NotFound
 from mesyx.modes.client.imap.backend import IndexBackend, ctx
-from mesyx.modes.client.imap.listing import ROLE_ATTRIBUTES, list_pattern
+from mesyx.modes.client.imap.capabilities import advertise
+from mesyx.modes.client.imap.listing import ROLE_ATTRIBUTES, USE_ROLES, list_pattern
 from mesyx.modes.client.imap.recent import MARKS
-from mesyx.modes.client.imap.session import AUTHENTICATED, Completion, Session, register
+from mesyx.modes.client.imap.session import AUTHENTICATED, Completion, ImapRefusal, Session, register
 from mesyx.modes.client.index import MailboxInfo
 from mesyx.modes.client.index.paths import DELIMITER
 from mesyx.proto.imap import commands as c
 from mesyx.proto.imap import responses as r
 
 __all__ = ["ROLE_ATTRIBUTES", "list_pattern", "backend_of", "find_mailbox", "status_values", "utf8_names"]
+
+# RFC 6154 section 3.
+advertise("CREATE-SPECIAL-USE")
 
 
 def backend_of(session: Session) -> IndexBackend:
@@ -31,11 +35,6 @@ def backend_of(session: Session) -> IndexBackend:
 def utf8_names(session: Session) -> bool:
     """Mailbox names in responses are UTF-8 once UTF8=ACCEPT is enabled (RFC 6855 section 3)."""
     return "UTF8=ACCEPT" in session.enabled
-
-
-async def _mailboxes(session: Session) -> list[MailboxInfo]:
-    box = ctx(session)
-    return await asyncio.to_thread(backend_of(session).reader.mailboxes, box.account_id, counts=False)
 
 
 async def find_mailbox(session: Session, path: str) -> MailboxInfo:
@@ -87,25 +86,30 @@ async def status(session: Session, command: c.Command) -> Completion:
 async def create(session: Session, command: c.Command) -> Completion:
     """CREATE (RFC 9051 section 6.3.4), with CREATE-SPECIAL-USE's USE list (RFC 6154 section 3).
 
-    Every special use belongs to one mailbox the account always has (the JMAP roles of the
-    model), and a created mailbox cannot take a role, so ``USE`` with any attribute is
-    ``NO [USEATTR]`` and nothing is created (RFC 6154 section 3: "MUST NOT create the
-    mailbox"). CREATE does not subscribe (Dovecot neither): what it made, superiors
-    included, is unsubscribed again, as the index subscribes every new mailbox.
+    A special use is a JMAP role (RFC 8621 section 2): ``USE (\\Sent)`` moves the role to
+    the new mailbox, and the mailbox that had it becomes a plain one (the fold's role
+    register). A mailbox has one role, so ``USE`` names at most one attribute, and only a
+    role's: anything else (an unknown or repeated attribute, two, ``\\All`` or
+    ``\\Flagged``, which are virtual here) is ``NO [USEATTR]`` and nothing is created
+    ("MUST NOT create the mailbox"). CREATE does not subscribe (Dovecot neither).
     """
     assert isinstance(command, c.Create)
-    if command.special_use:
-        owners = {ROLE_ATTRIBUTES[b.role]: b.path for b in await _mailboxes(session) if b.role in ROLE_ATTRIBUTES}
-        use = command.special_use[0]
-        where = f": {owners[use]} has it" if use in owners else ""
-        return Completion("NO", f"a new mailbox cannot take the special use {use}{where}", r.Code.USEATTR)
+    role = _use_role(command.special_use)
     box = ctx(session)
-    result = await asyncio.to_thread(box.writer.create_mailbox, command.mailbox.rstrip(DELIMITER))
+    result = await asyncio.to_thread(box.writer.create_mailbox, command.mailbox.rstrip(DELIMITER), role)
     backend_of(session).publish(result.events)
-    for event in result.changes.mailboxes:
-        if event.kind == "created":
-            await asyncio.to_thread(box.writer.set_subscribed, event.mailbox_id, False)
     return Completion()
+
+
+def _use_role(uses: tuple[str, ...]) -> str | None:
+    """The role a CREATE's USE list asks for (RFC 6154 section 3), or ``NO [USEATTR]``."""
+    if not uses:
+        return None
+    if len(uses) > 1:
+        raise ImapRefusal(f"a mailbox has one special use, not {len(uses)}", r.Code.USEATTR)
+    if uses[0] not in USE_ROLES:
+        raise ImapRefusal(f"a mailbox cannot be created with the special use {uses[0]}", r.Code.USEATTR)
+    return USE_ROLES[uses[0]]
 
 
 @register(c.Delete, AUTHENTICATED)
@@ -130,19 +134,29 @@ async def rename(session: Session, command: c.Command) -> Completion:
     return Completion()
 
 
+async def _subscription_name(session: Session, name: str) -> str:
+    """The name a (UN)SUBSCRIBE records: an existing mailbox's own spelling (``inbox`` is
+    INBOX), else the name as given, which need not exist (RFC 9051 section 6.3.7)."""
+    try:
+        return (await find_mailbox(session, name)).path
+    except NotFound:
+        return name
+
+
 @register(c.Subscribe, AUTHENTICATED)
 async def subscribe(session: Session, command: c.Command) -> Completion:
     assert isinstance(command, c.Subscribe)
-    info = await find_mailbox(session, command.mailbox)
-    await asyncio.to_thread(ctx(session).writer.set_subscribed, info.mailbox_id, True)
+    path = await _subscription_name(session, command.mailbox)
+    await asyncio.to_thread(ctx(session).writer.set_subscribed, path, True)
     return Completion()
 
 
 @register(c.Unsubscribe, AUTHENTICATED)
 async def unsubscribe(session: Session, command: c.Command) -> Completion:
+    """UNSUBSCRIBE of a name that is not subscribed is OK: afterwards it is not, as asked."""
     assert isinstance(command, c.Unsubscribe)
-    info = await find_mailbox(session, command.mailbox)
-    await asyncio.to_thread(ctx(session).writer.set_subscribed, info.mailbox_id, False)
+    path = await _subscription_name(session, command.mailbox)
+    await asyncio.to_thread(ctx(session).writer.set_subscribed, path, False)
     return Completion()
 
 

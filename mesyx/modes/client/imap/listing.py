@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from mesyx.modes.client.index import MailboxInfo
 from mesyx.modes.client.index.paths import DELIMITER
 
-__all__ = ["ROLE_ATTRIBUTES", "Listed", "MailboxTree", "Selection", "list_pattern", "matcher"]
+__all__ = ["ROLE_ATTRIBUTES", "USE_ROLES", "Listed", "MailboxTree", "Selection", "list_pattern", "matcher"]
 
 #: JMAP role -> SPECIAL-USE attribute (RFC 6154 section 2); INBOX has none.
 ROLE_ATTRIBUTES: dict[str, str] = {
@@ -42,6 +42,9 @@ ROLE_ATTRIBUTES: dict[str, str] = {
     "junk": "\\Junk",
     "archive": "\\Archive",
 }
+#: SPECIAL-USE attribute -> the role CREATE's USE gives (RFC 6154 section 3); ``\\All`` and
+#: ``\\Flagged`` have no role (no mailbox is either here), so no CREATE can take them.
+USE_ROLES: dict[str, str] = {attribute: role for role, attribute in ROLE_ATTRIBUTES.items()}
 
 
 def list_pattern(reference: str, pattern: str) -> re.Pattern[str]:

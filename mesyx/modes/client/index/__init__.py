@@ -22,6 +22,7 @@ schema never creates them (:mod:`.schema`).
 from __future__ import annotations
 
 from mesyx.modes.client.index.changes import (
+    AppendManyResult,
     AppendResult,
     CachedMessage,
     IndexChanges,
@@ -30,6 +31,7 @@ from mesyx.modes.client.index.changes import (
     MailboxInfo,
     MessageFlags,
     MessageInfo,
+    NewMessage,
     WriteResult,
 )
 from mesyx.modes.client.index.feed import IndexFeed
@@ -39,6 +41,7 @@ from mesyx.modes.client.index.syncer import IndexSyncer, Progress
 from mesyx.modes.client.index.writer import IndexWriter
 
 __all__ = [
+    "AppendManyResult",
     "AppendResult",
     "CachedMessage",
     "IndexChanges",
@@ -51,6 +54,7 @@ __all__ = [
     "MailboxInfo",
     "MessageFlags",
     "MessageInfo",
+    "NewMessage",
     "Progress",
     "WriteResult",
     "ensure_index_schema",

@@ -23,6 +23,8 @@ __all__ = [
     "MessageInfo",
     "CachedMessage",
     "WriteResult",
+    "NewMessage",
+    "AppendManyResult",
     "AppendResult",
 ]
 
@@ -144,6 +146,26 @@ class WriteResult:
     events: tuple[Event, ...] = ()
     #: The mailbox the write was about (CREATE: the new one; COPY/MOVE: the target).
     mailbox_id: str | None = None
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """One message to APPEND: its octets, IMAP flags, and INTERNALDATE (None: now)."""
+
+    raw: bytes
+    flags: tuple[str, ...] = ()
+    internaldate: float | None = None
+
+
+@dataclass(frozen=True)
+class AppendManyResult:
+    """MULTIAPPEND: the new messages' envelope ids and UIDs, in the order given (APPENDUID)."""
+
+    envelope_ids: tuple[bytes, ...]
+    uids: tuple[int, ...]
+    uidvalidity: int
+    changes: IndexChanges
+    events: tuple[Event, ...] = ()
 
 
 @dataclass(frozen=True)

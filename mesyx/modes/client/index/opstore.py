@@ -44,9 +44,10 @@ def encode(change: Change) -> dict[str, Any]:
         return {"t": "delete", "e": change.envelope_id.hex()}
     if isinstance(change, fold.Replace):
         return {"t": "replace", "o": change.old_id.hex(), "n": change.new_id.hex()}
-    if isinstance(change, fold.CreateMailbox | fold.RenameMailbox):
-        kind = "create" if isinstance(change, fold.CreateMailbox) else "rename"
-        return {"t": kind, "i": change.mailbox_id, "n": change.name, "p": change.parent_id}
+    if isinstance(change, fold.CreateMailbox):
+        return {"t": "create", "i": change.mailbox_id, "n": change.name, "p": change.parent_id, "r": change.role}
+    if isinstance(change, fold.RenameMailbox):
+        return {"t": "rename", "i": change.mailbox_id, "n": change.name, "p": change.parent_id}
     return {"t": "unbox", "i": change.mailbox_id}
 
 
@@ -62,9 +63,10 @@ def decode(data: dict[str, Any]) -> Change:
         return fold.DeleteEnvelope(bytes.fromhex(data["e"]))
     if kind == "replace":
         return fold.Replace(bytes.fromhex(data["o"]), bytes.fromhex(data["n"]))
-    if kind in ("create", "rename"):
-        cls = fold.CreateMailbox if kind == "create" else fold.RenameMailbox
-        return cls(data["i"], data["n"], data["p"])
+    if kind == "create":  # "r" is missing in rows stored before roles could move
+        return fold.CreateMailbox(data["i"], data["n"], data["p"], data.get("r"))
+    if kind == "rename":
+        return fold.RenameMailbox(data["i"], data["n"], data["p"])
     if kind == "unbox":
         return fold.DeleteMailbox(data["i"])
     raise ValueError(f"unknown stored change {kind!r}")

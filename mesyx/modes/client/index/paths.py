@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from mesyx.store.fold import Mailbox
 from mesyx.store.mailbox_ids import MailboxRole
 
-__all__ = ["DELIMITER", "ResolvedMailbox", "resolve_paths", "split_path", "same_path"]
+__all__ = ["DELIMITER", "ResolvedMailbox", "resolve_paths", "split_path", "same_path", "path_key"]
 
 DELIMITER = "/"
 
@@ -41,7 +41,7 @@ def split_path(path: str) -> list[str]:
     return [part for part in path.split(DELIMITER) if part]
 
 
-def _key(path: str) -> str:
+def path_key(path: str) -> str:
     """Paths compare exactly, except that INBOX (and INBOX/...) is case-insensitive."""
     head, sep, rest = path.partition(DELIMITER)
     if head.isascii() and head.upper() == "INBOX":
@@ -50,7 +50,7 @@ def _key(path: str) -> str:
 
 
 def same_path(a: str, b: str) -> bool:
-    return _key(a) == _key(b)
+    return path_key(a) == path_key(b)
 
 
 def resolve_paths(mailboxes: Mapping[str, Mailbox]) -> dict[str, ResolvedMailbox]:
@@ -91,9 +91,9 @@ def resolve_paths(mailboxes: Mapping[str, Mailbox]) -> dict[str, ResolvedMailbox
         path = leaf if parent is None else resolved[parent].path + DELIMITER + leaf
         width = 4
         candidate = path
-        while _key(candidate) in taken:
+        while path_key(candidate) in taken:
             candidate = f"{path} [{mid[:width]}]"
             width += 2
-        taken.add(_key(candidate))
+        taken.add(path_key(candidate))
         resolved[mid] = ResolvedMailbox(mid, box.name, parent, box.role, candidate)
     return resolved

@@ -9,7 +9,7 @@ asks :meth:`IndexReader.changes_since` (CONDSTORE/QRESYNC's own question, RFC 71
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Set
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, case, func, select
@@ -19,7 +19,7 @@ from mesyx.modes.client.index import schema as x
 from mesyx.modes.client.index.changes import CachedMessage, MailboxDelta, MailboxInfo, MessageFlags, MessageInfo
 from mesyx.modes.client.index.db import chunked, read_tx
 from mesyx.modes.client.index.keywords import decode_keywords
-from mesyx.modes.client.index.paths import same_path
+from mesyx.modes.client.index.paths import path_key, same_path
 from mesyx.store.store import Store
 
 __all__ = ["IndexReader"]
@@ -42,7 +42,19 @@ class IndexReader:
                 select(m).where(m.c.account_id == account_id, m.c.present.is_(True)).order_by(m.c.path)
             ).all()
             totals = self._counts(conn, account_id) if counts else {}
-        return [_mailbox(row, totals.get(row.mailbox_id)) for row in rows]
+            subscribed = self._subscriptions(conn, account_id)
+        return [_mailbox(row, totals.get(row.mailbox_id), subscribed) for row in rows]
+
+    def subscriptions(self, account_id: bytes) -> list[str]:
+        """Every subscribed name, sorted, whether a mailbox has it or not (RFC 9051 section
+        6.3.7: a subscription outlives its mailbox, and may name one that never existed)."""
+        with read_tx(self.engine) as conn:
+            return sorted(self._subscriptions(conn, account_id))
+
+    @staticmethod
+    def _subscriptions(conn: Connection, account_id: bytes) -> set[str]:
+        s = x.client_subscriptions
+        return {str(path) for (path,) in conn.execute(select(s.c.path).where(s.c.account_id == account_id))}
 
     @staticmethod
     def _counts(conn: Connection, account_id: bytes) -> dict[str, tuple[int, int, int, int]]:
@@ -80,7 +92,8 @@ class IndexReader:
             if row is None:
                 raise NotFound(missing)
             totals = self._counts(conn, account_id)
-        return _mailbox(row, totals.get(row.mailbox_id))
+            subscribed = self._subscriptions(conn, account_id)
+        return _mailbox(row, totals.get(row.mailbox_id), subscribed)
 
     # -- messages -----------------------------------------------------------------------
 
@@ -191,12 +204,12 @@ class IndexReader:
                 select(func.count()).select_from(cache).where(cache.c.account_id == account_id)).scalar_one())
 
 
-def _mailbox(row: Row[Any], totals: tuple[int, int, int, int] | None) -> MailboxInfo:
+def _mailbox(row: Row[Any], totals: tuple[int, int, int, int] | None, subscribed: Set[str]) -> MailboxInfo:
     r = row._mapping
     count, unseen, deleted, size = totals if totals is not None else (0, 0, 0, 0)
     return MailboxInfo(
         mailbox_id=str(r["mailbox_id"]), path=str(r["path"]), name=str(r["name"]),
-        parent_id=r["parent_id"], role=r["role"], subscribed=bool(r["subscribed"]),
+        parent_id=r["parent_id"], role=r["role"], subscribed=path_key(str(r["path"])) in subscribed,
         uidvalidity=int(r["uidvalidity"]), uidnext=int(r["uidnext"]), highestmodseq=int(r["highestmodseq"]),
         messages=count, unseen=unseen, deleted=deleted, size=size,
     )

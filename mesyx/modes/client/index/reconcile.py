@@ -4,9 +4,12 @@ Given the state (mailboxes with their resolved paths, the emails the operations 
 a mailbox, and which of them open on this node), compare with the index rows and write
 the difference:
 
-- mailboxes: new ones get a row with a fresh UIDVALIDITY; renames update the path; a
-  deleted mailbox keeps its row with ``present`` false, so that re-created (same
-  deterministic id) it keeps UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ and no UID is reused;
+- mailboxes: new ones get a row with a fresh UIDVALIDITY; renames update the path, a
+  role that moved (fold.CreateMailbox) the role; a deleted mailbox keeps its row with
+  ``present`` false, so that re-created (same deterministic id) it keeps UIDVALIDITY,
+  UIDNEXT and HIGHESTMODSEQ and no UID is reused. A new mailbox is not subscribed (RFC
+  9051 section 6.3.4 leaves it to SUBSCRIBE), except the first rows of INBOX and the
+  special-use mailboxes, which clients such as Thunderbird expect to see in LSUB;
 - messages: a (mailbox, envelope) pair that appears gets the mailbox's UIDNEXT (new ones
   in order of received time, then envelope id, so a first build numbers a mailbox oldest
   first); one that goes becomes an expunge; changed keywords update the row.
@@ -46,8 +49,9 @@ from mesyx.modes.client.index import schema as x
 from mesyx.modes.client.index.changes import IndexChanges, MailboxDelta, MailboxEvent, MessageFlags
 from mesyx.modes.client.index.db import chunked, insert_ignore, upsert
 from mesyx.modes.client.index.keywords import DELETED, SEEN, decode_keywords, encode_keywords
-from mesyx.modes.client.index.paths import ResolvedMailbox
+from mesyx.modes.client.index.paths import ResolvedMailbox, path_key
 from mesyx.store.fold import Email
+from mesyx.store.mailbox_ids import MailboxRole, role_mailbox_id
 
 __all__ = ["reconcile", "lock_account", "new_uidvalidity", "Stale"]
 
@@ -105,6 +109,7 @@ def _mailboxes(
     m = x.index_mailboxes
     rows = {r.mailbox_id: r for r in conn.execute(select(m).where(m.c.account_id == account_id))}
     events: list[MailboxEvent] = []
+    subscribe: list[dict[str, Any]] = []
     counters = {mid: _Counters(int(r.uidnext), int(r.highestmodseq)) for mid, r in rows.items()}
     key = (m.c.account_id == account_id) & (m.c.mailbox_id == bindparam("k_mailbox"))
     for mid, box in resolved.items():
@@ -112,8 +117,10 @@ def _mailboxes(
         row = rows.get(mid)
         if row is None:
             conn.execute(insert(m).values(
-                account_id=account_id, mailbox_id=mid, present=True, subscribed=True,
+                account_id=account_id, mailbox_id=mid, present=True,
                 uidvalidity=new_uidvalidity(now), uidnext=1, highestmodseq=1, **values))
+            if box.role is not None and mid == role_mailbox_id(account_id, MailboxRole(box.role)):
+                subscribe.append({"account_id": account_id, "path": path_key(box.path)})
             counters[mid] = _Counters(1, 1)
             events.append(MailboxEvent(mid, "created", box.path))
         elif not row.present:
@@ -127,6 +134,7 @@ def _mailboxes(
         if row.present and mid not in resolved:
             conn.execute(update(m).where(key).values(present=False), {"k_mailbox": mid})
             events.append(MailboxEvent(mid, "deleted", row.path))
+    insert_ignore(conn, x.client_subscriptions, subscribe)
     return events, counters
 
 

@@ -32,6 +32,11 @@ each client node, never to the log, so they live here and nowhere else:
 ``index_ops``
     the account's operations as already opened (opstore.py), so a restart does not open
     every sealed operation again.
+``client_subscriptions``
+    the subscribed names (RFC 9051 section 6.3.7), keyed by path: a name need not have a
+    mailbox, and a deleted mailbox's subscription stays. Node-local (the log has no
+    operation kind for subscriptions), and not derived from the log, so it lives in its
+    own MetaData that a schema change never drops.
 
 UIDs and MODSEQs are ``BigInteger``: a UID is an unsigned 32-bit number, which does not
 fit PostgreSQL's signed ``integer``; a MODSEQ is up to 63 bits (RFC 7162).
@@ -58,11 +63,13 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
+    text,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from mesyx.errors import Temporary
 from mesyx.log import get_logger
+from mesyx.modes.client.index.db import insert_ignore
 from mesyx.store.engine import IMMEDIATE
 
 __all__ = [
@@ -76,6 +83,7 @@ __all__ = [
     "index_expunged",
     "index_cache",
     "index_ops",
+    "client_subscriptions",
     "ensure_index_schema",
 ]
 
@@ -83,8 +91,11 @@ _log = get_logger("index")
 
 #: Bumped when a table changes. An index of another version is dropped and built again
 #: (it is derived data; the UID map goes with it, so clients resync once).
-INDEX_SCHEMA_VERSION = 3
+#: 4: subscriptions left ``index_mailboxes`` for ``client_subscriptions``.
+INDEX_SCHEMA_VERSION = 4
 index_metadata = MetaData()
+#: What this node keeps that the log cannot rebuild: never dropped with the index.
+local_metadata = MetaData()
 
 index_meta = Table(
     "index_meta",
@@ -124,8 +135,6 @@ index_mailboxes = Table(
     # The IMAP name: the names of the ancestors and this one, joined by "/".
     Column("path", Text, nullable=False),
     Column("present", Boolean, nullable=False),
-    # Local preference: the log has no operation kind for subscriptions.
-    Column("subscribed", Boolean, nullable=False),
     Column("uidvalidity", BigInteger, nullable=False),
     Column("uidnext", BigInteger, nullable=False),
     Column("highestmodseq", BigInteger, nullable=False),
@@ -200,9 +209,20 @@ index_ops = Table(
     Column("change", Text, nullable=True),
 )
 
+client_subscriptions = Table(
+    "client_subscriptions",
+    local_metadata,
+    Column("account_id", _ACCOUNT, primary_key=True),
+    # The subscribed name, INBOX spelled so (paths.path_key).
+    Column("path", Text, primary_key=True),
+)
+
+
 def _create(conn: Connection) -> None:
     """Create what is missing; drop and re-create an index of another schema version."""
-    existing = set(inspect(conn).get_table_names())
+    inspector = inspect(conn)
+    existing = set(inspector.get_table_names())
+    local_metadata.create_all(conn)
     if "index_accounts" in existing:
         version = None
         if "index_meta" in existing:
@@ -210,10 +230,19 @@ def _create(conn: Connection) -> None:
         if version != str(INDEX_SCHEMA_VERSION):
             _log.warning("index.schema_replaced", found=version or "none", version=INDEX_SCHEMA_VERSION,
                          reason="the index is rebuilt at the next sync; clients resync once")
+            if "subscribed" in {col["name"] for col in inspector.get_columns("index_mailboxes")}:
+                _keep_subscriptions(conn)
             index_metadata.drop_all(conn)
     index_metadata.create_all(conn)
     if conn.execute(select(index_meta.c.value).where(index_meta.c.key == "schema")).first() is None:
         conn.execute(insert(index_meta).values(key="schema", value=str(INDEX_SCHEMA_VERSION)))
+
+
+def _keep_subscriptions(conn: Connection) -> None:
+    """Version 3 kept subscriptions in ``index_mailboxes``: carry them over before the drop."""
+    rows = conn.execute(text("SELECT account_id, path FROM index_mailboxes WHERE subscribed")).all()
+    if rows:
+        insert_ignore(conn, client_subscriptions, [{"account_id": bytes(a), "path": str(p)} for a, p in rows])
 
 
 _created: weakref.WeakSet[Engine] = weakref.WeakSet()

@@ -1,7 +1,7 @@
 """What an IMAP client changes, as signed operations; then a sync, so it can answer in UIDs.
 
-Client writes never touch the index tables directly (except the local subscription
-flag, which the log has no kind for): each helper records operations with
+Client writes never touch the index tables directly (except the local subscriptions,
+which the log has no kind for): each helper records operations with
 :func:`mesyx.store.state.record_changes` (sealed to the metadata keyset, signed by this
 node, so they replicate), or commits an envelope for APPEND, and then syncs, so the
 index shows exactly the fold of the log and the caller can answer with UIDs (UIDPLUS,
@@ -26,20 +26,27 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import update
+from sqlalchemy import delete
 
 from mesyx.crypto.envelope import InnerRecord, seal_message, wrap_content_key
 from mesyx.errors import Exists, NotFound, PermissionDenied, Temporary, UsageError
 from mesyx.modes.client.index import schema as x
-from mesyx.modes.client.index.changes import AppendResult, IndexChanges, WriteResult
-from mesyx.modes.client.index.db import write_tx
+from mesyx.modes.client.index.changes import AppendManyResult, AppendResult, IndexChanges, NewMessage, WriteResult
+from mesyx.modes.client.index.db import insert_ignore, write_tx
 from mesyx.modes.client.index.keywords import DELETED, from_imap, keyword_key, spellings_of
-from mesyx.modes.client.index.paths import DELIMITER, ResolvedMailbox, resolve_paths, same_path, split_path
+from mesyx.modes.client.index.paths import (
+    DELIMITER,
+    ResolvedMailbox,
+    path_key,
+    resolve_paths,
+    same_path,
+    split_path,
+)
 from mesyx.modes.client.index.reader import IndexReader
 from mesyx.modes.client.index.syncer import IndexSyncer
 from mesyx.store import fold
 from mesyx.store.events import Event, OpsAppended
-from mesyx.store.mailbox_ids import MailboxRole, named_mailbox_id
+from mesyx.store.mailbox_ids import MOVABLE_ROLES, MailboxRole, named_mailbox_id, role_mailbox_id
 from mesyx.store.mailcrypt import SealingKeys, UnlockedAccount, load_sealing_keys
 from mesyx.store.payloads import PutPayload, seal_json
 from mesyx.store.records import IngestItem
@@ -186,8 +193,10 @@ class IndexWriter:
 
     # -- mailboxes ----------------------------------------------------------------------
 
-    def _ensure_path(self, state: fold.AccountState, parts: list[str], changes: list[fold.Change]) -> str | None:
-        """The id of the mailbox at ``parts`` (creating missing levels), None for the root."""
+    def _ensure_path(self, state: fold.AccountState, parts: list[str], changes: list[fold.Change],
+                     role: str | None = None) -> str | None:
+        """The id of the mailbox at ``parts`` (creating missing levels, the last with
+        ``role``), None for the root."""
         resolved = self._mailboxes(state)
         by_path = {box.path: mid for mid, box in resolved.items()}
         parent: str | None = None
@@ -198,19 +207,32 @@ class IndexWriter:
                 found = named_mailbox_id(self.account_id, path)
                 if found in state.mailboxes:
                     raise Exists(f"{path}: a mailbox of this name exists under another name")
-                changes.append(fold.CreateMailbox(found, parts[depth - 1], parent))
+                leaf_role = role if depth == len(parts) else None
+                changes.append(fold.CreateMailbox(found, parts[depth - 1], parent, leaf_role))
                 by_path[path] = found
             parent = found
         return parent
 
-    def create_mailbox(self, path: str) -> WriteResult:
-        """CREATE: the mailbox and any missing superiors (RFC 3501 section 6.3.3)."""
+    def create_mailbox(self, path: str, role: str | None = None) -> WriteResult:
+        """CREATE: the mailbox and any missing superiors (RFC 3501 section 6.3.3).
+
+        ``role`` (CREATE-SPECIAL-USE, RFC 6154 section 3; JMAP Mailbox/set ``role``, RFC
+        8621 section 2) moves that role to the new mailbox; the mailbox that had it stays,
+        a plain mailbox. INBOX's role does not move, and a role cannot go to a name that
+        is another role's default mailbox (the fold ignores such a claim).
+        """
         parts = _check_path(path)
+        if role is not None and role not in MOVABLE_ROLES:
+            raise UsageError(f"a created mailbox cannot take the role {role!r}")
         state = self.syncer.state_for(())  # mailboxes only
         if any(same_path(box.path, DELIMITER.join(parts)) for box in self._mailboxes(state).values()):
             raise Exists(f"mailbox {path} exists already")
+        if role is not None:
+            taken = {role_mailbox_id(self.account_id, r) for r in MailboxRole if r.value != role}
+            if named_mailbox_id(self.account_id, DELIMITER.join(parts)) in taken:
+                raise PermissionDenied(f"{path} is the name of another special-use mailbox")
         changes: list[fold.Change] = []
-        mailbox_id = self._ensure_path(state, parts, changes)
+        mailbox_id = self._ensure_path(state, parts, changes, role)
         return self._result(*self._record(changes), mailbox_id)
 
     def rename_mailbox(self, mailbox_id: str, new_path: str) -> WriteResult:
@@ -263,36 +285,53 @@ class IndexWriter:
         changes.append(fold.DeleteMailbox(mailbox_id))
         return self._result(*self._record(changes), None)
 
-    def set_subscribed(self, mailbox_id: str, subscribed: bool) -> None:
-        """SUBSCRIBE / UNSUBSCRIBE: a preference of this node (the log has no kind for it)."""
-        m = x.index_mailboxes
+    def set_subscribed(self, path: str, subscribed: bool) -> None:
+        """SUBSCRIBE / UNSUBSCRIBE a name, which need not have a mailbox (RFC 9051 section
+        6.3.7): a preference of this node, kept by path, since the log has no operation
+        kind for subscriptions. Deleting a mailbox leaves its subscription alone."""
+        _check_path(path)
+        s = x.client_subscriptions
+        key = path_key(DELIMITER.join(split_path(path)))
         with write_tx(self.store.engine) as conn:
-            done = conn.execute(update(m).where(m.c.account_id == self.account_id, m.c.mailbox_id == mailbox_id,
-                                                m.c.present.is_(True)).values(subscribed=subscribed)).rowcount
-        if not done:
-            raise NotFound("no such mailbox")
+            if subscribed:
+                insert_ignore(conn, s, [{"account_id": self.account_id, "path": key}])
+            else:
+                conn.execute(delete(s).where(s.c.account_id == self.account_id, s.c.path == key))
 
     # -- append -------------------------------------------------------------------------
 
     def append(self, raw: bytes, mailbox_id: str, flags: Iterable[str] = (),
                internaldate: float | None = None) -> AppendResult:
         """APPEND: seal ``raw`` to the account's keysets, commit it, sync; the new UID."""
-        words = tuple(sorted({from_imap(f) for f in flags}))
+        many = self.append_many([NewMessage(raw, tuple(flags), internaldate)], mailbox_id)
+        return AppendResult(many.envelope_ids[0], many.uids[0], many.uidvalidity, many.changes, many.events)
+
+    def append_many(self, items: Sequence[NewMessage], mailbox_id: str) -> AppendManyResult:
+        """MULTIAPPEND (RFC 3502): seal every message, commit them in one transaction (all
+        or none, RFC 3502 section 6.3.11), sync once; their UIDs in the order given.
+
+        One reconcile numbers the batch by received time, then envelope id: the i-th message
+        is received ``i`` microseconds after its INTERNALDATE (or now), so messages of one
+        time (all of them, without dates) get consecutive UIDs in the order appended; the
+        shift is below what INTERNALDATE shows (seconds, RFC 9051 section 2.3.3).
+        """
         state = self.syncer.state_for(())
         self._need_mailbox(state, mailbox_id)
         now = time.time()
-        received = now if internaldate is None else internaldate
-        inner = InnerRecord(received, "append", "", (), (mailbox_id,), words)
         keys = load_sealing_keys(self.store, self.account.record)
-        item = _seal(keys, inner, raw, now)
-        events = tuple(self.store.commit_ingest([item]))
-        eid = item.envelope.envelope_id
+        sealed = []
+        for i, item in enumerate(items):
+            words = tuple(sorted({from_imap(f) for f in item.flags}))
+            received = (now if item.internaldate is None else item.internaldate) + i * 1e-6
+            sealed.append(_seal(keys, InnerRecord(received, "append", "", (), (mailbox_id,), words), item.raw, now))
+        events = tuple(self.store.commit_ingest(sealed))
+        eids = tuple(item.envelope.envelope_id for item in sealed)
         changes = self.syncer.sync()
-        uid = self.reader.uids(self.account_id, mailbox_id, [eid]).get(eid)
-        if uid is None:
-            raise Temporary("the appended message is stored but not indexed yet: try again")
+        found = self.reader.uids(self.account_id, mailbox_id, eids)
+        if any(eid not in found for eid in eids):
+            raise Temporary("the appended messages are stored but not indexed yet: try again")
         validity = self.reader.mailbox(self.account_id, mailbox_id).uidvalidity
-        return AppendResult(eid, uid, validity, changes, events)
+        return AppendManyResult(eids, tuple(found[eid] for eid in eids), validity, changes, events)
 
 
 def _check_path(path: str) -> list[str]:
