@@ -59,7 +59,7 @@ def test_schema_smoke(db_url: str, tmp_path: Path) -> None:
         w.expunge([ids[2]], env.inbox)
         appended = w.append(b"Subject: a\r\n\r\nb\r\n", lists, ["\\Flagged"])
         assert appended.uid == 2
-        w.set_subscribed(lists, False)
+        w.set_subscribed("Lists/Sub", True)
         assert env.uids() == {ids[0]: 4, ids[1]: 2}  # moved out and back: a new UID
         box = env.reader.mailbox(env.account_id, env.inbox)
         assert (box.uidnext, box.messages, box.unseen) == (5, 2, 0)

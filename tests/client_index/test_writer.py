@@ -171,3 +171,13 @@ def test_writes_on_unknown_messages_do_nothing(env: Env) -> None:
     assert env.writer.set_flags([b"\x00" * 32], ["\\Seen"], True).operations == 0
     assert env.writer.expunge([b"\x00" * 32], env.inbox).operations == 0
     assert len(kinds(env)) == ops
+
+
+def test_move_into_the_same_mailbox_gives_new_uids(env: Env) -> None:
+    """Dovecot's MOVE to the selected mailbox, which imaptest's ``move`` script expects."""
+    a, b = env.deliver(2)
+    env.syncer.sync()
+    result = env.writer.move([a], env.inbox, env.inbox)
+    assert result.uids == {a: 3} and env.uids() == {a: 3, b: 2}
+    assert env.reader.changes_since(env.account_id, env.inbox, 1).expunged == (1,)
+    assert env.reader.cached(env.account_id, [a])[a].size > 0  # opened again, still readable
