@@ -136,3 +136,15 @@ def test_role_rows_follow_a_replicated_claim(env: Env) -> None:
     record_changes(env.store, env.account, [fold.CreateMailbox(lists, "Lists", None, "junk")])
     env.syncer.sync()
     assert roles(env)["Lists"] == "junk" and "Junk" not in roles(env)
+
+
+def test_rename_takes_the_subscriptions_along(env: Env) -> None:
+    env.syncer.sync()
+    lists = env.writer.create_mailbox("Lists/Sub").mailbox_id
+    for name in ("Lists", "Lists/Sub", "Listsx"):
+        env.writer.set_subscribed(name, True)
+    parent = env.reader.find(env.account_id, "Lists").mailbox_id
+    env.writer.rename_mailbox(parent, "Old/Lists")
+    subscribed = set(env.reader.subscriptions(env.account_id))
+    assert {"Old/Lists", "Old/Lists/Sub", "Listsx"} <= subscribed and "Lists" not in subscribed
+    assert env.reader.mailbox(env.account_id, lists or "").subscribed

@@ -26,7 +26,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from mesyx.crypto.envelope import InnerRecord, seal_message, wrap_content_key
 from mesyx.errors import Exists, NotFound, PermissionDenied, Temporary, UsageError
@@ -273,7 +273,21 @@ class IndexWriter:
                 raise UsageError("a mailbox cannot move below itself")
             ancestor = resolved[ancestor].parent_id if ancestor in resolved else None
         changes.append(fold.RenameMailbox(mailbox_id, parts[-1], parent))
-        return self._result(*self._record(changes), mailbox_id)
+        result = self._result(*self._record(changes), mailbox_id)
+        self._move_subscriptions(resolved[mailbox_id].path, target)
+        return result
+
+    def _move_subscriptions(self, old: str, new: str) -> None:
+        """A renamed mailbox's subscriptions, its inferiors' included, follow it, as they
+        did when a subscription belonged to the mailbox (RFC 9051 section 6.3.6 lets the
+        inferiors' names change with it); a DELETE, unlike a RENAME, leaves them alone."""
+        s = x.client_subscriptions
+        with write_tx(self.store.engine) as conn:
+            paths = [str(p) for (p,) in conn.execute(select(s.c.path).where(s.c.account_id == self.account_id))]
+            moved = [p for p in paths if p == old or p.startswith(old + DELIMITER)]
+            if moved:
+                conn.execute(delete(s).where(s.c.account_id == self.account_id, s.c.path.in_(moved)))
+                insert_ignore(conn, s, [{"account_id": self.account_id, "path": new + p[len(old):]} for p in moved])
 
     def delete_mailbox(self, mailbox_id: str) -> WriteResult:
         """DELETE: its messages leave it (deleted if in no other mailbox), then it goes.
