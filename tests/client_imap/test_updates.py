@@ -166,3 +166,18 @@ def test_a_store_on_a_message_expunged_meanwhile_changes_nothing(tmp_path: Path)
         assert b"\\Flagged" not in await b("FETCH 1 FLAGS")
 
     asyncio.run(run())
+
+
+def test_live_searches_hear_changes_with_the_updates(tmp_path: Path) -> None:
+    async def run() -> None:
+        a, b = await _pair(tmp_path, 3)
+        await a("SEARCH RETURN (UPDATE) UNSEEN")
+        await b("STORE 2 +FLAGS.SILENT (\\Seen)")
+        out = await a("NOOP")
+        assert b"* ESEARCH (TAG \"t6\") REMOVEFROM (0 2)" in out, out
+        await b("STORE 3 +FLAGS.SILENT (\\Deleted)")
+        await b("EXPUNGE")
+        out = await a("NOOP")
+        assert out.index(b"REMOVEFROM (0 3)") < out.index(b"* 3 EXPUNGE")  # numbers valid when sent
+
+    asyncio.run(run())
