@@ -95,7 +95,10 @@ def send_expunges(session: Session, selected: Selected, uids: set[int]) -> None:
 
 
 async def _arrivals(reader: IndexReader, box: MailboxSession, selected: Selected, uids: set[int]) -> list[MessageInfo]:
-    """The new messages' index rows (their envelope ids and sizes, which the delta lacks)."""
+    """The new messages' index rows (their envelope ids and sizes, which the delta lacks).
+
+    :meth:`IndexReader.messages` reads the whole mailbox (about 0.5 s for 100,000 messages):
+    only when something arrived, until the reader can read the rows from a UID on."""
     rows = await asyncio.to_thread(reader.messages, box.account_id, selected.mailbox_id)
     return [m for m in rows if m.uid in uids]
 
@@ -104,8 +107,8 @@ def _flag_changes(session: Session, selected: Selected, delta: MailboxDelta, ski
     """Known messages whose flags (or, with CONDSTORE, MODSEQ) differ from what the session holds."""
     condstore = CONDSTORE in session.enabled
     changed: list[MessageInfo] = []
-    seen: list[MessageFlags] = [*delta.flags, *delta.added]
-    for flags in seen:
+    candidates: list[MessageFlags] = [*delta.flags, *delta.added]
+    for flags in candidates:
         old = selected.messages.get(flags.uid)
         if old is None or flags.uid in selected.pending_expunge:
             continue
