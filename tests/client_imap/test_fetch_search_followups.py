@@ -161,3 +161,11 @@ def test_names_that_are_not_modified_utf7(tmp_path: Path) -> None:
         await cl("COPY 1 R&D")  # taken literally: the mailbox "R&D" (canonically R&-D)
 
     asyncio.run(run())
+
+
+def test_context_search_is_advertised(tmp_path: Path) -> None:
+    async def run() -> None:
+        cl = await _inbox(make_store(tmp_path), 0)
+        assert b" CONTEXT=SEARCH" in _line(await cl("CAPABILITY"), b"* CAPABILITY")
+
+    asyncio.run(run())

@@ -19,7 +19,9 @@ from mesyx.proto.imap import search as s
 
 __all__: list[str] = []
 
-advertise("ESEARCH", "SEARCHRES")
+# CONTEXT=SEARCH (RFC 5267): PARTIAL, UPDATE and CANCELUPDATE; the live results are kept by
+# search_context, which the end-of-command update report (updates.report) calls.
+advertise("ESEARCH", "SEARCHRES", "CONTEXT=SEARCH")
 
 
 @register(c.Search, SELECTED)
