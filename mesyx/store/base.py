@@ -12,13 +12,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Connection, insert, select
-from sqlalchemy.exc import OperationalError
 
 from mesyx.crypto.node import NodeKeys
-from mesyx.errors import Temporary
 from mesyx.store import schema as t
 from mesyx.store.blobs import BlobFiles
-from mesyx.store.engine import IMMEDIATE, make_engine
+from mesyx.store.engine import make_engine, read_transaction, write_transaction
 from mesyx.store.hlc import HybridClock
 
 __all__ = ["StoreBase"]
@@ -47,19 +45,13 @@ class StoreBase:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        try:
-            with self.engine.connect().execution_options(**{IMMEDIATE: True}) as conn, conn.begin():
-                yield conn
-        except OperationalError as exc:
-            raise Temporary(f"database unavailable: {exc.orig}") from exc
+        with write_transaction(self.engine) as conn:
+            yield conn
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        try:
-            with self.engine.connect() as conn, conn.begin():
-                yield conn
-        except OperationalError as exc:
-            raise Temporary(f"database unavailable: {exc.orig}") from exc
+        with read_transaction(self.engine) as conn:
+            yield conn
 
     def checkpoint(self) -> None:
         """After a purge: without it, old pages linger in SQLite's -wal file."""

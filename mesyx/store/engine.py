@@ -8,19 +8,41 @@ BEGIN (``BEGIN IMMEDIATE``) so two processes, daemon and CLI, never deadlock on 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
-from mesyx.errors import ConfigError
+from mesyx.errors import ConfigError, Temporary
 
-__all__ = ["make_engine", "sqlite_url", "IMMEDIATE"]
+__all__ = ["make_engine", "sqlite_url", "IMMEDIATE", "write_transaction", "read_transaction"]
 
 #: Execution option that makes a SQLite transaction take the write lock at BEGIN.
 IMMEDIATE = "mesyx_immediate"
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction holding the write lock from BEGIN; a database outage is :class:`Temporary`."""
+    try:
+        with engine.connect().execution_options(**{IMMEDIATE: True}) as conn, conn.begin():
+            yield conn
+    except OperationalError as exc:
+        raise Temporary(f"database unavailable: {exc.orig}") from exc
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A read transaction (a snapshot, on SQLite's WAL); a database outage is :class:`Temporary`."""
+    try:
+        with engine.connect() as conn, conn.begin():
+            yield conn
+    except OperationalError as exc:
+        raise Temporary(f"database unavailable: {exc.orig}") from exc
 
 
 def sqlite_url(path: Path) -> str:

@@ -11,15 +11,12 @@ same way in SQLAlchemy but from different modules.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table
+from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import OperationalError
 
-from mesyx.errors import Temporary
-from mesyx.store.engine import IMMEDIATE
+from mesyx.store.engine import read_transaction, write_transaction
 
 __all__ = ["write_tx", "read_tx", "insert_ignore", "upsert", "chunked"]
 
@@ -27,22 +24,9 @@ __all__ = ["write_tx", "read_tx", "insert_ignore", "upsert", "chunked"]
 PARAM_CHUNK = 500
 
 
-@contextmanager
-def write_tx(engine: Engine) -> Iterator[Connection]:
-    try:
-        with engine.connect().execution_options(**{IMMEDIATE: True}) as conn, conn.begin():
-            yield conn
-    except OperationalError as exc:
-        raise Temporary(f"database unavailable: {exc.orig}") from exc
-
-
-@contextmanager
-def read_tx(engine: Engine) -> Iterator[Connection]:
-    try:
-        with engine.connect() as conn, conn.begin():
-            yield conn
-    except OperationalError as exc:
-        raise Temporary(f"database unavailable: {exc.orig}") from exc
+#: The store's transactions (the in-process writer queue, outages as ``Temporary``).
+write_tx = write_transaction
+read_tx = read_transaction
 
 
 def _insert(conn: Connection, table: Table) -> Any:
