@@ -181,3 +181,15 @@ def test_move_into_the_same_mailbox_gives_new_uids(env: Env) -> None:
     assert result.uids == {a: 3} and env.uids() == {a: 3, b: 2}
     assert env.reader.changes_since(env.account_id, env.inbox, 1).expunged == (1,)
     assert env.reader.cached(env.account_id, [a])[a].size > 0  # opened again, still readable
+
+
+def test_copy_numbers_in_the_order_given(env: Env) -> None:
+    """Messages of one received time (imaptest's ``copy`` mbox) get UIDs in the source's order."""
+    a, b, c = env.deliver(3, received_at=env.now)
+    env.syncer.sync()
+    lists = env.writer.create_mailbox("Lists").mailbox_id
+    assert lists is not None
+    for order in ([c, a, b], [b, c, a]):
+        result = env.writer.copy(order, lists)
+        assert [result.uids[eid] for eid in order] == sorted(result.uids.values())
+        env.writer.expunge(order, lists)

@@ -39,7 +39,7 @@ detached keyset) stays out until it opens, so IDLE announces it when it can be r
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Set
+from collections.abc import Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -203,6 +203,7 @@ def reconcile(
     verify: bool = False,
     scope: Set[bytes] | None = None,
     expect: Mapping[str, int] | None = None,
+    order: Sequence[bytes] = (),
 ) -> tuple[IndexChanges, set[bytes]]:
     """Write the difference; returns the changes and the emails that open here but were
     left without a cache row (another process's cleanup raced us: the caller syncs again
@@ -224,6 +225,10 @@ def reconcile(
     ``emails`` must then hold exactly the scope's emails placed in a mailbox, and the
     index must still be as this syncer last wrote it (its basis is ``expect``), else
     :class:`Stale` again, and the caller does a full pass.
+
+    ``order`` lists envelopes a client write just placed: arriving together, they take
+    UIDs in that order, before any other arrival (COPY numbers in the source's order, as
+    RFC 4315's COPYUID pairs them and clients expect; MULTIAPPEND in message order).
     """
     written = lock_account(conn, account_id, now)
     if any(count > basis.get(origin, 0) for origin, count in written.items()):
@@ -248,8 +253,9 @@ def reconcile(
         mapped = _uid_map(conn, account_id, [key for key in current if key in desired])
         stale = {key for key, uid in mapped.items() if uid != current[key].uid}
     removed = [(key, row) for key, row in current.items() if key not in desired or key in stale]
+    rank = {eid: i for i, eid in enumerate(order)}
     added = sorted((key for key in desired if key not in current or key in stale),
-                   key=lambda k: (desired[k].received_at, k[1], k[0]))
+                   key=lambda k: (rank.get(k[1], len(rank)), desired[k].received_at, k[1], k[0]))
     kept = [key for key in desired if key in current and key not in stale]
     changed = [key for key in kept if desired[key].keywords != current[key].keywords]
     silent = [key for key in kept if desired[key].keywords == current[key].keywords

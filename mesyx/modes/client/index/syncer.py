@@ -141,10 +141,14 @@ class IndexSyncer:
 
     # -- sync -----------------------------------------------------------------------------
 
-    def sync(self, *, force: bool = False) -> IndexChanges:
-        """Bring the index up to date with the store; returns what changed (may be empty)."""
+    def sync(self, *, force: bool = False, order: Sequence[bytes] = ()) -> IndexChanges:
+        """Bring the index up to date with the store; returns what changed (may be empty).
+
+        ``order``: envelopes a client write just placed, in the order their new UIDs should
+        follow (COPY's source order, MULTIAPPEND's message order); see reconcile.
+        """
         with self._lock:
-            changes = self._sync(force=force)
+            changes = self._sync(force=force, order=order)
         if changes:
             self._notify(changes)
         return changes
@@ -180,7 +184,8 @@ class IndexSyncer:
             ).scalar_one()
         return _Position(self.log.fingerprint, int(envelopes), tuple(sorted(self.account.keysets)))
 
-    def _sync(self, *, force: bool, rebuild: bool = False, progress: Progress | None = None) -> IndexChanges:
+    def _sync(self, *, force: bool, rebuild: bool = False, progress: Progress | None = None,
+              order: Sequence[bytes] = ()) -> IndexChanges:
         position = self._read_log()
         last = self._position
         if not force and position == last:
@@ -188,12 +193,12 @@ class IndexSyncer:
         if (not force and last is not None and self._written is not None and not self.log.structural
                 and position.keysets == last.keysets):
             try:
-                return self._sync_scope(position, last)
+                return self._sync_scope(position, last, order)
             except Stale:
                 pass  # another process wrote meanwhile: compare everything
-        return self._sync_all(position, rebuild=rebuild, progress=progress)
+        return self._sync_all(position, rebuild=rebuild, progress=progress, order=order)
 
-    def _sync_scope(self, position: _Position, last: _Position) -> IndexChanges:
+    def _sync_scope(self, position: _Position, last: _Position, order: Sequence[bytes]) -> IndexChanges:
         """The incremental pass: only the envelopes new operations touched (and, when
         envelopes arrived, those that were waiting for theirs)."""
         scope = set(self.log.touched)
@@ -213,7 +218,8 @@ class IndexSyncer:
         opened -= self._fill_cache(todo, replace=False, progress=None)
         with write_tx(self.store.engine) as conn:
             changes, missing = reconcile(conn, self.account_id, resolve_paths(state.mailboxes), placed, opened=opened,
-                                         now=self._clock(), basis=self.log.basis, scope=scope, expect=self._written)
+                                         now=self._clock(), basis=self.log.basis, scope=scope, expect=self._written,
+                                         order=order)
             opstore.save(conn, self.account_id, self.log.unsaved)
         self.log.saved()
         self._written = dict(self.log.basis)
@@ -221,7 +227,8 @@ class IndexSyncer:
         self._finish(position, missing)
         return changes
 
-    def _sync_all(self, position: _Position, *, rebuild: bool, progress: Progress | None) -> IndexChanges:
+    def _sync_all(self, position: _Position, *, rebuild: bool, progress: Progress | None,
+                  order: Sequence[bytes] = ()) -> IndexChanges:
         """The full pass: fold everything, compare every row."""
         redone: set[bytes] = set()  # rebuild: decrypted again already (a retry skips them)
         for _ in range(_ATTEMPTS):
@@ -241,7 +248,7 @@ class IndexSyncer:
                 with write_tx(self.store.engine) as conn:
                     changes, missing = reconcile(conn, self.account_id, resolve_paths(state.mailboxes), placed,
                                                  opened=opened, now=self._clock(), basis=self.log.basis,
-                                                 verify=rebuild)
+                                                 verify=rebuild, order=order)
                     opstore.save(conn, self.account_id, self.log.unsaved)
                 self.log.saved()
                 break

@@ -74,12 +74,14 @@ class IndexWriter:
 
     # -- plumbing -----------------------------------------------------------------------
 
-    def _record(self, changes: Sequence[fold.Change]) -> tuple[IndexChanges, int, tuple[Event, ...]]:
+    def _record(self, changes: Sequence[fold.Change], order: Sequence[bytes] = ()
+                ) -> tuple[IndexChanges, int, tuple[Event, ...]]:
+        """Record ``changes`` and sync; ``order``: the envelopes whose new UIDs follow it."""
         events: tuple[Event, ...] = ()
         if changes:
             ops = record_changes(self.store, self.account, changes)
             events = (OpsAppended(self.account_id, ops[-1].origin, ops[-1].seq),)
-        return self.syncer.sync(), len(changes), events
+        return self.syncer.sync(order=order), len(changes), events
 
     def _mailboxes(self, state: fold.AccountState) -> dict[str, ResolvedMailbox]:
         return resolve_paths(state.mailboxes)
@@ -156,7 +158,7 @@ class IndexWriter:
             for eid in dict.fromkeys(envelope_ids)
             if eid in state.emails and to_mailbox not in state.emails[eid].mailbox_ids
         ]
-        return self._result(*self._record(changes), to_mailbox, envelope_ids)
+        return self._result(*self._record(changes, envelope_ids), to_mailbox, envelope_ids)
 
     def move(self, envelope_ids: Sequence[bytes], from_mailbox: str, to_mailbox: str) -> WriteResult:
         """MOVE (RFC 6851): replace ``from_mailbox`` by ``to_mailbox``, one operation each.
@@ -173,7 +175,8 @@ class IndexWriter:
             inside = [(eid, state.emails[eid].mailbox_ids) for eid in dict.fromkeys(envelope_ids)
                       if eid in state.emails and from_mailbox in state.emails[eid].mailbox_ids]
             _, out, left = self._record([fold.SetMailboxes(eid, boxes - {from_mailbox}) for eid, boxes in inside])
-            synced, back, events = self._record([fold.SetMailboxes(eid, boxes) for eid, boxes in inside])
+            synced, back, events = self._record([fold.SetMailboxes(eid, boxes) for eid, boxes in inside],
+                                                envelope_ids)
             return self._result(synced, out + back, left + events, to_mailbox, envelope_ids)
         changes: list[fold.Change] = []
         for eid in dict.fromkeys(envelope_ids):
@@ -183,7 +186,7 @@ class IndexWriter:
             target = (email.mailbox_ids - {from_mailbox}) | {to_mailbox}
             if target != email.mailbox_ids:
                 changes.append(fold.SetMailboxes(eid, target))
-        return self._result(*self._record(changes), to_mailbox, envelope_ids)
+        return self._result(*self._record(changes, envelope_ids), to_mailbox, envelope_ids)
 
     def expunge(self, envelope_ids: Sequence[bytes], mailbox_id: str) -> WriteResult:
         """EXPUNGE / UID EXPUNGE: take the messages out of ``mailbox_id``; one that is then
@@ -292,8 +295,9 @@ class IndexWriter:
     def delete_mailbox(self, mailbox_id: str) -> WriteResult:
         """DELETE: its messages leave it (deleted if in no other mailbox), then it goes.
 
-        Special-use mailboxes always exist in the model, so they cannot be deleted; nor
-        can a mailbox with children (Dovecot's answer too): delete those first.
+        A mailbox holding a role cannot be deleted (INBOX always exists; another role can
+        first move to a new mailbox with CREATE ... USE, and the old holder is then plain);
+        nor can a mailbox with children (Dovecot's answer too): delete those first.
         """
         state = self.syncer.state()
         self._need_mailbox(state, mailbox_id)
@@ -337,23 +341,20 @@ class IndexWriter:
         """MULTIAPPEND (RFC 3502): seal every message, commit them in one transaction (all
         or none, RFC 3502 section 6.3.11), sync once; their UIDs in the order given.
 
-        One reconcile numbers the batch by received time, then envelope id: the i-th message
-        is received ``i`` microseconds after its INTERNALDATE (or now), so messages of one
-        time (all of them, without dates) get consecutive UIDs in the order appended; the
-        shift is below what INTERNALDATE shows (seconds, RFC 9051 section 2.3.3).
+        One sync numbers the batch, consecutively, in the order given (``order``).
         """
         state = self.syncer.state_for(())
         self._need_mailbox(state, mailbox_id)
         now = time.time()
         keys = load_sealing_keys(self.store, self.account.record)
         sealed = []
-        for i, item in enumerate(items):
+        for item in items:
             words = tuple(sorted({from_imap(f) for f in item.flags}))
-            received = (now if item.internaldate is None else item.internaldate) + i * 1e-6
+            received = now if item.internaldate is None else item.internaldate
             sealed.append(_seal(keys, InnerRecord(received, "append", "", (), (mailbox_id,), words), item.raw, now))
         events = tuple(self.store.commit_ingest(sealed))
         eids = tuple(item.envelope.envelope_id for item in sealed)
-        changes = self.syncer.sync()
+        changes = self.syncer.sync(order=eids)
         found = self.reader.uids(self.account_id, mailbox_id, eids)
         if any(eid not in found for eid in eids):
             raise Temporary("the appended messages are stored but not indexed yet: try again")
