@@ -71,9 +71,12 @@ def test_mailboxes_messages_and_flags(store: Store) -> None:
         assert b"hello body" in out and b"\\Seen" in out
         await c("STORE 1 -FLAGS.SILENT (\\Seen)")
         out = await c("STORE 1 +FLAGS (\\Seen $Forwarded $Label1)")
-        assert re.search(rb"FLAGS \(([^)]*)\)", out) is not None
-        flags = set(re.search(rb"FLAGS \(([^)]*)\)", out).group(1).split())  # type: ignore[union-attr]
-        assert flags == {b"\\Seen", b"\\Flagged", b"$Forwarded", b"$Label1"}
+        # New keywords first widen the mailbox's FLAGS (RFC 9051 section 7.3.5), then the FETCH.
+        assert re.search(rb"\* FLAGS \([^)]*\$Forwarded", out) is not None
+        fetched = re.search(rb"\* 1 FETCH \(FLAGS \(([^)]*)\)", out)
+        assert fetched is not None
+        # \Recent: this session is the first to see the appended message (RFC 3501 section 2.3.2).
+        assert set(fetched.group(1).split()) == {b"\\Seen", b"\\Flagged", b"$Forwarded", b"$Label1", b"\\Recent"}
         assert (await c("SEARCH SEEN")).startswith(b"* SEARCH 1\r\n")
         assert (await c("SEARCH UNSEEN")).startswith(b"* SEARCH\r\n")
         assert (await c('SEARCH SUBJECT "first"')).startswith(b"* SEARCH 1\r\n")
@@ -109,7 +112,7 @@ def test_noop_reports_changes_of_another_session(store: Store) -> None:
         await b("SELECT INBOX")
         await b("STORE 1 +FLAGS.SILENT (\\Deleted)")
         out = await a("NOOP")
-        assert b"* 1 FETCH (UID 1 FLAGS (\\Deleted))" in out
+        assert b"* 1 FETCH (UID 1 FLAGS (\\Deleted \\Recent))" in out  # a's first sight of it: recent to a
         await b("EXPUNGE")
         out = await a("NOOP")
         assert b"* 1 EXPUNGE" in out
