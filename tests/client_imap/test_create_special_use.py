@@ -19,11 +19,6 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     return make_store(tmp_path_factory.mktemp("create-use"))
 
 
-async def answer(c: IndexClient, line: str | bytes) -> bytes:
-    """A command that may fail: its whole output."""
-    return await c.send(line)
-
-
 def attributes(out: bytes, name: str) -> set[str]:
     match = re.search(rb"^\* LIST \(([^)]*)\) \"/\" \"?" + re.escape(name.encode()) + rb"\"?\r$", out, re.MULTILINE)
     assert match is not None, out
@@ -43,7 +38,7 @@ def test_create_with_use_moves_the_role(store: Store) -> None:
         assert b'* STATUS "Sent" (MESSAGES 1)' in await c("STATUS Sent (MESSAGES)")  # keeps its messages
         out = await c('LIST (SPECIAL-USE) "" "*"')
         assert b'"Sent Items"' in out and b'"Sent"\r' not in out
-        # Back to the old one: its name is free of the role again, so only a new mailbox can take it.
+        # Any other role moves the same way.
         await c("CREATE Archive2 (USE (\\Archive))")
         assert "\\Archive" not in attributes(await c('LIST "" "Archive"'), "Archive")
         # The old holder is a plain mailbox now: DELETE works.
@@ -59,7 +54,7 @@ def test_uses_no_mailbox_can_take_are_useattr(store: Store, use: str) -> None:
     async def run() -> None:
         c = IndexClient(store)
         await c.login()
-        out = await answer(c, f"CREATE New (USE ({use}))")
+        out = await c.send(f"CREATE New (USE ({use}))")
         assert tagged(out).startswith(f"t{c.n} NO [USEATTR]".encode()), out
         assert b'"New"' not in await c('LIST "" "*"')
         assert "\\Sent" in attributes(await c('LIST "" "Sent"'), "Sent")
@@ -71,7 +66,7 @@ def test_create_of_an_existing_name_with_use_is_refused(store: Store) -> None:
     async def run() -> None:
         c = IndexClient(store)
         await c.login()
-        out = await answer(c, "CREATE Sent (USE (\\Sent))")
+        out = await c.send("CREATE Sent (USE (\\Sent))")
         assert b"NO [ALREADYEXISTS]" in tagged(out)
 
     asyncio.run(run())
@@ -123,7 +118,7 @@ def test_multiappend_whose_second_message_is_refused_stores_nothing(store: Store
         c = IndexClient(store)
         await c.login()
         first = message("first")
-        out = await answer(c, b"APPEND Drafts {%d+}\r\n" % len(first) + first + b" {0+}\r\n")
+        out = await c.send(b"APPEND Drafts {%d+}\r\n" % len(first) + first + b" {0+}\r\n")
         assert b" NO [CANNOT]" in tagged(out), out
         assert b"(MESSAGES 0 UIDNEXT 1)" in await c("STATUS Drafts (MESSAGES UIDNEXT)")
         # The store refusing the batch: nothing of it stays, nothing to expunge.
@@ -136,7 +131,7 @@ def test_multiappend_whose_second_message_is_refused_stores_nothing(store: Store
 
         monkeypatch.setattr(Store, "commit_ingest", refuse)
         second = message("second")
-        out = await answer(c, b"APPEND Drafts {%d+}\r\n" % len(first) + first + b" {%d+}\r\n" % len(second) + second)
+        out = await c.send(b"APPEND Drafts {%d+}\r\n" % len(first) + first + b" {%d+}\r\n" % len(second) + second)
         assert b" NO [UNAVAILABLE]" in tagged(out), out
         assert b"(MESSAGES 0 UIDNEXT 1)" in await c("STATUS Drafts (MESSAGES UIDNEXT)")
 
