@@ -45,10 +45,12 @@ def tagged(out: bytes) -> bytes:
 class IndexClient:
     """One session; ``await c("FETCH 1 ALL")`` runs a command and returns all it wrote."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, backend: IndexBackend | None = None) -> None:
+        """``backend``: share one between clients, as a daemon's sessions do; each its own
+        is like sessions of separate processes, which see each other's changes at NOOP."""
         self.transport = MemoryTransport()
         login = LoginService(store, LimitsConfig(), concurrency=1)
-        config = SessionConfig(authenticator=login, backend=IndexBackend(store, Broadcaster()))
+        config = SessionConfig(authenticator=login, backend=backend or IndexBackend(store, Broadcaster()))
         self.session = Session(self.transport, CommandReader(), config)
         self.n = 0
 

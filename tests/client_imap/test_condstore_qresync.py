@@ -7,12 +7,15 @@ import asyncio
 import re
 from pathlib import Path
 
+from mesyx.modes.client.imap.backend import IndexBackend
+from mesyx.store.events import Broadcaster
 from tests.client_imap.indexed import IndexClient, make_store, message, tagged
 
 
 async def _pair(tmp_path: Path, count: int = 4) -> tuple[IndexClient, IndexClient]:
     store = make_store(tmp_path)
-    a, b = IndexClient(store), IndexClient(store)
+    backend = IndexBackend(store, Broadcaster())  # one, as in the daemon
+    a, b = IndexClient(store, backend), IndexClient(store, backend)
     for cl in (a, b):
         await cl.login()
     for i in range(count):

@@ -66,7 +66,7 @@ def test_compliance_scripts(imaptest: Imaptest, node: Node, tmp_path: Path) -> N
     report = output[output.find("== (a)"):][-4000:]
     assert result["failed"] == 0 and not result["timed_out"] and not result["no_result"], report
     missing = [
-        (name, caps) for name, caps in result["skipped_caps"]
+        (name, caps) for name, caps in result["skipped_caps"].items()
         if all(cap.upper() in REQUIRED for cap in caps.split())
     ]
     assert not missing, f"scripts skipped for lack of a capability issue 3 requires: {missing}"

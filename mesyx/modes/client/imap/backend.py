@@ -22,6 +22,7 @@ from mesyx.errors import PermissionDenied
 from mesyx.modes.client.imap.capabilities import backend_capabilities, enableable
 from mesyx.modes.client.imap.session import Session
 from mesyx.modes.client.index import IndexFeed, IndexReader, IndexSyncer, IndexWriter, MessageInfo
+from mesyx.modes.client.index.changes import IndexChanges
 from mesyx.modes.client.index.keywords import to_imap
 from mesyx.proto.imap.values import Atom
 from mesyx.store.events import Broadcaster, Event
@@ -86,6 +87,11 @@ class MailboxSession:
     selected: Selected | None = None
     #: The task reporting changes during IDLE; cancelled if the connection ends.
     idle_task: asyncio.Task[None] | None = None
+    #: The backend's change count of the account when the session last looked at the
+    #: index (:meth:`IndexBackend.report_updates`).
+    looked_at: int = -1
+    #: Counts the syncer's changes into the backend's count (its listener, kept to remove it).
+    listener: Callable[[IndexChanges], None] | None = None
 
     @property
     def account_id(self) -> bytes:
@@ -111,19 +117,16 @@ class IndexBackend:
     def enableable(self) -> tuple[str, ...]:
         return enableable()
 
-    def __init__(
-        self,
-        store: Store,
-        broadcaster: Broadcaster,
-        feed: IndexFeed | None = None,
-        *,
-        on_first_login: Callable[[], None] | None = None,
-    ) -> None:
-        self.on_first_login = on_first_login
+    def __init__(self, store: Store, broadcaster: Broadcaster, feed: IndexFeed | None = None) -> None:
         self.store = store
         self.broadcaster = broadcaster
         self.reader = IndexReader(store)
         self.feed = feed
+        #: Index changes per account that this process made or heard of: a syncer's
+        #: listener and :meth:`publish` move it (in any thread; any move is enough). A
+        #: command's end skips the index query while it has not moved since the session
+        #: looked; NOOP, CHECK and IDLE always look (another process may have written).
+        self.changes: dict[bytes, int] = {}
 
     # -- Backend protocol ---------------------------------------------------------------
 
@@ -131,17 +134,25 @@ class IndexBackend:
         account = session.account
         assert account is not None
         syncer = IndexSyncer(self.store, account)
-        if self.on_first_login is not None:
-            self.on_first_login()
         if self.feed is not None:
             syncer = self.feed.attach(syncer)
-        session.mailbox = MailboxSession(syncer, IndexWriter(syncer))
+        box = MailboxSession(syncer, IndexWriter(syncer))
+        account_id = box.account_id
+
+        def count(_changes: IndexChanges) -> None:
+            self.changes[account_id] = self.changes.get(account_id, 0) + 1
+
+        box.listener = count
+        syncer.add_listener(count)
+        session.mailbox = box
         await asyncio.to_thread(syncer.sync)
 
     async def closed(self, session: Session) -> None:
         box = session.mailbox
         session.mailbox = None
         if isinstance(box, MailboxSession):
+            if box.listener is not None:
+                box.syncer.remove_listener(box.listener)
             if box.idle_task is not None:
                 box.idle_task.cancel()
             if self.feed is not None:
@@ -153,6 +164,10 @@ class IndexBackend:
             return
         if sync:
             await asyncio.to_thread(box.syncer.sync)
+        elif self.changes.get(box.account_id, 0) == box.looked_at and not (
+            expunges and box.selected.pending_expunge
+        ):
+            return  # nothing changed since the session last looked (and nothing held back)
         await self.send_updates(session, box, expunges=expunges)
 
     # -- helpers for the command modules --------------------------------------------------
@@ -160,6 +175,8 @@ class IndexBackend:
     def publish(self, events: tuple[Event, ...]) -> None:
         """Tell the daemon's subscribers (IDLE in other sessions, replication) of a write."""
         if events:
+            for event in events:
+                self.changes[event.account_id] = self.changes.get(event.account_id, 0) + 1
             self.broadcaster.publish(events)
 
     async def send_updates(self, session: Session, box: MailboxSession, *, expunges: bool = True) -> None:
@@ -167,4 +184,6 @@ class IndexBackend:
         # Imported here: updates (like recent and search_context, which it uses) imports this module.
         from mesyx.modes.client.imap.updates import report
 
+        # Read before the query: a change made during it is looked at next time.
+        box.looked_at = self.changes.get(box.account_id, 0)
         await report(session, box, self.reader, expunges=expunges)
