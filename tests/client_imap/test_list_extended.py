@@ -168,9 +168,11 @@ def test_names_are_utf8_once_utf8_accept_is_on(store: Store) -> None:  # noqa: F
         await c('LOGIN kim@mesyx.test "kim pass"')
         await c("CREATE Entw&APw-rfe")
         assert b'"Entw&APw-rfe"' in await c('LIST "" "Entw*" RETURN (STATUS (MESSAGES))')
-        c.session.enabled.add("UTF8=ACCEPT")  # what ENABLE UTF8=ACCEPT records (RFC 6855 section 3)
+        assert b"* ENABLED UTF8=ACCEPT" in await c("ENABLE UTF8=ACCEPT")
         out = await c('LIST "" "Entw*" RETURN (STATUS (MESSAGES))')
         assert '* LIST (\\HasNoChildren) "/" "Entwürfe"'.encode() in out
         assert '* STATUS "Entwürfe" (MESSAGES 0)'.encode() in out
+        await c('CREATE "Grüße"'.encode())  # a UTF-8 quoted string, taken once enabled
+        assert '"Grüße"'.encode() in await c('LIST "" "Gr*"')
 
     asyncio.run(run())

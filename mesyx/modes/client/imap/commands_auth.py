@@ -41,6 +41,9 @@ advertise("IMAP4rev2", enable=True)
 #: ENABLE QRESYNC turns CONDSTORE on too (RFC 7162 section 3.2.3); ``* ENABLED`` names only
 #: what the client asked for.
 _IMPLIES: dict[str, tuple[str, ...]] = {"QRESYNC": ("CONDSTORE",)}
+UTF8_ACCEPT = "UTF8=ACCEPT"
+# RFC 6855: once enabled, the reader takes UTF-8 (above) and LIST, STATUS, FETCH answer in it.
+advertise(UTF8_ACCEPT, enable=True)
 
 #: What ``ID`` tells the client (RFC 2971 section 3.3); no host or OS details.
 SERVER_ID: dict[str, str | None] = {"name": "Mesyx", "version": mesyx.__version__}
@@ -88,6 +91,8 @@ async def enable(session: Session, command: c.Command) -> Completion:
     session.enabled.update(turned_on)
     for cap in turned_on:
         session.enabled.update(_IMPLIES.get(cap, ()))
+    if UTF8_ACCEPT in turned_on:  # quoted strings and mailbox names in UTF-8 from here on (RFC 6855 section 3)
+        session.reader.utf8_accept = True
     session.send(r.enabled_response(turned_on))
     return Completion()
 
