@@ -56,3 +56,18 @@ def test_capabilities_depend_on_the_connection() -> None:
     assert "STARTTLS" not in tls and "AUTH=PLAIN" in tls and "LOGINDISABLED" not in tls
     after = capabilities(authenticated=True, secure=True, loopback=False, starttls=True, extra=("IDLE", "MOVE"))
     assert after[0] == "IMAP4rev1" and "IDLE" in after and "AUTH=PLAIN" not in after
+
+
+def test_every_extension_issue_3_requires_is_advertised() -> None:
+    """A module that stops advertising its extension (or an import that goes) shows here."""
+    from mesyx.modes.client.imap import service  # noqa: F401 - importing it registers every command module
+    from mesyx.modes.client.imap.capabilities import backend_capabilities
+
+    required = {
+        "IMAP4rev2", "IDLE", "NAMESPACE", "UNSELECT", "ID", "ENABLE", "SPECIAL-USE", "CREATE-SPECIAL-USE",
+        "LIST-EXTENDED", "LIST-STATUS", "MOVE", "UIDPLUS", "MULTIAPPEND", "LITERAL+", "ESEARCH", "SEARCHRES",
+        "CONDSTORE", "QRESYNC", "BINARY", "SORT", "SORT=DISPLAY", "ESORT", "COMPRESS=DEFLATE",
+    }
+    advertised = set(capabilities(authenticated=True, secure=True, loopback=True, starttls=False,
+                                  extra=backend_capabilities()))
+    assert required <= advertised, sorted(required - advertised)

@@ -31,6 +31,7 @@ __all__ = ["deselect"]
 # RFC 7162: the session side (SELECT parameters, STORE UNCHANGEDSINCE, MODSEQ and VANISHED in
 # updates: here, commands_message and updates), FETCH's in commands_fetch, SEARCH's in search_eval.
 advertise("CONDSTORE", "QRESYNC", enable=True)
+advertise("UNSELECT")  # RFC 3691, below
 
 
 def deselect(session: Session) -> None:
