@@ -78,7 +78,7 @@ class IndexFeed:
         self._listeners: dict[bytes, Callable[[IndexChanges], None]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._failure: BaseException | None = None
-        self._wake = asyncio.Event()
+        self._runner: asyncio.Task[Any] | None = None  # run()'s task, cancelled by a failing sync
         self._syncs: set[asyncio.Task[None]] = set()  # every sync loop running, attached or not
 
     # -- accounts and subscribers ---------------------------------------------------------
@@ -171,7 +171,8 @@ class IndexFeed:
                     _log.warning("index.sync_failed", error=exc.kind, reason=exc.message)
                 except Exception as exc:  # noqa: BLE001 - a bug: run() raises it, which stops the daemon
                     self._failure = exc
-                    self._wake.set()
+                    if self._runner is not None:
+                        self._runner.cancel()  # run() raises the failure instead
                     return
                 if not entry.dirty:
                     return
@@ -194,26 +195,27 @@ class IndexFeed:
     async def run(self) -> None:
         """Follow the events until cancelled; raises if a sync failed with a bug."""
         self._loop = asyncio.get_running_loop()
+        self._runner = asyncio.current_task()
         queue = self.events.subscribe()
         try:
             while True:
-                getter = asyncio.ensure_future(queue.get())
-                waker = asyncio.ensure_future(self._wake.wait())
+                # One await, no helper task per turn: the loop's set of tasks stays the
+                # same while the feed waits (the robustness tests count them).
                 try:
-                    done, _ = await asyncio.wait({getter, waker}, timeout=self.poll_interval,
-                                                 return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    await _cancel({getter, waker})  # what did not finish (all of it, if cancelled)
-                if self._failure is not None:
-                    raise self._failure
-                if getter in done:
-                    event = getter.result()
-                    self._kick(event.account_id)
-                    while not queue.empty():
-                        self._kick(queue.get_nowait().account_id)
-                elif not done:
+                    async with asyncio.timeout(self.poll_interval):
+                        event = await queue.get()
+                except TimeoutError:
                     await self.poll()
+                    continue
+                self._kick(event.account_id)
+                while not queue.empty():
+                    self._kick(queue.get_nowait().account_id)
+        except asyncio.CancelledError:
+            if self._failure is not None:  # a sync loop cancelled us to report its bug
+                raise self._failure from None
+            raise
         finally:
+            self._runner = None
             self.events.unsubscribe(queue)
             await _cancel(self._syncs)
 
