@@ -78,6 +78,15 @@ def test_later_arrivals_get_uidnext_even_when_older(env: Env) -> None:
     assert [f.uid for f in changes.delta(env.inbox).added] == [3]
 
 
+def test_messages_from_a_uid_on(env: Env) -> None:
+    """What an IMAP session reads of new arrivals: the rows from the lowest new UID on."""
+    env.deliver(5)
+    env.syncer.sync()
+    assert [m.uid for m in env.reader.messages(env.account_id, env.inbox, from_uid=4)] == [4, 5]
+    assert [m.uid for m in env.reader.messages(env.account_id, env.inbox, from_uid=9)] == []
+    assert len(env.reader.messages(env.account_id, env.inbox)) == 5
+
+
 def test_sync_is_idempotent(env: Env) -> None:
     env.deliver(5)
     assert env.syncer.sync()
