@@ -285,7 +285,9 @@ def dovecot(work: Path, user: str, password: str) -> Iterator[int | None]:
         print("  Dovecot anchor    skipped: not installed (apt-get install dovecot-imapd)")
         yield None
         return
-    scratch = work / "dovecot"
+    # Its own directory, readable by Dovecot's unprivileged processes (the work dir is 0700).
+    scratch = Path(tempfile.mkdtemp(prefix="mesyx-bench-dovecot-"))
+    scratch.chmod(0o755)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
@@ -303,6 +305,7 @@ def dovecot(work: Path, user: str, password: str) -> Iterator[int | None]:
     finally:
         subprocess.run(["bash", script, "stop", str(scratch)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                        check=False)
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def dovecot_fetch(port: int, user: str, password: str, messages: int, size: int) -> float:
