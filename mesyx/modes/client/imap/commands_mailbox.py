@@ -37,11 +37,13 @@ def utf8_names(session: Session) -> bool:
     return "UTF8=ACCEPT" in session.enabled
 
 
-async def find_mailbox(session: Session, path: str) -> MailboxInfo:
+async def find_mailbox(session: Session, path: str, *, counts: bool = True) -> MailboxInfo:
+    """The mailbox named ``path``; without ``counts``, its message counts are zeros (cheaper)."""
     box = ctx(session)
     backend = backend_of(session)
     try:
-        return await asyncio.to_thread(backend.reader.find, box.account_id, path.rstrip(DELIMITER) or path)
+        return await asyncio.to_thread(backend.reader.find, box.account_id, path.rstrip(DELIMITER) or path,
+                                       counts=counts)
     except NotFound as exc:
         raise NotFound(f"no mailbox named {path}") from exc
 

@@ -50,13 +50,13 @@ async def _select(session: Session, command: c.Command, *, readonly: bool) -> Co
         session.send(r.untagged_status("OK", "previous mailbox closed", r.Code.CLOSED))
     await asyncio.to_thread(box.syncer.sync)
     # The mailbox before its messages: a change made between the two is seen twice, never missed.
-    info = await find_mailbox(session, command.mailbox)
+    info = await find_mailbox(session, command.mailbox, counts=False)  # EXISTS comes from the messages
     backend = backend_of(session)
     messages = await asyncio.to_thread(backend.reader.messages, box.account_id, info.mailbox_id)
     selected = Selected(info.mailbox_id, info.path, readonly, info.uidvalidity, modseq=info.highestmodseq,
                         uidnext=info.uidnext)
     selected.load(messages)
-    selected.keywords = {to_imap(k) for m in messages for k in m.keywords} - set(SYSTEM_FLAG_LIST)
+    selected.keywords = {to_imap(k) for k in {k for m in messages for k in m.keywords}} - set(SYSTEM_FLAG_LIST)
     if command.condstore or command.qresync is not None:
         session.enabled.add(CONDSTORE)  # SELECT (CONDSTORE) is a CONDSTORE enabling command (RFC 7162 section 3.1)
     session.send(r.flags_response(selected.flag_list()))

@@ -76,22 +76,23 @@ class IndexReader:
         return {str(r[0]): (int(r[1] or 0), int(r[2] or 0), int(r[3] or 0), int(r[4] or 0))
                 for r in conn.execute(query)}
 
-    def mailbox(self, account_id: bytes, mailbox_id: str) -> MailboxInfo:
-        """One present mailbox with its counts (counting only its own messages)."""
-        return self._one(account_id, lambda row: bool(row.mailbox_id == mailbox_id), "no such mailbox")
+    def mailbox(self, account_id: bytes, mailbox_id: str, *, counts: bool = True) -> MailboxInfo:
+        """One present mailbox, with its message counts unless told not to (they cost a pass
+        over the account's messages: SELECT and a write's UIDVALIDITY need none)."""
+        return self._one(account_id, lambda row: bool(row.mailbox_id == mailbox_id), "no such mailbox", counts)
 
-    def find(self, account_id: bytes, path: str) -> MailboxInfo:
+    def find(self, account_id: bytes, path: str, *, counts: bool = True) -> MailboxInfo:
         """The mailbox named ``path`` (INBOX case-insensitively, RFC 3501 section 5.1)."""
-        return self._one(account_id, lambda row: same_path(row.path, path), f"no mailbox named {path}")
+        return self._one(account_id, lambda row: same_path(row.path, path), f"no mailbox named {path}", counts)
 
-    def _one(self, account_id: bytes, match: Callable[[Row[Any]], bool], missing: str) -> MailboxInfo:
+    def _one(self, account_id: bytes, match: Callable[[Row[Any]], bool], missing: str, counts: bool) -> MailboxInfo:
         m = x.index_mailboxes
         with read_tx(self.engine) as conn:
             rows = conn.execute(select(m).where(m.c.account_id == account_id, m.c.present.is_(True))).all()
             row = next((r for r in rows if match(r)), None)
             if row is None:
                 raise NotFound(missing)
-            totals = self._counts(conn, account_id)
+            totals = self._counts(conn, account_id) if counts else {}
             subscribed = self._subscriptions(conn, account_id)
         return _mailbox(row, totals.get(row.mailbox_id), subscribed)
 

@@ -97,7 +97,7 @@ class IndexWriter:
         if mailbox_id is not None:
             uids = self.reader.uids(self.account_id, mailbox_id, envelope_ids) if envelope_ids else {}
             try:
-                validity = self.reader.mailbox(self.account_id, mailbox_id).uidvalidity
+                validity = self.reader.mailbox(self.account_id, mailbox_id, counts=False).uidvalidity
             except NotFound:
                 validity = 0
         return WriteResult(changes, count, uids, validity, events=events, mailbox_id=mailbox_id)
@@ -358,7 +358,7 @@ class IndexWriter:
         found = self.reader.uids(self.account_id, mailbox_id, eids)
         if any(eid not in found for eid in eids):
             raise Temporary("the appended messages are stored but not indexed yet: try again")
-        validity = self.reader.mailbox(self.account_id, mailbox_id).uidvalidity
+        validity = self.reader.mailbox(self.account_id, mailbox_id, counts=False).uidvalidity
         return AppendManyResult(eids, tuple(found[eid] for eid in eids), validity, changes, events)
 
 
