@@ -11,6 +11,7 @@ daemon down loudly with a non-zero exit, never silently.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import signal
 from collections.abc import Coroutine
 from contextlib import AsyncExitStack
@@ -33,6 +34,8 @@ _log = get_logger("daemon")
 
 #: Modes whose nodes may hold accounts' private halves (DESIGN.md, the modes table).
 PRIVATE_KEY_MODES = frozenset({Mode.CLIENT, Mode.REENCRYPT})
+#: Threads for ``asyncio.to_thread`` (see :meth:`Daemon.run`).
+WORKER_THREADS = 32
 
 
 def check_key_material(config: Config, store: Store) -> None:
@@ -82,6 +85,11 @@ class Daemon:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
+        # The worker threads of ``asyncio.to_thread``: sessions' database work mostly waits
+        # (on SQLite's write lock, on an account's index syncer), and the default pool of
+        # CPU count + 4 threads let ten IMAP sessions' waiting writes hold every thread
+        # while a STATUS or LIST waited for one.
+        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="mesyx"))
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         lock = PidLock(self.home.pid_path)
