@@ -159,7 +159,9 @@ async def _mark_seen(session: Session, box: MailboxSession, wanted: list[Message
         return set()
     result = await asyncio.to_thread(box.writer.set_flags, [m.envelope_id for m in unseen], ["\\Seen"], True)
     backend.publish(result.events)
-    fresh = await asyncio.to_thread(backend.reader.messages, box.account_id, selected.mailbox_id)
+    # The rows from the lowest of them on (the new MODSEQs too), not the whole mailbox.
+    fresh = await asyncio.to_thread(backend.reader.messages, box.account_id, selected.mailbox_id,
+                                    from_uid=min(m.uid for m in unseen))
     by_uid = {m.uid: m for m in fresh}
     for m in wanted:
         if m.uid in by_uid:
