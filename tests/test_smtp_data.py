@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -89,9 +90,20 @@ def _split(rng: random.Random, data: bytes) -> list[bytes]:
     return out
 
 
+@pytest.fixture
+def quiet_aiosmtpd() -> Iterator[None]:
+    """aiosmtpd's own logger off for the test, and back as it was after (tests/test_log.py
+    checks that foreign loggers pass at warning)."""
+    logger = logging.getLogger("mail.log")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    yield
+    logger.setLevel(level)
+
+
 @pytest.mark.parametrize("size_limit", [3000, 0])
+@pytest.mark.usefixtures("quiet_aiosmtpd")
 def test_data_reader_matches_aiosmtpd(size_limit: int) -> None:
-    logging.getLogger("mail.log").setLevel(logging.CRITICAL)
 
     async def run() -> tuple[int, int]:
         stock, mesyx = _Recorder(), _Recorder()
