@@ -15,6 +15,7 @@ whichever session or process made the change, at the cost of one query.
 from __future__ import annotations
 
 import asyncio
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -72,8 +73,6 @@ class Selected:
         self.messages = {m.uid: m for m in messages}
 
     def seq_of(self, uid: int) -> int:
-        from bisect import bisect_left
-
         i = bisect_left(self.uids, uid)
         return i + 1 if i < len(self.uids) and self.uids[i] == uid else 0
 

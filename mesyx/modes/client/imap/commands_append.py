@@ -11,38 +11,27 @@ server choose how it stores binary data), so BODY[] stays a valid literal and BI
 returns the original octets.
 
 Why not in commands_message: STORE/COPY/MOVE work on the selected mailbox, APPEND on a
-named one with data; it imports commands_message first so that, while that module still
-registers an older APPEND handler, this module's registration comes last and wins.
+named one with data.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from mesyx.errors import NotFound
-from mesyx.modes.client.imap import commands_message  # noqa: F401 - registered first; see the docstring
 from mesyx.modes.client.imap.backend import ctx
 from mesyx.modes.client.imap.capabilities import advertise
-from mesyx.modes.client.imap.commands_mailbox import backend_of, find_mailbox
+from mesyx.modes.client.imap.commands_mailbox import backend_of, target_mailbox
 from mesyx.modes.client.imap.session import AUTHENTICATED, Completion, ImapRefusal, Session, register
-from mesyx.modes.client.index import MailboxInfo, NewMessage
+from mesyx.modes.client.index import NewMessage
 from mesyx.modes.client.index.keywords import from_imap
 from mesyx.proto.imap import commands as c
 from mesyx.proto.imap import responses as r
 from mesyx.proto.mime.convert import encode_binary_parts
 
-__all__ = ["target_mailbox", "check_messages"]
+__all__ = ["check_messages"]
 
 # RFC 3502.
 advertise("MULTIAPPEND")
-
-
-async def target_mailbox(session: Session, name: str) -> MailboxInfo:
-    """The mailbox APPEND/COPY/MOVE write to; ``NO [TRYCREATE]`` if it does not exist (RFC 9051 section 6.3.12)."""
-    try:
-        return await find_mailbox(session, name)
-    except NotFound as exc:
-        raise ImapRefusal(f"no mailbox named {name}", r.Code.TRYCREATE) from exc
 
 
 def check_messages(messages: tuple[c.AppendMessage, ...]) -> list[NewMessage]:

@@ -20,7 +20,9 @@ from mesyx.modes.client.index.paths import DELIMITER
 from mesyx.proto.imap import commands as c
 from mesyx.proto.imap import responses as r
 
-__all__ = ["ROLE_ATTRIBUTES", "list_pattern", "backend_of", "find_mailbox", "status_values", "utf8_names"]
+__all__ = [
+    "ROLE_ATTRIBUTES", "list_pattern", "backend_of", "find_mailbox", "target_mailbox", "status_values", "utf8_names",
+]
 
 # RFC 6154 section 3.
 advertise("CREATE-SPECIAL-USE")
@@ -46,6 +48,14 @@ async def find_mailbox(session: Session, path: str, *, counts: bool = True) -> M
                                        counts=counts)
     except NotFound as exc:
         raise NotFound(f"no mailbox named {path}") from exc
+
+
+async def target_mailbox(session: Session, name: str) -> MailboxInfo:
+    """The mailbox APPEND/COPY/MOVE write to; ``NO [TRYCREATE]`` if it does not exist (RFC 9051 section 6.3.12)."""
+    try:
+        return await find_mailbox(session, name)
+    except NotFound as exc:
+        raise ImapRefusal(f"no mailbox named {name}", r.Code.TRYCREATE) from exc
 
 
 async def status_values(session: Session, info: MailboxInfo, items: tuple[c.StatusItem, ...]) -> dict[str, int]:

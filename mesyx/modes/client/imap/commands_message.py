@@ -13,16 +13,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from mesyx.errors import MesyxError, NotFound
+from mesyx.errors import MesyxError
 from mesyx.log import new_error_id
 from mesyx.modes.client.imap.backend import ctx
 from mesyx.modes.client.imap.capabilities import advertise
 from mesyx.modes.client.imap.commands_fetch import resolve
-from mesyx.modes.client.imap.commands_mailbox import backend_of, find_mailbox
-from mesyx.modes.client.imap.recent import recent_uids
+from mesyx.modes.client.imap.commands_mailbox import backend_of, target_mailbox
+from mesyx.modes.client.imap.recent import shown_recent
 from mesyx.modes.client.imap.session import AUTHENTICATED, SELECTED, Completion, ImapRefusal, Session, register
-from mesyx.modes.client.imap.updates import CONDSTORE, QRESYNC, announce_keywords, flag_items, report, rev1
-from mesyx.modes.client.index import MailboxInfo
+from mesyx.modes.client.imap.updates import CONDSTORE, QRESYNC, announce_keywords, flag_items, report
 from mesyx.modes.client.index.keywords import DELETED, keyword_key
 from mesyx.proto.imap import ContinuationLine
 from mesyx.proto.imap import commands as c
@@ -88,7 +87,7 @@ async def store(session: Session, command: c.Command) -> Completion:
     await report(session, box, backend.reader, expunges=False, echo=targets)
     if not command.silent or CONDSTORE in session.enabled:
         announce_keywords(session, selected, [selected.messages[u].keywords for u in targets])
-        recent = recent_uids(selected) if rev1(session) else frozenset()
+        recent = shown_recent(session, selected)
         for uid in targets:
             items = flag_items(session, selected.messages[uid], recent, flags=not command.silent, uid=command.uid)
             session.send(r.fetch_response(selected.seq_of(uid), items))
@@ -128,13 +127,6 @@ async def expunge(session: Session, command: c.Command) -> Completion:
     return Completion()
 
 
-async def _target(session: Session, name: str) -> MailboxInfo:
-    try:
-        return await find_mailbox(session, name)
-    except NotFound as exc:
-        raise ImapRefusal(f"no mailbox named {name}", r.Code.TRYCREATE) from exc
-
-
 async def _copy_or_move(session: Session, command: c.Copy | c.Move, *, move: bool) -> Completion:
     box = ctx(session)
     selected = box.selected
@@ -142,7 +134,7 @@ async def _copy_or_move(session: Session, command: c.Copy | c.Move, *, move: boo
     if move:
         _writable(session)
     backend = backend_of(session)
-    target = await _target(session, command.mailbox)
+    target = await target_mailbox(session, command.mailbox)
     uids = resolve(selected, command.messages, uid=command.uid)
     eids = [selected.messages[u].envelope_id for u in uids]
     if not eids:

@@ -17,9 +17,9 @@ from mesyx.modes.client.imap.backend import SYSTEM_FLAG_LIST, Selected, ctx
 from mesyx.modes.client.imap.capabilities import advertise
 from mesyx.modes.client.imap.commands_mailbox import backend_of, find_mailbox, utf8_names
 from mesyx.modes.client.imap.listing import MailboxTree, Selection
-from mesyx.modes.client.imap.recent import recent_uids
+from mesyx.modes.client.imap.recent import recent_uids, rev1, shown_recent
 from mesyx.modes.client.imap.session import AUTHENTICATED, SELECTED, Completion, Session, State, register
-from mesyx.modes.client.imap.updates import CONDSTORE, QRESYNC, flag_items, rev1
+from mesyx.modes.client.imap.updates import CONDSTORE, QRESYNC, flag_items
 from mesyx.modes.client.index import MailboxInfo
 from mesyx.modes.client.index.keywords import DELETED, SEEN, keyword_key, to_imap
 from mesyx.modes.client.index.paths import DELIMITER
@@ -109,7 +109,7 @@ async def _resync(session: Session, selected: Selected, qresync: c.QResync) -> N
     vanished = [u for u in delta.expunged if u not in selected.messages and wanted(u)]
     if vanished:
         session.send(r.vanished_response(vanished, earlier=True))
-    recent = recent_uids(selected) if rev1(session) else frozenset()
+    recent = shown_recent(session, selected)
     for uid in selected.uids:
         info = selected.messages[uid]
         if info.modseq > qresync.modseq and wanted(uid):

@@ -21,7 +21,7 @@ from mesyx.modes.client.imap.backend import Selected
 from mesyx.modes.client.imap.per_selection import PerSelection
 from mesyx.modes.client.imap.session import Session
 
-__all__ = ["RecentMarks", "MARKS", "recent_uids", "shown_recent"]
+__all__ = ["RecentMarks", "MARKS", "recent_uids", "shown_recent", "rev1"]
 
 
 @dataclass
@@ -82,6 +82,10 @@ def recent_uids(selected: Selected, marks: RecentMarks = MARKS) -> frozenset[int
 def shown_recent(session: Session, selected: Selected) -> frozenset[int]:
     """The UIDs whose FLAGS show ``\\Recent`` to this session: none once it enabled
     IMAP4rev2 (RFC 9051 appendix E: the flag is gone), else :func:`recent_uids`."""
-    if "IMAP4rev2" in session.enabled:
-        return frozenset()
-    return recent_uids(selected)
+    return recent_uids(selected) if rev1(session) else frozenset()
+
+
+def rev1(session: Session) -> bool:
+    """Does the client speak IMAP4rev1 (``\\Recent``, ``* n RECENT``)? Not once it enabled
+    IMAP4rev2, which dropped them (RFC 9051 appendix E)."""
+    return "IMAP4rev2" not in session.enabled

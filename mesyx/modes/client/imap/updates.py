@@ -27,7 +27,7 @@ from dataclasses import replace
 from mesyx.errors import MesyxError
 from mesyx.modes.client.imap import search_context
 from mesyx.modes.client.imap.backend import SYSTEM_FLAG_LIST, MailboxSession, Selected, imap_flags
-from mesyx.modes.client.imap.recent import recent_uids
+from mesyx.modes.client.imap.recent import rev1, shown_recent
 from mesyx.modes.client.imap.session import Session
 from mesyx.modes.client.index import IndexReader, MessageInfo
 from mesyx.modes.client.index.changes import MailboxDelta, MessageFlags
@@ -35,17 +35,11 @@ from mesyx.modes.client.index.keywords import to_imap
 from mesyx.proto.imap import responses as r
 from mesyx.proto.imap.values import Atom, Value
 
-__all__ = ["CONDSTORE", "QRESYNC", "IMAP4REV2", "report", "flag_items", "announce_keywords", "send_expunges"]
+__all__ = ["CONDSTORE", "QRESYNC", "report", "flag_items", "announce_keywords", "send_expunges"]
 
 CONDSTORE = "CONDSTORE"
 QRESYNC = "QRESYNC"
-IMAP4REV2 = "IMAP4rev2"
 
-
-def rev1(session: Session) -> bool:
-    """Does the client speak IMAP4rev1 (``\\Recent``, ``* n RECENT``)? Not once it enabled
-    IMAP4rev2, which dropped them (RFC 9051 appendix E)."""
-    return IMAP4REV2 not in session.enabled
 
 
 def flag_items(
@@ -146,7 +140,7 @@ async def report(
         selected.uids.extend(m.uid for m in arrived)
         selected.messages.update((m.uid, m) for m in arrived)
         session.send(r.exists(len(selected.uids)))
-    recent = recent_uids(selected) if (arrived or changed) and rev1(session) else frozenset()
+    recent = shown_recent(session, selected) if arrived or changed else frozenset()
     if arrived and rev1(session):
         session.send(r.recent(len(recent)))
     for info in changed:

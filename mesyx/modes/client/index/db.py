@@ -1,9 +1,7 @@
-"""Transactions and dialect-specific inserts for the index, on SQLite and PostgreSQL.
+"""Dialect-specific inserts for the index, on SQLite and PostgreSQL.
 
-The index shares the store's engine and its rules (mesyx/store/base.py): a writer takes
-the write lock at BEGIN on SQLite (``BEGIN IMMEDIATE``), so the daemon and a CLI command
-syncing at once serialise instead of deadlocking, and a database outage surfaces as
-:class:`~mesyx.errors.Temporary`. Inserts that may race another process (a cache row two
+The index shares the store's engine and its transactions
+(:func:`mesyx.store.engine.write_transaction` and ``read_transaction``). Inserts that may race another process (a cache row two
 syncers decrypted at once) use ``ON CONFLICT DO NOTHING``, which both dialects spell the
 same way in SQLAlchemy but from different modules.
 """
@@ -16,17 +14,10 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
-from mesyx.store.engine import read_transaction, write_transaction
-
-__all__ = ["write_tx", "read_tx", "insert_ignore", "upsert", "chunked"]
+__all__ = ["insert_ignore", "upsert", "chunked"]
 
 #: Rows or parameters per statement: under SQLite's bound-parameter limit.
 PARAM_CHUNK = 500
-
-
-#: The store's transactions (the in-process writer queue, outages as ``Temporary``).
-write_tx = write_transaction
-read_tx = read_transaction
 
 
 def _insert(conn: Connection, table: Table) -> Any:

@@ -17,9 +17,10 @@ from sqlalchemy import Connection, Row, and_, case, func, select
 from mesyx.errors import NotFound
 from mesyx.modes.client.index import schema as x
 from mesyx.modes.client.index.changes import CachedMessage, MailboxDelta, MailboxInfo, MessageFlags, MessageInfo
-from mesyx.modes.client.index.db import chunked, read_tx
+from mesyx.modes.client.index.db import chunked
 from mesyx.modes.client.index.keywords import decode_keywords
 from mesyx.modes.client.index.paths import path_key, same_path
+from mesyx.store.engine import read_transaction
 from mesyx.store.store import Store
 
 __all__ = ["IndexReader"]
@@ -37,7 +38,7 @@ class IndexReader:
     def mailboxes(self, account_id: bytes, *, counts: bool = True) -> list[MailboxInfo]:
         """Every present mailbox, sorted by path; with message counts unless told not to."""
         m = x.index_mailboxes
-        with read_tx(self.engine) as conn:
+        with read_transaction(self.engine) as conn:
             rows = conn.execute(
                 select(m).where(m.c.account_id == account_id, m.c.present.is_(True)).order_by(m.c.path)
             ).all()
@@ -48,7 +49,7 @@ class IndexReader:
     def subscriptions(self, account_id: bytes) -> list[str]:
         """Every subscribed name, sorted, whether a mailbox has it or not (RFC 9051 section
         6.3.7: a subscription outlives its mailbox, and may name one that never existed)."""
-        with read_tx(self.engine) as conn:
+        with read_transaction(self.engine) as conn:
             return sorted(self._subscriptions(conn, account_id))
 
     @staticmethod
@@ -87,7 +88,7 @@ class IndexReader:
 
     def _one(self, account_id: bytes, match: Callable[[Row[Any]], bool], missing: str, counts: bool) -> MailboxInfo:
         m = x.index_mailboxes
-        with read_tx(self.engine) as conn:
+        with read_transaction(self.engine) as conn:
             rows = conn.execute(select(m).where(m.c.account_id == account_id, m.c.present.is_(True))).all()
             row = next((r for r in rows if match(r)), None)
             if row is None:
@@ -109,7 +110,7 @@ class IndexReader:
         where = [msg.c.account_id == account_id, msg.c.mailbox_id == mailbox_id]
         if from_uid > 1:
             where.append(msg.c.uid >= from_uid)
-        with read_tx(self.engine) as conn:
+        with read_transaction(self.engine) as conn:
             rows = conn.execute(
                 select(msg.c.uid, msg.c.envelope_id, msg.c.modseq, msg.c.keywords, msg.c.received_at, msg.c.size,
                        msg.c.available)
@@ -129,7 +130,7 @@ class IndexReader:
         ``added`` if their UID is at least ``known_uidnext``, else ``flags``) and UIDs
         expunged after it (QRESYNC VANISHED (EARLIER), RFC 7162 section 3.2.10)."""
         msg, gone, m = x.index_messages, x.index_expunged, x.index_mailboxes
-        with read_tx(self.engine) as conn:
+        with read_transaction(self.engine) as conn:
             box = conn.execute(
                 select(m.c.highestmodseq, m.c.uidnext).where(m.c.account_id == account_id, m.c.mailbox_id == mailbox_id)
             ).first()
@@ -162,7 +163,7 @@ class IndexReader:
         An unavailable message (:attr:`MessageInfo.available` false) has no entry."""
         cache = x.index_cache
         found: dict[bytes, CachedMessage] = {}
-        with read_tx(self.engine) as conn:
+        with read_transaction(self.engine) as conn:
             for chunk in chunked(sorted(set(envelope_ids))):
                 for r in conn.execute(
                     select(cache).where(cache.c.account_id == account_id, cache.c.envelope_id.in_(list(chunk)))
@@ -175,7 +176,7 @@ class IndexReader:
         """The UIDs the given messages have *now* in a mailbox (absent: not in it)."""
         msg = x.index_messages
         found: dict[bytes, int] = {}
-        with read_tx(self.engine) as conn:
+        with read_transaction(self.engine) as conn:
             for chunk in chunked(sorted(set(envelope_ids))):
                 for r in conn.execute(
                     select(msg.c.envelope_id, msg.c.uid).where(
@@ -189,7 +190,7 @@ class IndexReader:
     def uid_map(self, account_id: bytes, mailbox_id: str) -> dict[bytes, int]:
         """The UID map of a mailbox: the latest UID each message had there, by envelope."""
         u = x.index_uids
-        with read_tx(self.engine) as conn:
+        with read_transaction(self.engine) as conn:
             rows = conn.execute(
                 select(u.c.envelope_id, u.c.uid).where(u.c.account_id == account_id, u.c.mailbox_id == mailbox_id)
             ).all()
@@ -198,13 +199,13 @@ class IndexReader:
     def version(self, account_id: bytes) -> int:
         """Bumped by every sync that changed the account's index, in any process."""
         a = x.index_accounts
-        with read_tx(self.engine) as conn:
+        with read_transaction(self.engine) as conn:
             value = conn.execute(select(a.c.version).where(a.c.account_id == account_id)).scalar_one_or_none()
         return int(value or 0)
 
     def cached_count(self, account_id: bytes) -> int:
         cache = x.index_cache
-        with read_tx(self.engine) as conn:
+        with read_transaction(self.engine) as conn:
             return int(conn.execute(
                 select(func.count()).select_from(cache).where(cache.c.account_id == account_id)).scalar_one())
 

@@ -48,12 +48,13 @@ from mesyx.log import get_logger
 from mesyx.modes.client.index import opstore
 from mesyx.modes.client.index import schema as x
 from mesyx.modes.client.index.changes import IndexChanges
-from mesyx.modes.client.index.db import chunked, insert_ignore, read_tx, upsert, write_tx
+from mesyx.modes.client.index.db import chunked, insert_ignore, upsert
 from mesyx.modes.client.index.decrypt import CHUNK, Opened, header_end, open_envelopes, openable
 from mesyx.modes.client.index.oplog import DecodedLog
 from mesyx.modes.client.index.paths import resolve_paths
 from mesyx.modes.client.index.reconcile import Stale, reconcile
 from mesyx.store import schema as t
+from mesyx.store.engine import read_transaction, write_transaction
 from mesyx.store.fold import AccountState
 from mesyx.store.mailcrypt import UnlockedAccount
 from mesyx.store.store import Store
@@ -128,14 +129,14 @@ class IndexSyncer:
 
     def state(self) -> AccountState:
         """The fold of every operation, with any new ones read first (cheap when none)."""
-        with self._lock, read_tx(self.store.engine) as conn:
+        with self._lock, read_transaction(self.store.engine) as conn:
             self.log.refresh(conn)
             return self.log.state()
 
     def state_for(self, envelope_ids: Iterable[bytes]) -> AccountState:
         """Every mailbox, and the emails among ``envelope_ids``, as the full fold has them,
         without folding every email (what a STORE on a few messages needs)."""
-        with self._lock, read_tx(self.store.engine) as conn:
+        with self._lock, read_transaction(self.store.engine) as conn:
             self.log.refresh(conn)
             return self.log.partial_state(envelope_ids)
 
@@ -163,12 +164,12 @@ class IndexSyncer:
         map, so the index stays usable while a rebuild runs.
         """
         with self._lock:
-            with write_tx(self.store.engine) as conn:
+            with write_transaction(self.store.engine) as conn:
                 opstore.forget(conn, self.account_id)
             self.log.clear()
             self._position = None
             changes = self._sync(force=True, rebuild=True, progress=progress)
-            with write_tx(self.store.engine) as conn:
+            with write_transaction(self.store.engine) as conn:
                 a = x.index_accounts
                 conn.execute(a.update().where(a.c.account_id == self.account_id).values(rebuilt_at=self._clock()))
         if changes:
@@ -177,7 +178,7 @@ class IndexSyncer:
 
     def _read_log(self) -> _Position:
         """Read new operations; where the log stands now."""
-        with read_tx(self.store.engine) as conn:
+        with read_transaction(self.store.engine) as conn:
             self.log.refresh(conn)
             envelopes = conn.execute(
                 select(func.count()).select_from(t.envelopes).where(t.envelopes.c.account_id == self.account_id)
@@ -208,7 +209,7 @@ class IndexSyncer:
             self._finish(position, set())
             return IndexChanges(self.account_id)
         state = self.log.partial_state(scope)
-        with read_tx(self.store.engine) as conn:
+        with read_transaction(self.store.engine) as conn:
             available = openable(conn, self.account_id, self.account.keysets, only=scope)
             cached = self._cached(conn, scope)
         placed = {eid: email for eid, email in state.emails.items()
@@ -216,7 +217,7 @@ class IndexSyncer:
         opened = {eid for eid in placed if eid in available}
         todo = sorted((eid for eid in opened if eid not in cached), key=lambda eid: (placed[eid].received_at, eid))
         opened -= self._fill_cache(todo, replace=False, progress=None)
-        with write_tx(self.store.engine) as conn:
+        with write_transaction(self.store.engine) as conn:
             changes, missing = reconcile(conn, self.account_id, resolve_paths(state.mailboxes), placed, opened=opened,
                                          now=self._clock(), basis=self.log.basis, scope=scope, expect=self._written,
                                          order=order)
@@ -233,7 +234,7 @@ class IndexSyncer:
         redone: set[bytes] = set()  # rebuild: decrypted again already (a retry skips them)
         for _ in range(_ATTEMPTS):
             state = self.log.state()
-            with read_tx(self.store.engine) as conn:
+            with read_transaction(self.store.engine) as conn:
                 available = openable(conn, self.account_id, self.account.keysets)
                 cached = self._cached(conn, None)
             placed = {eid: email for eid, email in state.emails.items()
@@ -245,7 +246,7 @@ class IndexSyncer:
             redone.update(todo)
             opened -= failed
             try:
-                with write_tx(self.store.engine) as conn:
+                with write_transaction(self.store.engine) as conn:
                     changes, missing = reconcile(conn, self.account_id, resolve_paths(state.mailboxes), placed,
                                                  opened=opened, now=self._clock(), basis=self.log.basis,
                                                  verify=rebuild, order=order)
@@ -277,7 +278,7 @@ class IndexSyncer:
         if not envelope_ids:
             return set()
         stored: set[bytes] = set()
-        with read_tx(self.store.engine) as conn:
+        with read_transaction(self.store.engine) as conn:
             for chunk in chunked(sorted(envelope_ids)):
                 stored |= {bytes(e) for e in conn.execute(
                     select(t.envelopes.c.envelope_id).where(t.envelopes.c.envelope_id.in_(list(chunk)))).scalars()}
@@ -305,7 +306,7 @@ class IndexSyncer:
 
         def flush() -> None:
             if rows:
-                with write_tx(self.store.engine) as conn:
+                with write_transaction(self.store.engine) as conn:
                     (upsert if replace else insert_ignore)(conn, x.index_cache, rows)
                 rows.clear()
             if progress is not None:

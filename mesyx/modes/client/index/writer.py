@@ -32,7 +32,7 @@ from mesyx.crypto.envelope import InnerRecord, seal_message, wrap_content_key
 from mesyx.errors import Exists, NotFound, PermissionDenied, Temporary, UsageError
 from mesyx.modes.client.index import schema as x
 from mesyx.modes.client.index.changes import AppendManyResult, AppendResult, IndexChanges, NewMessage, WriteResult
-from mesyx.modes.client.index.db import insert_ignore, write_tx
+from mesyx.modes.client.index.db import insert_ignore
 from mesyx.modes.client.index.keywords import DELETED, from_imap, keyword_key, spellings_of
 from mesyx.modes.client.index.paths import (
     DELIMITER,
@@ -45,6 +45,7 @@ from mesyx.modes.client.index.paths import (
 from mesyx.modes.client.index.reader import IndexReader
 from mesyx.modes.client.index.syncer import IndexSyncer
 from mesyx.store import fold
+from mesyx.store.engine import write_transaction
 from mesyx.store.events import Event, OpsAppended
 from mesyx.store.mailbox_ids import MOVABLE_ROLES, MailboxRole, named_mailbox_id, role_mailbox_id
 from mesyx.store.mailcrypt import SealingKeys, UnlockedAccount, load_sealing_keys
@@ -285,7 +286,7 @@ class IndexWriter:
         did when a subscription belonged to the mailbox (RFC 9051 section 6.3.6 lets the
         inferiors' names change with it); a DELETE, unlike a RENAME, leaves them alone."""
         s = x.client_subscriptions
-        with write_tx(self.store.engine) as conn:
+        with write_transaction(self.store.engine) as conn:
             paths = [str(p) for (p,) in conn.execute(select(s.c.path).where(s.c.account_id == self.account_id))]
             moved = [p for p in paths if p == old or p.startswith(old + DELIMITER)]
             if moved:
@@ -323,7 +324,7 @@ class IndexWriter:
         _check_path(path)
         s = x.client_subscriptions
         key = path_key(DELIMITER.join(split_path(path)))
-        with write_tx(self.store.engine) as conn:
+        with write_transaction(self.store.engine) as conn:
             if subscribed:
                 insert_ignore(conn, s, [{"account_id": self.account_id, "path": key}])
             else:
