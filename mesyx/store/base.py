@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import Connection, insert, select
 
 from mesyx.crypto.node import NodeKeys
+from mesyx.store import op_heads
 from mesyx.store import schema as t
 from mesyx.store.blobs import BlobFiles
 from mesyx.store.engine import make_engine, read_transaction, write_transaction
@@ -37,6 +38,7 @@ class StoreBase:
     def create_schema(self) -> None:
         with self._write() as conn:
             t.metadata.create_all(conn)
+            op_heads.backfill(conn)
             if conn.execute(select(t.node_meta.c.value).where(t.node_meta.c.key == "schema")).first() is None:
                 conn.execute(insert(t.node_meta).values(key="schema", value=str(t.SCHEMA_VERSION).encode()))
 

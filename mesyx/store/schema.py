@@ -32,6 +32,7 @@ __all__ = [
     "wraps",
     "ops",
     "origin_seqs",
+    "op_heads",
 ]
 
 SCHEMA_VERSION = 1
@@ -136,4 +137,18 @@ origin_seqs = Table(
     Column("account_id", LargeBinary(16), primary_key=True),
     Column("origin", String(32), primary_key=True),
     Column("last_seq", BigInteger, nullable=False),
+)
+
+# Per (account, origin): how many operations are stored and the highest seq, kept in the
+# transaction that inserts them (Store._insert_ops, commit_ingest). Why: a client index
+# asks "anything new?" before every command; counting the ops rows is linear in the log,
+# reading these rows is one per origin (a few). Seqs are gap-free per origin, so
+# count == highest unless operations arrived out of order (replication).
+op_heads = Table(
+    "op_heads",
+    metadata,
+    Column("account_id", LargeBinary(16), primary_key=True),
+    Column("origin", String(32), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+    Column("highest", BigInteger, nullable=False),
 )

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from mesyx.crypto.envelope import Envelope, KeyWrap
 from mesyx.errors import Corrupt, NotFound, Temporary
+from mesyx.store import op_heads
 from mesyx.store import schema as t
 from mesyx.store.directory import Directory, normalise_address
 from mesyx.store.events import EnvelopeStored, Event, OpsAppended
@@ -29,6 +30,7 @@ __all__ = ["Store", "normalise_address"]
 #: key, so SQLAlchemy goes straight to the compiled SQL. The UPDATE reserves seqs and reads
 #: the last back at once (RETURNING: SQLite >= 3.35, PostgreSQL).
 _INGEST_INSERTS = (insert(t.envelopes), insert(t.wraps), insert(t.ops))
+_INSERT_OP = _INGEST_INSERTS[2]
 _RESERVE_SEQS = update(t.origin_seqs).where(
     t.origin_seqs.c.account_id == bindparam("k_account"), t.origin_seqs.c.origin == bindparam("k_origin")
 ).values(last_seq=t.origin_seqs.c.last_seq + bindparam("k_count")).returning(t.origin_seqs.c.last_seq)
@@ -44,7 +46,7 @@ class Store(Directory):
                 select(t.envelopes.c.envelope_id).where(t.envelopes.c.account_id == account_id, t.envelopes.c.in_file)
             )]
             count = conn.execute(delete(t.envelopes).where(t.envelopes.c.account_id == account_id)).rowcount
-            for table in (t.accounts, t.routes, t.app_passwords, t.keysets, t.ops, t.origin_seqs):
+            for table in (t.accounts, t.routes, t.app_passwords, t.keysets, t.ops, t.origin_seqs, t.op_heads):
                 conn.execute(delete(table).where(table.c.account_id == account_id))
             conn.execute(delete(t.wraps).where(t.wraps.c.envelope_id.not_in(select(t.envelopes.c.envelope_id))))
         for envelope_id in ids:
@@ -74,8 +76,8 @@ class Store(Directory):
     def _sign_ops(
         self, conn: Connection, account_id: bytes, changes: Sequence[tuple[OpKind, bytes, bytes]]
     ) -> list[Operation]:
-        first = self._allocate(conn, account_id, len(changes))
         origin = self.node.node_id
+        first = self._reserve_seqs(conn, account_id, origin, len(changes))
         return [
             UnsignedOp(origin, account_id, first + i, self.clock.now(), kind, target, payload).sign(self.node)
             for i, (kind, target, payload) in enumerate(changes)
@@ -83,8 +85,9 @@ class Store(Directory):
 
     @staticmethod
     def _insert_ops(conn: Connection, operations: Sequence[Operation]) -> None:
+        op_heads.count_inserted(conn, ((op.account_id, op.origin, op.seq) for op in operations))
         conn.execute(
-            insert(t.ops),
+            _INSERT_OP,
             [
                 {
                     "origin": op.origin,
@@ -103,8 +106,14 @@ class Store(Directory):
     def originate(self, account_id: bytes, changes: Sequence[tuple[OpKind, bytes, bytes]]) -> list[Operation]:
         """Sign and append operations of this node for one account, in one transaction."""
         with self._write() as conn:
-            operations = self._sign_ops(conn, account_id, changes)
-            self._insert_ops(conn, operations)
+            return self.originate_in(conn, account_id, changes)
+
+    def originate_in(self, conn: Connection, account_id: bytes,
+                     changes: Sequence[tuple[OpKind, bytes, bytes]]) -> list[Operation]:
+        """:meth:`originate` inside the caller's write transaction (a client write that
+        updates its index in the same commit: one fsync, and no one writes in between)."""
+        operations = self._sign_ops(conn, account_id, changes)
+        self._insert_ops(conn, operations)
         return operations
 
     def operations(self, account_id: bytes) -> list[Operation]:
@@ -196,8 +205,10 @@ class Store(Directory):
         try:
             with self._write() as conn:
                 env_rows, wrap_rows, op_rows = [], [], []
+                heads: list[tuple[bytes, str, int]] = []
                 for account_id, group in by_account.items():
                     seq = self._reserve_seqs(conn, account_id, origin, len(group))
+                    heads += [(account_id, origin, seq + i) for i in range(len(group))]
                     for item, envelope_id in group:
                         env, wrap = item.envelope, item.wrap
                         in_file = len(env.body) > self.blob_threshold
@@ -219,6 +230,7 @@ class Store(Directory):
                 conn.execute(envelopes, env_rows)
                 conn.execute(wraps, wrap_rows)
                 conn.execute(ops, op_rows)
+                op_heads.count_inserted(conn, heads)
         except IntegrityError as exc:
             raise Corrupt(f"envelope stored twice: {exc.orig}") from exc
         except SQLAlchemyError as exc:

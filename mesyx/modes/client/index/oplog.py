@@ -3,8 +3,9 @@
 Why not :func:`mesyx.store.state.account_state` on every sync: it reads and opens every
 operation of the account each time, one sealed box per operation, so a NOOP on a
 100,000-message account would cost seconds. Here each operation is opened once per
-process; a sync first asks, per origin, ``count(*)`` and ``max(seq)`` (one small GROUP BY)
-and fetches only the origins whose numbers moved. Operations of one origin can arrive
+process; a sync first reads, per origin, how many operations are stored and the highest
+seq (:mod:`mesyx.store.op_heads`, a row per origin) and fetches only the origins whose
+numbers moved. Operations of one origin can arrive
 out of order (replication fills gaps later), so a moved origin whose new seqs are not
 simply above the old maximum is diffed by its seqs.
 
@@ -25,12 +26,14 @@ read).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, select
+from sqlalchemy import Connection, Select, bindparam, select
 
 from mesyx.errors import Corrupt, CryptoError
 from mesyx.log import get_logger
 from mesyx.modes.client.index import opstore
+from mesyx.store import op_heads
 from mesyx.store import schema as t
 from mesyx.store.fold import (
     AccountState,
@@ -50,6 +53,10 @@ __all__ = ["DecodedLog"]
 
 _log = get_logger("index")
 _SEQ_CHUNK = 500
+_OF_ORIGIN = (t.ops.c.account_id == bindparam("k_account"), t.ops.c.origin == bindparam("k_origin"))
+_OPS_ABOVE = select(t.ops).where(*_OF_ORIGIN, t.ops.c.seq > bindparam("k_above"))
+_OPS_IN = select(t.ops).where(*_OF_ORIGIN, t.ops.c.seq.in_(bindparam("k_seqs", expanding=True)))
+_SEQS_OF = select(t.ops.c.seq).where(*_OF_ORIGIN)
 #: Kinds that change nothing the index shows (keysets matter only through an unlock).
 _NOT_SHOWN = frozenset({OpKind.KEYSET_ANNOUNCE, OpKind.KEYSET_RETIRE, OpKind.KEYSET_COMPROMISED,
                         OpKind.DEVICE_LIST, OpKind.SIEVE_SCRIPT, OpKind.ROUTING, OpKind.OUTBOX})
@@ -74,7 +81,6 @@ class DecodedLog:
         self.undecodable = 0
         self.touched: set[bytes] = set()
         self.structural = False
-        self._probe: tuple[int, int] | None = None  # (operations, highest HLC) last seen
         self._loaded = False
         #: Opened since the last :meth:`saved`: for :func:`.opstore.save`.
         self.unsaved: list[opstore.ToSave] = []
@@ -110,11 +116,16 @@ class DecodedLog:
                 self.touched.add(change.envelope_id)
 
     def _add(self, op: Operation) -> None:
-        key = (op.origin, op.seq)
         decoded, ok = self._decode(op)
+        if ok:
+            self._keep(op, decoded)
+        else:  # one that did not open is opened again by the next process, not stored
+            self._index((op.origin, op.seq), decoded, int(op.kind), live=True)
+
+    def _keep(self, op: Operation, decoded: tuple[Stamp, Change] | None) -> None:
+        key = (op.origin, op.seq)
         self._index(key, decoded, int(op.kind), live=True)
-        if ok:  # one that did not open is opened again by the next process, not stored
-            self.unsaved.append((key, decoded, int(op.kind), op.hlc))
+        self.unsaved.append((key, decoded, int(op.kind), op.hlc))
 
     def _load(self, conn: Connection) -> None:
         """What earlier syncs stored (:mod:`.opstore`): no need to open those again."""
@@ -129,54 +140,50 @@ class DecodedLog:
     def refresh(self, conn: Connection) -> bool:
         """Read operations not seen yet; True when there were any.
 
-        First a probe, ``count(*)`` and ``max(hlc)`` of the account's operations, which
-        their (account, hlc) index answers without touching the rows: a NOOP on an
-        account with 100,000 operations costs milliseconds. Operations are never
-        deleted, so an unchanged count means nothing new.
+        First the account's :mod:`~mesyx.store.op_heads` rows (one per origin: a few,
+        whatever the log's length), compared with what this log holds; only origins whose
+        numbers moved are read.
         """
         if not self._loaded:
             self._load(conn)
-        count_, top = conn.execute(
-            select(func.count(), func.max(t.ops.c.hlc)).where(t.ops.c.account_id == self.account_id)
-        ).one()
-        probe = (int(count_), int(top or 0))
-        if probe == self._probe:
-            return False
-        rows = conn.execute(
-            select(t.ops.c.origin, func.count(), func.max(t.ops.c.seq))
-            .where(t.ops.c.account_id == self.account_id)
-            .group_by(t.ops.c.origin)
-        ).all()
         new = False
-        for origin, count, highest in rows:
+        for origin, (count, highest) in op_heads.heads(conn, self.account_id).items():
             seen = self._origins.get(origin, (0, 0))
             if seen == (count, highest):
                 continue
             if seen[0] == seen[1] and count - seen[0] == highest - seen[1]:
                 # Gap-free before and after (the usual case): the new seqs are the ones above.
-                fresh = self._fetch(conn, origin, t.ops.c.seq > seen[1])
+                fresh = self._fetch(conn, _OPS_ABOVE, origin, {"k_above": seen[1]})
             else:
                 known = {seq for (o, seq) in self._changes if o == origin}
-                stored = conn.execute(
-                    select(t.ops.c.seq).where(t.ops.c.account_id == self.account_id, t.ops.c.origin == origin)
-                ).scalars()
+                stored = conn.execute(_SEQS_OF, {"k_account": self.account_id, "k_origin": origin}).scalars()
                 missing = sorted(set(stored) - known)
                 fresh = []
                 for start in range(0, len(missing), _SEQ_CHUNK):
-                    fresh += self._fetch(conn, origin, t.ops.c.seq.in_(missing[start : start + _SEQ_CHUNK]))
+                    fresh += self._fetch(conn, _OPS_IN, origin, {"k_seqs": missing[start : start + _SEQ_CHUNK]})
             for op in fresh:
                 self._add(op)
             self._origins[origin] = (count, highest)
             new = new or bool(fresh)
         if new:
             self._state = None
-        self._probe = probe
         return new
 
-    def _fetch(self, conn: Connection, origin: str, condition: ColumnElement[bool]) -> Sequence[Operation]:
-        rows = conn.execute(
-            select(t.ops).where(t.ops.c.account_id == self.account_id, t.ops.c.origin == origin, condition)
-        ).all()
+    def add_own(self, operations: Sequence[Operation], changes: Sequence[Change]) -> None:
+        """Take in operations this process just originated (in the caller's transaction)
+        from ``changes``, their decoded form, without reading or opening them again.
+
+        Only after a :meth:`refresh` in the same transaction: the origin's numbers then
+        stand right below these seqs (this node's seqs are handed out in order)."""
+        for op, change in zip(operations, changes, strict=True):
+            self._keep(op, ((op.hlc, op.origin, op.seq), change))
+            count, highest = self._origins.get(op.origin, (0, 0))
+            self._origins[op.origin] = (count + 1, max(highest, op.seq))
+        if operations:
+            self._state = None
+
+    def _fetch(self, conn: Connection, query: Select[Any], origin: str, params: dict[str, Any]) -> list[Operation]:
+        rows = conn.execute(query, {"k_account": self.account_id, "k_origin": origin, **params}).all()
         return [
             Operation(r.origin, bytes(r.account_id), r.seq, r.hlc, OpKind(r.kind), bytes(r.target),
                       bytes(r.payload), bytes(r.signature))

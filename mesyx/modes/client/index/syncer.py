@@ -2,10 +2,10 @@
 
 :class:`IndexSyncer` is the only writer of the index. A sync:
 
-1. reads the operations it has not seen (:class:`~.oplog.DecodedLog`) and the account's
-   envelope count: when neither moved since the last sync and the attached keysets are
-   the same, nothing can have changed and it returns at once (a NOOP costs two small
-   queries);
+1. reads the operations it has not seen (:class:`~.oplog.DecodedLog`) and, while some
+   placed email waits for its envelope, the account's envelope count: when neither moved
+   since the last sync and the attached keysets are the same, nothing can have changed
+   and it returns at once (a NOOP costs one small query);
 2. folds the operations (:func:`mesyx.store.fold.fold`) into mailboxes and emails;
 3. finds which emails open here (stored, with a wrap to an attached keyset), and
    decrypts those that have no cache row yet, a chunk at a time (:mod:`.decrypt`),
@@ -21,6 +21,12 @@ message of 100,000 costs milliseconds. The *full* one folds and compares everyth
 on the first sync, after mailbox changes, rewraps or replaces, when keysets or another
 process changed things, on ``force`` and on :meth:`IndexSyncer.rebuild`. Both end in the
 same rows (the property tests check an incremental history against a full pass).
+
+A client write (:meth:`IndexSyncer.write`, the IMAP STORE, COPY, EXPUNGE...) does all of
+it in one write transaction: read what is new, let the writer decide its changes on that
+state, sign them as operations, take them into the log as they are (no reading back, no
+opening), and reconcile. One commit, and no other writer in between, so the changes are
+decided on the state they apply to.
 
 It is idempotent (a second sync changes nothing) and thread-safe (one lock per syncer):
 the IMAP server calls it from worker threads, :class:`~.feed.IndexFeed` from another.
@@ -38,10 +44,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from mesyx.errors import Temporary
 from mesyx.log import get_logger
@@ -55,19 +62,26 @@ from mesyx.modes.client.index.paths import resolve_paths
 from mesyx.modes.client.index.reconcile import Stale, reconcile
 from mesyx.store import schema as t
 from mesyx.store.engine import read_transaction, write_transaction
-from mesyx.store.fold import AccountState
+from mesyx.store.fold import AccountState, Change
 from mesyx.store.mailcrypt import UnlockedAccount
+from mesyx.store.operations import Operation
+from mesyx.store.state import record_changes_in
 from mesyx.store.store import Store
 
-__all__ = ["IndexSyncer", "Progress"]
+__all__ = ["IndexSyncer", "Progress", "Plan"]
 
 _log = get_logger("index")
 
 #: ``progress(done, total)``: messages decrypted so far out of those to decrypt.
 Progress = Callable[[int, int], None]
 Listener = Callable[[IndexChanges], None]
+#: A client write's decision: the changes to make, given the current state.
+Plan = Callable[[AccountState], Sequence[Change]]
 #: Folds a sync retries when other processes keep writing newer states under it.
 _ATTEMPTS = 5
+_STORED = select(t.envelopes.c.envelope_id).where(t.envelopes.c.envelope_id.in_(bindparam("k_ids", expanding=True)))
+_COUNT_ENVELOPES = select(func.count()).select_from(t.envelopes).where(
+    t.envelopes.c.account_id == bindparam("k_account"))
 
 
 @dataclass(frozen=True)
@@ -75,7 +89,7 @@ class _Position:
     """Where the log stands: per origin (operations, max seq), envelopes, keysets here."""
 
     operations: tuple[tuple[str, int, int], ...]
-    envelopes: int
+    envelopes: int  # -1 while no placed email waits for its envelope (then arrivals do not matter)
     keysets: tuple[bytes, ...]
 
 
@@ -176,30 +190,111 @@ class IndexSyncer:
             self._notify(changes)
         return changes
 
+    # -- client writes ------------------------------------------------------------------
+
+    def write(self, envelope_ids: Iterable[bytes] | None, plan: Plan, *, order: Sequence[bytes] = ()
+              ) -> tuple[IndexChanges, list[Operation]]:
+        """Record the changes ``plan`` decides as signed operations of this node and show
+        them in the index, in one write transaction; returns what changed and the operations.
+
+        ``plan`` gets every mailbox and the emails among ``envelope_ids`` (None: every
+        email) as the log stands inside the transaction, so what it decides cannot be
+        overtaken by another writer; an error it raises writes nothing. ``order``: as
+        for :meth:`sync`.
+        """
+        with self._lock:
+            for _ in range(_ATTEMPTS):
+                try:
+                    changes, operations = self._write(envelope_ids, plan, order)
+                    break
+                except Stale:
+                    continue  # another process wrote the index: the next attempt compares everything
+            else:
+                raise Temporary("the index keeps changing under this write: try again")
+        if changes:
+            self._notify(changes)
+        return changes, operations
+
+    def _write(self, envelope_ids: Iterable[bytes] | None, plan: Plan, order: Sequence[bytes]
+               ) -> tuple[IndexChanges, list[Operation]]:
+        taken = False
+        try:
+            with write_transaction(self.store.engine) as conn:
+                self.log.refresh(conn)
+                state = self.log.state() if envelope_ids is None else self.log.partial_state(envelope_ids)
+                changes = plan(state)
+                operations = record_changes_in(conn, self.store, self.account, changes) if changes else []
+                taken = True
+                self.log.add_own(operations, changes)
+                return self._update(self._position_in(conn), conn=conn, order=order), operations
+        except BaseException:
+            if taken:
+                # Rolled back after the log took the operations in: forget what it holds,
+                # so the next sync reads the log as it is.
+                self._forget()
+            raise
+
+    def _forget(self) -> None:
+        self.log.clear()
+        self._position = None
+        self._written = None
+
+    # -- sync passes ----------------------------------------------------------------------
+
+    def _position_in(self, conn: Connection) -> _Position:
+        """Where the log stands (read it first)."""
+        envelopes = -1
+        if self._waiting:
+            envelopes = int(conn.execute(_COUNT_ENVELOPES, {"k_account": self.account_id}).scalar_one())
+        return _Position(self.log.fingerprint, envelopes, tuple(sorted(self.account.keysets)))
+
     def _read_log(self) -> _Position:
         """Read new operations; where the log stands now."""
         with read_transaction(self.store.engine) as conn:
             self.log.refresh(conn)
-            envelopes = conn.execute(
-                select(func.count()).select_from(t.envelopes).where(t.envelopes.c.account_id == self.account_id)
-            ).scalar_one()
-        return _Position(self.log.fingerprint, int(envelopes), tuple(sorted(self.account.keysets)))
+            return self._position_in(conn)
+
+    @contextmanager
+    def _reading(self, conn: Connection | None) -> Iterator[Connection]:
+        """``conn`` (a client write's transaction) or a read transaction of its own."""
+        if conn is not None:
+            yield conn
+        else:
+            with read_transaction(self.store.engine) as own:
+                yield own
+
+    @contextmanager
+    def _writing(self, conn: Connection | None) -> Iterator[Connection]:
+        """``conn`` (a client write's transaction) or a write transaction of its own."""
+        if conn is not None:
+            yield conn
+        else:
+            with write_transaction(self.store.engine) as own:
+                yield own
 
     def _sync(self, *, force: bool, rebuild: bool = False, progress: Progress | None = None,
               order: Sequence[bytes] = ()) -> IndexChanges:
         position = self._read_log()
-        last = self._position
-        if not force and position == last:
+        if not force and position == self._position:
             return IndexChanges(self.account_id)
+        return self._update(position, force=force, rebuild=rebuild, progress=progress, order=order)
+
+    def _update(self, position: _Position, *, conn: Connection | None = None, force: bool = False,
+                rebuild: bool = False, progress: Progress | None = None, order: Sequence[bytes] = ()
+                ) -> IndexChanges:
+        """Bring the index to the log as read (``position``); inside ``conn`` if given."""
+        last = self._position
         if (not force and last is not None and self._written is not None and not self.log.structural
                 and position.keysets == last.keysets):
             try:
-                return self._sync_scope(position, last, order)
+                return self._sync_scope(position, last, order, conn)
             except Stale:
-                pass  # another process wrote meanwhile: compare everything
-        return self._sync_all(position, rebuild=rebuild, progress=progress, order=order)
+                if conn is not None:
+                    raise  # a client write starts again; a sync compares everything
+        return self._sync_all(position, rebuild=rebuild, progress=progress, order=order, conn=conn)
 
-    def _sync_scope(self, position: _Position, last: _Position, order: Sequence[bytes]) -> IndexChanges:
+    def _sync_scope(self, position: _Position, last: _Position, order: Sequence[bytes],
+                    conn: Connection | None) -> IndexChanges:
         """The incremental pass: only the envelopes new operations touched (and, when
         envelopes arrived, those that were waiting for theirs)."""
         scope = set(self.log.touched)
@@ -209,57 +304,59 @@ class IndexSyncer:
             self._finish(position, set())
             return IndexChanges(self.account_id)
         state = self.log.partial_state(scope)
-        with read_transaction(self.store.engine) as conn:
-            available = openable(conn, self.account_id, self.account.keysets, only=scope)
-            cached = self._cached(conn, scope)
+        with self._reading(conn) as reading:
+            available = openable(reading, self.account_id, self.account.keysets, only=scope)
+            cached = self._cached(reading, scope)
         placed = {eid: email for eid, email in state.emails.items()
                   if eid in scope and not email.mailbox_ids.isdisjoint(state.mailboxes)}
         opened = {eid for eid in placed if eid in available}
         todo = sorted((eid for eid in opened if eid not in cached), key=lambda eid: (placed[eid].received_at, eid))
-        opened -= self._fill_cache(todo, replace=False, progress=None)
-        with write_transaction(self.store.engine) as conn:
-            changes, missing = reconcile(conn, self.account_id, resolve_paths(state.mailboxes), placed, opened=opened,
-                                         now=self._clock(), basis=self.log.basis, scope=scope, expect=self._written,
-                                         order=order)
-            opstore.save(conn, self.account_id, self.log.unsaved)
+        opened -= self._fill_cache(todo, replace=False, progress=None, conn=conn)
+        with self._writing(conn) as writing:
+            changes, missing = reconcile(writing, self.account_id, resolve_paths(state.mailboxes), placed,
+                                         opened=opened, now=self._clock(), basis=self.log.basis, scope=scope,
+                                         expect=self._written, order=order)
+            opstore.save(writing, self.account_id, self.log.unsaved)
         self.log.saved()
         self._written = dict(self.log.basis)
-        self._waiting = (self._waiting - scope) | self._bodiless(set(placed) - opened)
+        self._waiting = (self._waiting - scope) | self._bodiless(set(placed) - opened, conn)
         self._finish(position, missing)
         return changes
 
     def _sync_all(self, position: _Position, *, rebuild: bool, progress: Progress | None,
-                  order: Sequence[bytes] = ()) -> IndexChanges:
+                  order: Sequence[bytes] = (), conn: Connection | None = None) -> IndexChanges:
         """The full pass: fold everything, compare every row."""
         redone: set[bytes] = set()  # rebuild: decrypted again already (a retry skips them)
         for _ in range(_ATTEMPTS):
             state = self.log.state()
-            with read_transaction(self.store.engine) as conn:
-                available = openable(conn, self.account_id, self.account.keysets)
-                cached = self._cached(conn, None)
+            with self._reading(conn) as reading:
+                available = openable(reading, self.account_id, self.account.keysets)
+                cached = self._cached(reading, None)
             placed = {eid: email for eid, email in state.emails.items()
                       if not email.mailbox_ids.isdisjoint(state.mailboxes)}
             opened = {eid for eid in placed if eid in available}
             skip = redone if rebuild else cached
             todo = sorted((eid for eid in opened if eid not in skip), key=lambda eid: (placed[eid].received_at, eid))
-            failed = self._fill_cache(todo, replace=rebuild, progress=progress)
+            failed = self._fill_cache(todo, replace=rebuild, progress=progress, conn=conn)
             redone.update(todo)
             opened -= failed
             try:
-                with write_transaction(self.store.engine) as conn:
-                    changes, missing = reconcile(conn, self.account_id, resolve_paths(state.mailboxes), placed,
+                with self._writing(conn) as writing:
+                    changes, missing = reconcile(writing, self.account_id, resolve_paths(state.mailboxes), placed,
                                                  opened=opened, now=self._clock(), basis=self.log.basis,
                                                  verify=rebuild, order=order)
-                    opstore.save(conn, self.account_id, self.log.unsaved)
+                    opstore.save(writing, self.account_id, self.log.unsaved)
                 self.log.saved()
                 break
             except Stale:
+                if conn is not None:
+                    raise  # a client write starts again
                 # Another process wrote a newer state meanwhile: read what it had, fold again.
                 position = self._read_log()
         else:
             raise Temporary("the index keeps changing under this sync: try again")
         self._written = dict(self.log.basis)
-        self._waiting = self._bodiless(set(placed) - opened)
+        self._waiting = self._bodiless(set(placed) - opened, conn)
         if failed or missing:
             _log.info("index.incomplete", unopenable=len(failed), uncached=len(missing))
         self._finish(position, missing)
@@ -271,17 +368,16 @@ class IndexSyncer:
         self._position = None if missing else position
         self.log.mark()
 
-    def _bodiless(self, envelope_ids: set[bytes]) -> set[bytes]:
+    def _bodiless(self, envelope_ids: set[bytes], conn: Connection | None) -> set[bytes]:
         """Those of ``envelope_ids`` whose envelope is not stored here yet: the ones an
         arriving envelope can make openable. (One stored but sealed to a detached keyset
         waits for an unlock with that keyset, or a rewrap: both make a full pass.)"""
         if not envelope_ids:
             return set()
         stored: set[bytes] = set()
-        with read_transaction(self.store.engine) as conn:
+        with self._reading(conn) as reading:
             for chunk in chunked(sorted(envelope_ids)):
-                stored |= {bytes(e) for e in conn.execute(
-                    select(t.envelopes.c.envelope_id).where(t.envelopes.c.envelope_id.in_(list(chunk)))).scalars()}
+                stored |= {bytes(e) for e in reading.execute(_STORED, {"k_ids": list(chunk)}).scalars()}
         return envelope_ids - stored
 
     def _cached(self, conn: Connection, scope: set[bytes] | None) -> set[bytes]:
@@ -294,9 +390,11 @@ class IndexSyncer:
             found |= {bytes(e) for e in conn.execute(query.where(cache.c.envelope_id.in_(list(chunk)))).scalars()}
         return found
 
-    def _fill_cache(self, envelope_ids: Sequence[bytes], *, replace: bool, progress: Progress | None) -> set[bytes]:
+    def _fill_cache(self, envelope_ids: Sequence[bytes], *, replace: bool, progress: Progress | None,
+                    conn: Connection | None = None) -> set[bytes]:
         """Decrypt and cache the header block and sizes of ``envelope_ids``; returns the
-        ids that did not open (left out of the index until they do)."""
+        ids that did not open (left out of the index until they do). In ``conn`` if
+        given (a client write: what it placed is nearly always cached already)."""
         total = len(envelope_ids)
         if progress is not None:
             progress(0, total)
@@ -306,8 +404,8 @@ class IndexSyncer:
 
         def flush() -> None:
             if rows:
-                with write_transaction(self.store.engine) as conn:
-                    (upsert if replace else insert_ignore)(conn, x.index_cache, rows)
+                with self._writing(conn) as writing:
+                    (upsert if replace else insert_ignore)(writing, x.index_cache, rows)
                 rows.clear()
             if progress is not None:
                 progress(done, total)

@@ -43,7 +43,7 @@ from mesyx.modes.client.index.paths import (
     split_path,
 )
 from mesyx.modes.client.index.reader import IndexReader
-from mesyx.modes.client.index.syncer import IndexSyncer
+from mesyx.modes.client.index.syncer import IndexSyncer, Plan
 from mesyx.store import fold
 from mesyx.store.engine import write_transaction
 from mesyx.store.events import Event, OpsAppended
@@ -51,7 +51,6 @@ from mesyx.store.mailbox_ids import MOVABLE_ROLES, MailboxRole, named_mailbox_id
 from mesyx.store.mailcrypt import SealingKeys, UnlockedAccount, load_sealing_keys
 from mesyx.store.payloads import PutPayload, seal_json
 from mesyx.store.records import IngestItem
-from mesyx.store.state import record_changes
 
 __all__ = ["IndexWriter", "MAX_PATH"]
 
@@ -75,14 +74,13 @@ class IndexWriter:
 
     # -- plumbing -----------------------------------------------------------------------
 
-    def _record(self, changes: Sequence[fold.Change], order: Sequence[bytes] = ()
-                ) -> tuple[IndexChanges, int, tuple[Event, ...]]:
-        """Record ``changes`` and sync; ``order``: the envelopes whose new UIDs follow it."""
-        events: tuple[Event, ...] = ()
-        if changes:
-            ops = record_changes(self.store, self.account, changes)
-            events = (OpsAppended(self.account_id, ops[-1].origin, ops[-1].seq),)
-        return self.syncer.sync(order=order), len(changes), events
+    def _write(self, envelope_ids: Iterable[bytes] | None, plan: Plan, order: Sequence[bytes] = ()
+               ) -> tuple[IndexChanges, int, tuple[Event, ...]]:
+        """Record what ``plan`` decides and sync, in one transaction (:meth:`IndexSyncer.write`);
+        ``order``: the envelopes whose new UIDs follow it."""
+        changes, ops = self.syncer.write(envelope_ids, plan, order=order)
+        events = (OpsAppended(self.account_id, ops[-1].origin, ops[-1].seq),) if ops else ()
+        return changes, len(ops), events
 
     def _mailboxes(self, state: fold.AccountState) -> dict[str, ResolvedMailbox]:
         return resolve_paths(state.mailboxes)
@@ -113,53 +111,60 @@ class IndexWriter:
         """
         words = {from_imap(f) for f in flags}
         ids = list(dict.fromkeys(envelope_ids))
-        state = self.syncer.state_for(ids)
-        changes: list[fold.Change] = []
-        for eid in ids:
-            email = state.emails.get(eid)
-            if email is None or not words:
-                continue
-            have = {keyword_key(k) for k in email.keywords}
-            if present:
-                todo = frozenset(w for w in words if keyword_key(w) not in have)
-                if todo:
-                    changes.append(fold.SetKeywords(eid, todo, True))
-            elif have & {keyword_key(w) for w in words}:
-                changes.append(fold.SetKeywords(eid, spellings_of(words, email.keywords), False))
-        return self._result(*self._record(changes), None)
+
+        def plan(state: fold.AccountState) -> list[fold.Change]:
+            changes: list[fold.Change] = []
+            for eid in ids:
+                email = state.emails.get(eid)
+                if email is None or not words:
+                    continue
+                have = {keyword_key(k) for k in email.keywords}
+                if present:
+                    todo = frozenset(w for w in words if keyword_key(w) not in have)
+                    if todo:
+                        changes.append(fold.SetKeywords(eid, todo, True))
+                elif have & {keyword_key(w) for w in words}:
+                    changes.append(fold.SetKeywords(eid, spellings_of(words, email.keywords), False))
+            return changes
+
+        return self._result(*self._write(ids, plan), None)
 
     def replace_flags(self, envelope_ids: Iterable[bytes], flags: Iterable[str]) -> WriteResult:
         """STORE FLAGS: the message's keywords become exactly ``flags``."""
         words = {from_imap(f) for f in flags}
         wanted = {keyword_key(w) for w in words}
         ids = list(dict.fromkeys(envelope_ids))
-        state = self.syncer.state_for(ids)
-        changes: list[fold.Change] = []
-        for eid in ids:
-            email = state.emails.get(eid)
-            if email is None:
-                continue
-            have = {keyword_key(k) for k in email.keywords}
-            add = frozenset(w for w in words if keyword_key(w) not in have)
-            drop = frozenset(k for k in email.keywords if keyword_key(k) not in wanted)
-            if add:
-                changes.append(fold.SetKeywords(eid, add, True))
-            if drop:
-                changes.append(fold.SetKeywords(eid, drop, False))
-        return self._result(*self._record(changes), None)
+
+        def plan(state: fold.AccountState) -> list[fold.Change]:
+            changes: list[fold.Change] = []
+            for eid in ids:
+                email = state.emails.get(eid)
+                if email is None:
+                    continue
+                have = {keyword_key(k) for k in email.keywords}
+                add = frozenset(w for w in words if keyword_key(w) not in have)
+                drop = frozenset(k for k in email.keywords if keyword_key(k) not in wanted)
+                if add:
+                    changes.append(fold.SetKeywords(eid, add, True))
+                if drop:
+                    changes.append(fold.SetKeywords(eid, drop, False))
+            return changes
+
+        return self._result(*self._write(ids, plan), None)
 
     # -- placement ----------------------------------------------------------------------
 
     def copy(self, envelope_ids: Sequence[bytes], to_mailbox: str) -> WriteResult:
         """COPY: add ``to_mailbox`` to each message; ``uids`` are their UIDs there (COPYUID)."""
-        state = self.syncer.state_for(envelope_ids)
-        self._need_mailbox(state, to_mailbox)
-        changes: list[fold.Change] = [
-            fold.SetMailboxes(eid, state.emails[eid].mailbox_ids | {to_mailbox})
-            for eid in dict.fromkeys(envelope_ids)
-            if eid in state.emails and to_mailbox not in state.emails[eid].mailbox_ids
-        ]
-        return self._result(*self._record(changes, envelope_ids), to_mailbox, envelope_ids)
+        def plan(state: fold.AccountState) -> list[fold.Change]:
+            self._need_mailbox(state, to_mailbox)
+            return [
+                fold.SetMailboxes(eid, state.emails[eid].mailbox_ids | {to_mailbox})
+                for eid in dict.fromkeys(envelope_ids)
+                if eid in state.emails and to_mailbox not in state.emails[eid].mailbox_ids
+            ]
+
+        return self._result(*self._write(envelope_ids, plan, envelope_ids), to_mailbox, envelope_ids)
 
     def move(self, envelope_ids: Sequence[bytes], from_mailbox: str, to_mailbox: str) -> WriteResult:
         """MOVE (RFC 6851): replace ``from_mailbox`` by ``to_mailbox``, one operation each.
@@ -170,43 +175,54 @@ class IndexWriter:
         would see no change; a node folding both at once keeps its UIDs, which is right
         there, as nothing moved in its view.
         """
-        state = self.syncer.state_for(envelope_ids)
-        self._need_mailbox(state, to_mailbox)
         if from_mailbox == to_mailbox:
-            inside = [(eid, state.emails[eid].mailbox_ids) for eid in dict.fromkeys(envelope_ids)
-                      if eid in state.emails and from_mailbox in state.emails[eid].mailbox_ids]
-            _, out, left = self._record([fold.SetMailboxes(eid, boxes - {from_mailbox}) for eid, boxes in inside])
-            synced, back, events = self._record([fold.SetMailboxes(eid, boxes) for eid, boxes in inside],
-                                                envelope_ids)
+            inside: list[tuple[bytes, frozenset[str]]] = []
+
+            def leave(state: fold.AccountState) -> list[fold.Change]:
+                self._need_mailbox(state, to_mailbox)
+                inside.extend((eid, state.emails[eid].mailbox_ids) for eid in dict.fromkeys(envelope_ids)
+                              if eid in state.emails and from_mailbox in state.emails[eid].mailbox_ids)
+                return [fold.SetMailboxes(eid, boxes - {from_mailbox}) for eid, boxes in inside]
+
+            _, out, left = self._write(envelope_ids, leave)
+            synced, back, events = self._write(
+                envelope_ids, lambda _state: [fold.SetMailboxes(eid, boxes) for eid, boxes in inside], envelope_ids)
             return self._result(synced, out + back, left + events, to_mailbox, envelope_ids)
-        changes: list[fold.Change] = []
-        for eid in dict.fromkeys(envelope_ids):
-            email = state.emails.get(eid)
-            if email is None:
-                continue
-            target = (email.mailbox_ids - {from_mailbox}) | {to_mailbox}
-            if target != email.mailbox_ids:
-                changes.append(fold.SetMailboxes(eid, target))
-        return self._result(*self._record(changes, envelope_ids), to_mailbox, envelope_ids)
+
+        def plan(state: fold.AccountState) -> list[fold.Change]:
+            self._need_mailbox(state, to_mailbox)
+            changes: list[fold.Change] = []
+            for eid in dict.fromkeys(envelope_ids):
+                email = state.emails.get(eid)
+                if email is None:
+                    continue
+                target = (email.mailbox_ids - {from_mailbox}) | {to_mailbox}
+                if target != email.mailbox_ids:
+                    changes.append(fold.SetMailboxes(eid, target))
+            return changes
+
+        return self._result(*self._write(envelope_ids, plan, envelope_ids), to_mailbox, envelope_ids)
 
     def expunge(self, envelope_ids: Sequence[bytes], mailbox_id: str) -> WriteResult:
         """EXPUNGE / UID EXPUNGE: take the messages out of ``mailbox_id``; one that is then
         in no mailbox is deleted (tombstone), one still elsewhere loses ``$deleted``."""
-        state = self.syncer.state_for(envelope_ids)
-        changes: list[fold.Change] = []
-        for eid in dict.fromkeys(envelope_ids):
-            email = state.emails.get(eid)
-            if email is None or mailbox_id not in email.mailbox_ids:
-                continue
-            rest = email.mailbox_ids - {mailbox_id}
-            live_rest = rest & state.mailboxes.keys()
-            if not live_rest:
-                changes.append(fold.DeleteEnvelope(eid))
-                continue
-            changes.append(fold.SetMailboxes(eid, rest))
-            if any(keyword_key(k) == DELETED for k in email.keywords):
-                changes.append(fold.SetKeywords(eid, spellings_of([DELETED], email.keywords), False))
-        return self._result(*self._record(changes), mailbox_id)
+        def plan(state: fold.AccountState) -> list[fold.Change]:
+            changes: list[fold.Change] = []
+            for eid in dict.fromkeys(envelope_ids):
+                email = state.emails.get(eid)
+                if email is None or mailbox_id not in email.mailbox_ids:
+                    continue
+                rest = email.mailbox_ids - {mailbox_id}
+                live_rest = rest & state.mailboxes.keys()
+                if not live_rest:
+                    changes.append(fold.DeleteEnvelope(eid))
+                    continue
+                changes.append(fold.SetMailboxes(eid, rest))
+                if any(keyword_key(k) == DELETED for k in email.keywords):
+                    changes.append(fold.SetKeywords(eid, spellings_of([DELETED], email.keywords), False))
+            return changes
+
+        return self._result(*self._write(envelope_ids, plan), mailbox_id)
 
     # -- mailboxes ----------------------------------------------------------------------
 
@@ -241,44 +257,58 @@ class IndexWriter:
         parts = _check_path(path)
         if role is not None and role not in MOVABLE_ROLES:
             raise UsageError(f"a created mailbox cannot take the role {role!r}")
-        state = self.syncer.state_for(())  # mailboxes only
-        if any(same_path(box.path, DELIMITER.join(parts)) for box in self._mailboxes(state).values()):
-            raise Exists(f"mailbox {path} exists already")
         if role is not None:
             taken = {role_mailbox_id(self.account_id, r) for r in MailboxRole if r.value != role}
             if named_mailbox_id(self.account_id, DELIMITER.join(parts)) in taken:
                 raise PermissionDenied(f"{path} is the name of another special-use mailbox")
-        changes: list[fold.Change] = []
-        mailbox_id = self._ensure_path(state, parts, changes, role)
-        return self._result(*self._record(changes), mailbox_id)
+        created: list[str | None] = []
+
+        def plan(state: fold.AccountState) -> list[fold.Change]:
+            if any(same_path(box.path, DELIMITER.join(parts)) for box in self._mailboxes(state).values()):
+                raise Exists(f"mailbox {path} exists already")
+            changes: list[fold.Change] = []
+            created.append(self._ensure_path(state, parts, changes, role))
+            return changes
+
+        written = self._write((), plan)  # mailboxes only
+        return self._result(*written, created[-1])
 
     def rename_mailbox(self, mailbox_id: str, new_path: str) -> WriteResult:
         """RENAME (the mailbox keeps its id, so its UIDVALIDITY and UIDs). Renaming INBOX
         moves its messages to a new mailbox and leaves INBOX empty (RFC 3501 section 6.3.5)."""
         parts = _check_path(new_path)
-        state = self.syncer.state_for(())  # mailboxes; renaming INBOX reads every email below
-        self._need_mailbox(state, mailbox_id)
-        resolved = self._mailboxes(state)
         target = DELIMITER.join(parts)
-        if any(same_path(box.path, target) for box in resolved.values()):
-            raise Exists(f"mailbox {new_path} exists already")
-        changes: list[fold.Change] = []
-        if resolved[mailbox_id].role == MailboxRole.INBOX.value:
-            state = self.syncer.state()
-            new_id = self._ensure_path(state, parts, changes)
-            assert new_id is not None
-            changes += [fold.SetMailboxes(eid, (e.mailbox_ids - {mailbox_id}) | {new_id})
-                        for eid, e in state.emails.items() if mailbox_id in e.mailbox_ids]
-            return self._result(*self._record(changes), new_id)
-        parent = self._ensure_path(state, parts[:-1], changes) if len(parts) > 1 else None
-        ancestor = parent
-        while ancestor is not None:
-            if ancestor == mailbox_id:
-                raise UsageError("a mailbox cannot move below itself")
-            ancestor = resolved[ancestor].parent_id if ancestor in resolved else None
-        changes.append(fold.RenameMailbox(mailbox_id, parts[-1], parent))
-        result = self._result(*self._record(changes), mailbox_id)
-        self._move_subscriptions(resolved[mailbox_id].path, target)
+        outcome: list[tuple[str, str]] = []  # (the mailbox now at the new name, the old path)
+
+        def plan(state: fold.AccountState) -> list[fold.Change]:
+            # The whole state: renaming INBOX moves every message in it.
+            self._need_mailbox(state, mailbox_id)
+            resolved = self._mailboxes(state)
+            if any(same_path(box.path, target) for box in resolved.values()):
+                raise Exists(f"mailbox {new_path} exists already")
+            changes: list[fold.Change] = []
+            if resolved[mailbox_id].role == MailboxRole.INBOX.value:
+                new_id = self._ensure_path(state, parts, changes)
+                assert new_id is not None
+                changes += [fold.SetMailboxes(eid, (e.mailbox_ids - {mailbox_id}) | {new_id})
+                            for eid, e in state.emails.items() if mailbox_id in e.mailbox_ids]
+                outcome.append((new_id, ""))
+                return changes
+            parent = self._ensure_path(state, parts[:-1], changes) if len(parts) > 1 else None
+            ancestor = parent
+            while ancestor is not None:
+                if ancestor == mailbox_id:
+                    raise UsageError("a mailbox cannot move below itself")
+                ancestor = resolved[ancestor].parent_id if ancestor in resolved else None
+            changes.append(fold.RenameMailbox(mailbox_id, parts[-1], parent))
+            outcome.append((mailbox_id, resolved[mailbox_id].path))
+            return changes
+
+        written = self._write(None, plan)
+        now_at, old_path = outcome[-1]
+        result = self._result(*written, now_at)
+        if old_path:
+            self._move_subscriptions(old_path, target)
         return result
 
     def _move_subscriptions(self, old: str, new: str) -> None:
@@ -300,22 +330,24 @@ class IndexWriter:
         first move to a new mailbox with CREATE ... USE, and the old holder is then plain);
         nor can a mailbox with children (Dovecot's answer too): delete those first.
         """
-        state = self.syncer.state()
-        self._need_mailbox(state, mailbox_id)
-        box = state.mailboxes[mailbox_id]
-        if box.role is not None:
-            raise PermissionDenied(f"{box.name} is a special-use mailbox and cannot be deleted")
-        resolved = self._mailboxes(state)
-        if any(other.parent_id == mailbox_id for other in resolved.values()):
-            raise UsageError(f"{resolved[mailbox_id].path} has child mailboxes: delete them first")
-        inside = [eid for eid, email in state.emails.items() if mailbox_id in email.mailbox_ids]
-        changes: list[fold.Change] = []
-        for eid in inside:
-            rest = state.emails[eid].mailbox_ids - {mailbox_id}
-            live = rest & state.mailboxes.keys()
-            changes.append(fold.SetMailboxes(eid, rest) if live else fold.DeleteEnvelope(eid))
-        changes.append(fold.DeleteMailbox(mailbox_id))
-        return self._result(*self._record(changes), None)
+        def plan(state: fold.AccountState) -> list[fold.Change]:
+            self._need_mailbox(state, mailbox_id)
+            box = state.mailboxes[mailbox_id]
+            if box.role is not None:
+                raise PermissionDenied(f"{box.name} is a special-use mailbox and cannot be deleted")
+            resolved = self._mailboxes(state)
+            if any(other.parent_id == mailbox_id for other in resolved.values()):
+                raise UsageError(f"{resolved[mailbox_id].path} has child mailboxes: delete them first")
+            changes: list[fold.Change] = []
+            for eid, email in state.emails.items():
+                if mailbox_id in email.mailbox_ids:
+                    rest = email.mailbox_ids - {mailbox_id}
+                    live = rest & state.mailboxes.keys()
+                    changes.append(fold.SetMailboxes(eid, rest) if live else fold.DeleteEnvelope(eid))
+            changes.append(fold.DeleteMailbox(mailbox_id))
+            return changes
+
+        return self._result(*self._write(None, plan), None)
 
     def set_subscribed(self, path: str, subscribed: bool) -> None:
         """SUBSCRIBE / UNSUBSCRIBE a name, which need not have a mailbox (RFC 9051 section
