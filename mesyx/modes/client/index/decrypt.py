@@ -12,6 +12,10 @@ keyset. One that is not either was never shown here (its body has not replicated
 stays out of the index until it opens) or was (its keyset detached since: it stays in
 its mailboxes under its UIDs, unavailable, without a cache row, until it opens again);
 see :mod:`.reconcile`.
+
+The queries are module-level statements with bound parameters (expanding ones for the IN
+lists), built once: every FETCH of a body runs :func:`open_envelopes`, and building a
+statement per call costs SQLAlchemy several times what executing a prebuilt one does.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from mesyx.crypto.envelope import Envelope, InnerRecord, KeyWrap, open_message, open_wrap
 from mesyx.errors import CryptoError, MesyxError, PermissionDenied
@@ -66,6 +70,15 @@ def header_end(raw: bytes) -> int:
     return min(ends) if ends else len(raw)
 
 
+_OPENABLE = (
+    select(t.wraps.c.envelope_id)
+    .join(t.envelopes, t.envelopes.c.envelope_id == t.wraps.c.envelope_id)
+    .where(t.envelopes.c.account_id == bindparam("account_id"), t.wraps.c.retired.is_(False),
+           t.wraps.c.keyset_id.in_(bindparam("keyset_ids", expanding=True)))
+)
+_OPENABLE_AMONG = _OPENABLE.where(t.wraps.c.envelope_id.in_(bindparam("envelope_ids", expanding=True)))
+
+
 def openable(
     conn: Connection, account_id: bytes, keyset_ids: Iterable[bytes], *, only: Iterable[bytes] | None = None
 ) -> set[bytes]:
@@ -74,22 +87,28 @@ def openable(
     ids = list(keyset_ids)
     if not ids:
         return set()
-    query = (
-        select(t.wraps.c.envelope_id)
-        .join(t.envelopes, t.envelopes.c.envelope_id == t.wraps.c.envelope_id)
-        .where(t.envelopes.c.account_id == account_id, t.wraps.c.retired.is_(False), t.wraps.c.keyset_id.in_(ids))
-    )
+    params = {"account_id": account_id, "keyset_ids": ids}
     if only is None:
-        return {bytes(eid) for eid in conn.execute(query).scalars().all()}
+        return {bytes(eid) for eid in conn.execute(_OPENABLE, params).scalars()}
     found: set[bytes] = set()
     for chunk in _chunks(sorted(set(only))):
-        found |= {bytes(eid) for eid in conn.execute(query.where(t.wraps.c.envelope_id.in_(list(chunk)))).scalars()}
+        among = {**params, "envelope_ids": list(chunk)}
+        found.update(bytes(eid) for eid in conn.execute(_OPENABLE_AMONG, among).scalars())
     return found
 
 
 def _chunks(items: Sequence[bytes], size: int = CHUNK) -> Iterator[Sequence[bytes]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+_ENVELOPES = select(
+    t.envelopes.c.envelope_id, t.envelopes.c.account_id, t.envelopes.c.header, t.envelopes.c.body,
+    t.envelopes.c.in_file,
+).where(t.envelopes.c.envelope_id.in_(bindparam("envelope_ids", expanding=True)))
+_LIVE_WRAPS = select(t.wraps.c.envelope_id, t.wraps.c.keyset_id, t.wraps.c.sealed).where(
+    t.wraps.c.envelope_id.in_(bindparam("envelope_ids", expanding=True)), t.wraps.c.retired.is_(False)
+)
 
 
 def open_envelopes(
@@ -103,23 +122,12 @@ def open_envelopes(
     """
     account_id = account.record.account_id
     for chunk in _chunks(envelope_ids):
+        ids = {"envelope_ids": list(chunk)}
         with store.engine.connect() as conn, conn.begin():
-            rows = {
-                bytes(r.envelope_id): r
-                for r in conn.execute(
-                    select(t.envelopes.c.envelope_id, t.envelopes.c.account_id, t.envelopes.c.header,
-                           t.envelopes.c.body, t.envelopes.c.in_file)
-                    .where(t.envelopes.c.envelope_id.in_(list(chunk)))
-                )
-            }
+            rows = {bytes(r.envelope_id): r for r in conn.execute(_ENVELOPES, ids)}
             wraps: dict[bytes, list[KeyWrap]] = {}
-            for w in conn.execute(
-                select(t.wraps.c.envelope_id, t.wraps.c.keyset_id, t.wraps.c.sealed)
-                .where(t.wraps.c.envelope_id.in_(list(chunk)), t.wraps.c.retired.is_(False))
-            ):
-                wraps.setdefault(bytes(w.envelope_id), []).append(
-                    KeyWrap(bytes(w.envelope_id), bytes(w.keyset_id), bytes(w.sealed))
-                )
+            for eid, keyset_id, sealed in conn.execute(_LIVE_WRAPS, ids):
+                wraps.setdefault(bytes(eid), []).append(KeyWrap(bytes(eid), bytes(keyset_id), bytes(sealed)))
         for envelope_id in chunk:
             row = rows.get(envelope_id)
             try:
