@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, bindparam, delete, select
 
 from mesyx.modes.client.index import schema as x
 from mesyx.modes.client.index.db import chunked, insert_ignore
@@ -72,12 +72,16 @@ def decode(data: dict[str, Any]) -> Change:
     raise ValueError(f"unknown stored change {kind!r}")
 
 
+#: Built once (so are the other statements here): building one costs more than running it.
+_STORED_OPS = select(
+    x.index_ops.c.origin, x.index_ops.c.seq, x.index_ops.c.hlc, x.index_ops.c.kind, x.index_ops.c.change
+).where(x.index_ops.c.account_id == bindparam("account_id"))
+
+
 def load(conn: Connection, account_id: bytes) -> Iterator[Decoded]:
     """Every stored operation of the account; one that does not read back is skipped
     (it is opened again from the log)."""
-    o = x.index_ops
-    query = select(o.c.origin, o.c.seq, o.c.hlc, o.c.kind, o.c.change).where(o.c.account_id == account_id)
-    for origin, seq, hlc, kind, text in conn.execute(query).all():
+    for origin, seq, hlc, kind, text in conn.execute(_STORED_OPS, {"account_id": account_id}).all():
         if text is None:
             yield (origin, seq), None, kind
             continue
@@ -98,5 +102,8 @@ def save(conn: Connection, account_id: bytes, items: Iterable[ToSave]) -> None:
         insert_ignore(conn, x.index_ops, chunk)
 
 
+_FORGET_OPS = delete(x.index_ops).where(x.index_ops.c.account_id == bindparam("account_id"))
+
+
 def forget(conn: Connection, account_id: bytes) -> None:
-    conn.execute(delete(x.index_ops).where(x.index_ops.c.account_id == account_id))
+    conn.execute(_FORGET_OPS, {"account_id": account_id})

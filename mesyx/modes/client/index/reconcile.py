@@ -43,7 +43,7 @@ from collections.abc import Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, bindparam, delete, insert, select, update
+from sqlalchemy import BindParameter, ColumnElement, Connection, Select, bindparam, delete, insert, select, update
 
 from mesyx.modes.client.index import schema as x
 from mesyx.modes.client.index.changes import IndexChanges, MailboxDelta, MailboxEvent, MessageFlags
@@ -85,17 +85,30 @@ def new_uidvalidity(now: float) -> int:
     return (int(now) & 0xFFFFFFFF) or 1
 
 
+# The statements below are built once, with bound parameters: building a statement costs
+# several times executing it, and a reconcile runs in every client write's transaction.
+# Parameters named after a column would clash with the SET and VALUES clauses: "k_" ones.
+
+_LOCK_ACCOUNT = (
+    select(x.index_accounts.c.basis).where(x.index_accounts.c.account_id == bindparam("k_account")).with_for_update()
+)
+
+
 def lock_account(conn: Connection, account_id: bytes, now: float) -> dict[str, int]:
     """Create the account's index row if missing and lock it for this transaction.
 
     SQLite's write lock already serialises writers; on PostgreSQL ``FOR UPDATE`` makes a
     second syncer (the daemon, a CLI command) wait here, then see the first one's rows.
+    The row exists after the first sync, so it is inserted only when the lock finds none
+    (``ON CONFLICT DO NOTHING``: a syncer inserting it at the same time waits for us).
     Returns the basis of the last reconcile: ``{origin: operations folded}``.
     """
-    insert_ignore(conn, x.index_accounts, [{"account_id": account_id, "version": 0, "created_at": now}])
-    basis = conn.execute(
-        select(x.index_accounts.c.basis).where(x.index_accounts.c.account_id == account_id).with_for_update()
-    ).scalar_one()
+    params = {"k_account": account_id}
+    row = conn.execute(_LOCK_ACCOUNT, params).one_or_none()
+    if row is None:
+        insert_ignore(conn, x.index_accounts, [{"account_id": account_id, "version": 0, "created_at": now}])
+        row = conn.execute(_LOCK_ACCOUNT, params).one()
+    basis = row.basis
     return {str(k): int(v) for k, v in json.loads(basis).items()} if basis else {}
 
 
@@ -103,66 +116,100 @@ class Stale(Exception):
     """Another syncer already wrote a state folded from operations this one lacks."""
 
 
+_MAILBOX_KEY = (x.index_mailboxes.c.account_id == bindparam("k_account")) & (
+    x.index_mailboxes.c.mailbox_id == bindparam("k_mailbox"))
+_ACCOUNT_MAILBOXES = select(x.index_mailboxes).where(x.index_mailboxes.c.account_id == bindparam("k_account"))
+_INSERT_MAILBOXES = insert(x.index_mailboxes)
+#: Parameters name the columns to set: name, parent_id, role, path, present (here), or
+#: uidnext and highestmodseq (:func:`reconcile`'s new counters).
+_UPDATE_MAILBOXES = update(x.index_mailboxes).where(_MAILBOX_KEY)
+
+
 def _mailboxes(
     conn: Connection, account_id: bytes, resolved: Mapping[str, ResolvedMailbox], now: float
 ) -> tuple[list[MailboxEvent], dict[str, _Counters]]:
-    m = x.index_mailboxes
-    rows = {r.mailbox_id: r for r in conn.execute(select(m).where(m.c.account_id == account_id))}
+    rows = {r.mailbox_id: r for r in conn.execute(_ACCOUNT_MAILBOXES, {"k_account": account_id})}
     events: list[MailboxEvent] = []
     subscribe: list[dict[str, Any]] = []
     counters = {mid: _Counters(int(r.uidnext), int(r.highestmodseq)) for mid, r in rows.items()}
-    key = (m.c.account_id == account_id) & (m.c.mailbox_id == bindparam("k_mailbox"))
+    created: list[dict[str, Any]] = []
+    # One list per set of columns, each run as one executemany.
+    restored: list[dict[str, Any]] = []
+    moved: list[dict[str, Any]] = []
+    gone: list[dict[str, Any]] = []
     for mid, box in resolved.items():
         values = {"name": box.name, "parent_id": box.parent_id, "role": box.role, "path": box.path}
         row = rows.get(mid)
         if row is None:
-            conn.execute(insert(m).values(
-                account_id=account_id, mailbox_id=mid, present=True,
-                uidvalidity=new_uidvalidity(now), uidnext=1, highestmodseq=1, **values))
+            created.append({"account_id": account_id, "mailbox_id": mid, "present": True,
+                            "uidvalidity": new_uidvalidity(now), "uidnext": 1, "highestmodseq": 1, **values})
             if box.role is not None and mid == role_mailbox_id(account_id, MailboxRole(box.role)):
                 subscribe.append({"account_id": account_id, "path": path_key(box.path)})
             counters[mid] = _Counters(1, 1)
             events.append(MailboxEvent(mid, "created", box.path))
         elif not row.present:
-            conn.execute(update(m).where(key).values(present=True, **values), {"k_mailbox": mid})
+            restored.append({"k_account": account_id, "k_mailbox": mid, "present": True, **values})
             events.append(MailboxEvent(mid, "created", box.path))
         elif (row.name, row.parent_id, row.role, row.path) != (box.name, box.parent_id, box.role, box.path):
-            conn.execute(update(m).where(key).values(**values), {"k_mailbox": mid})
+            moved.append({"k_account": account_id, "k_mailbox": mid, **values})
             if row.path != box.path:
                 events.append(MailboxEvent(mid, "renamed", box.path, old_path=row.path))
     for mid, row in rows.items():
         if row.present and mid not in resolved:
-            conn.execute(update(m).where(key).values(present=False), {"k_mailbox": mid})
+            gone.append({"k_account": account_id, "k_mailbox": mid, "present": False})
             events.append(MailboxEvent(mid, "deleted", row.path))
+    if created:
+        conn.execute(_INSERT_MAILBOXES, created)
+    for params in (restored, moved, gone):
+        if params:
+            conn.execute(_UPDATE_MAILBOXES, params)
     insert_ignore(conn, x.client_subscriptions, subscribe)
     return events, counters
 
 
-def _scoped(conn: Connection, query: Select[Any], column: ColumnElement[Any], scope: Set[bytes] | None
-            ) -> Iterator[Any]:
+#: The envelope ids of a scope (a chunk of it: :func:`.db.chunked`) in an ``IN`` list.
+_IDS: BindParameter[list[bytes]] = bindparam("k_ids", expanding=True)
+
+
+@dataclass(frozen=True)
+class _Query:
+    """A query on the account's rows (``account``), and the same on some envelopes."""
+
+    account: Select[Any]
+    envelopes: Select[Any]
+
+    @classmethod
+    def of(cls, query: Select[Any], envelope_id: ColumnElement[Any]) -> _Query:
+        return cls(query, query.where(envelope_id.in_(_IDS)))
+
+
+def _scoped(conn: Connection, query: _Query, account_id: bytes, scope: Set[bytes] | None) -> Iterator[Any]:
     """The rows of ``query`` as plain tuples (fetched at once: a 100,000-row pass costs a
-    third of row-by-row iteration), or only those whose ``column`` is in ``scope``."""
+    third of row-by-row iteration), or only those of the envelopes in ``scope``."""
     if scope is None:
-        yield from conn.execute(query).all()
+        yield from conn.execute(query.account, {"k_account": account_id}).all()
         return
     for chunk in chunked(sorted(scope)):
-        yield from conn.execute(query.where(column.in_(list(chunk)))).all()
+        yield from conn.execute(query.envelopes, {"k_account": account_id, "k_ids": list(chunk)}).all()
+
+
+_MAPPED_UIDS = (
+    select(x.index_uids.c.mailbox_id, x.index_uids.c.envelope_id, x.index_uids.c.uid)
+    .outerjoin(x.index_expunged, (x.index_expunged.c.account_id == x.index_uids.c.account_id)
+               & (x.index_expunged.c.mailbox_id == x.index_uids.c.mailbox_id)
+               & (x.index_expunged.c.uid == x.index_uids.c.uid))
+    .where(x.index_uids.c.account_id == bindparam("k_account"), x.index_uids.c.envelope_id.in_(_IDS),
+           x.index_expunged.c.uid.is_(None))
+)
 
 
 def _uid_map(conn: Connection, account_id: bytes, keys: list[_Key]) -> dict[_Key, int]:
     """The mapped UIDs of ``keys`` that no client saw expunged: the only old UIDs that may
     be given again (a rebuild putting back a row that lost its UID)."""
-    u, e = x.index_uids, x.index_expunged
     wanted = set(keys)
     found: dict[_Key, int] = {}
     for chunk in chunked(sorted({eid for (_, eid) in keys})):
-        query = (
-            select(u.c.mailbox_id, u.c.envelope_id, u.c.uid)
-            .outerjoin(e, (e.c.account_id == u.c.account_id) & (e.c.mailbox_id == u.c.mailbox_id)
-                       & (e.c.uid == u.c.uid))
-            .where(u.c.account_id == account_id, u.c.envelope_id.in_(list(chunk)), e.c.uid.is_(None))
-        )
-        for mid, eid, uid in conn.execute(query):
+        for mid, eid, uid in conn.execute(_MAPPED_UIDS, {"k_account": account_id, "k_ids": list(chunk)}):
             if (mid, bytes(eid)) in wanted:
                 found[(mid, bytes(eid))] = int(uid)
     return found
@@ -189,6 +236,28 @@ def _desired(
             if mid in resolved:
                 desired[(mid, eid)] = _Row(0, keywords, email.received_at, size, available)
     return desired
+
+
+_CACHE_SIZES = _Query.of(
+    select(x.index_cache.c.envelope_id, x.index_cache.c.size)
+    .where(x.index_cache.c.account_id == bindparam("k_account")),
+    x.index_cache.c.envelope_id)
+_MESSAGE_ROWS = _Query.of(
+    select(x.index_messages.c.mailbox_id, x.index_messages.c.envelope_id, x.index_messages.c.uid,
+           x.index_messages.c.keywords, x.index_messages.c.received_at, x.index_messages.c.size,
+           x.index_messages.c.available).where(x.index_messages.c.account_id == bindparam("k_account")),
+    x.index_messages.c.envelope_id)
+_MESSAGE_KEY = (
+    (x.index_messages.c.account_id == bindparam("k_account"))
+    & (x.index_messages.c.mailbox_id == bindparam("k_mailbox")) & (x.index_messages.c.uid == bindparam("k_uid"))
+)
+_DELETE_MESSAGES = delete(x.index_messages).where(_MESSAGE_KEY)
+_INSERT_MESSAGES = insert(x.index_messages)
+#: Parameters name the columns to set: keywords, seen, deleted, received_at, size,
+#: available, and modseq when the flags changed.
+_UPDATE_MESSAGES = update(x.index_messages).where(_MESSAGE_KEY)
+_WRITE_BASIS = update(x.index_accounts).where(x.index_accounts.c.account_id == bindparam("k_account"))
+_WRITE_BASIS_NEW_VERSION = _WRITE_BASIS.values(version=x.index_accounts.c.version + 1)
 
 
 def reconcile(
@@ -236,15 +305,10 @@ def reconcile(
     if scope is not None and written != dict(expect or {}):
         raise Stale()
     events, counters = _mailboxes(conn, account_id, resolved, now)
-    msg, cache = x.index_messages, x.index_cache
-    sizes = {bytes(eid): int(size) for eid, size in _scoped(
-        conn, select(cache.c.envelope_id, cache.c.size).where(cache.c.account_id == account_id),
-        cache.c.envelope_id, scope)}
-    query = select(msg.c.mailbox_id, msg.c.envelope_id, msg.c.uid, msg.c.keywords, msg.c.received_at,
-                   msg.c.size, msg.c.available).where(msg.c.account_id == account_id)
+    sizes = {bytes(eid): int(size) for eid, size in _scoped(conn, _CACHE_SIZES, account_id, scope)}
     current = {
         (mid, bytes(eid)): _Row(int(uid), words, float(received), int(size), bool(available))
-        for mid, eid, uid, words, received, size, available in _scoped(conn, query, msg.c.envelope_id, scope)
+        for mid, eid, uid, words, received, size, available in _scoped(conn, _MESSAGE_ROWS, account_id, scope)
     }
     missing = {eid for eid in emails if eid in opened and eid not in sizes}
     desired = _desired(emails, resolved, opened, sizes, current)
@@ -271,9 +335,8 @@ def reconcile(
             box = counters[key[0]]
             # A UID at or above UIDNEXT (a damaged row) was seen: never hand it out again.
             box.uidnext = max(box.uidnext, row.uid + 1)
-            rows.append({"k_mailbox": key[0], "k_uid": row.uid, "k_modseq": box.touch()})
-        conn.execute(delete(msg).where(msg.c.account_id == account_id, msg.c.mailbox_id == bindparam("k_mailbox"),
-                                       msg.c.uid == bindparam("k_uid")), rows)
+            rows.append({"k_account": account_id, "k_mailbox": key[0], "k_uid": row.uid, "k_modseq": box.touch()})
+        conn.execute(_DELETE_MESSAGES, rows)
         upsert(conn, x.index_expunged, [
             {"account_id": account_id, "mailbox_id": r["k_mailbox"], "uid": r["k_uid"], "modseq": r["k_modseq"]}
             for r in rows])
@@ -298,7 +361,7 @@ def reconcile(
             message_rows.append(_message_row(account_id, mid, uid, eid, modseq, row))
             out_added.setdefault(mid, []).append(MessageFlags(uid, decode_keywords(row.keywords), modseq))
         upsert(conn, x.index_uids, new_map)
-        conn.execute(insert(msg), message_rows)
+        conn.execute(_INSERT_MESSAGES, message_rows)
 
     if changed or silent:
         rows = []
@@ -306,30 +369,28 @@ def reconcile(
             row, uid = desired[key], current[key].uid
             bumped = counters[key[0]].touch() if bump else None
             words = decode_keywords(row.keywords)
-            rows.append({"k_mailbox": key[0], "k_uid": uid, "k_keywords": row.keywords, "k_seen": SEEN in words,
-                         "k_deleted": DELETED in words, "k_received": row.received_at, "k_size": row.size,
-                         "k_available": row.available, "k_modseq": bumped})
+            values = {"k_account": account_id, "k_mailbox": key[0], "k_uid": uid, "keywords": row.keywords,
+                      "seen": SEEN in words, "deleted": DELETED in words, "received_at": row.received_at,
+                      "size": row.size, "available": row.available}
             if bumped is not None:
+                values["modseq"] = bumped
                 out_flags.setdefault(key[0], []).append(MessageFlags(uid, words, bumped))
-        base = update(msg).where(msg.c.account_id == account_id, msg.c.mailbox_id == bindparam("k_mailbox"),
-                                 msg.c.uid == bindparam("k_uid"))
-        common: dict[str, Any] = {"keywords": bindparam("k_keywords"), "seen": bindparam("k_seen"),
-                  "deleted": bindparam("k_deleted"), "received_at": bindparam("k_received"),
-                  "size": bindparam("k_size"), "available": bindparam("k_available")}
-        flagged = [r for r in rows if r["k_modseq"] is not None]
+            rows.append(values)
+        # Flag changes set MODSEQ, quiet ones do not: two executemany, one per set of columns.
+        flagged = [r for r in rows if "modseq" in r]
         if flagged:
-            conn.execute(base.values(modseq=bindparam("k_modseq"), **common), flagged)
-        quiet = [r for r in rows if r["k_modseq"] is None]
+            conn.execute(_UPDATE_MESSAGES, flagged)
+        quiet = [r for r in rows if "modseq" not in r]
         if quiet:
-            conn.execute(base.values(**common), quiet)
+            conn.execute(_UPDATE_MESSAGES, quiet)
 
     deltas: dict[str, MailboxDelta] = {}
-    m = x.index_mailboxes
+    counted: list[dict[str, Any]] = []
     for mid, box in counters.items():
         if not box.modseq:
             continue
-        conn.execute(update(m).where(m.c.account_id == account_id, m.c.mailbox_id == mid)
-                     .values(uidnext=box.uidnext, highestmodseq=box.modseq))
+        counted.append({"k_account": account_id, "k_mailbox": mid, "uidnext": box.uidnext,
+                        "highestmodseq": box.modseq})
         deltas[mid] = MailboxDelta(
             mid,
             added=tuple(sorted(out_added.get(mid, []), key=lambda f: f.uid)),
@@ -338,13 +399,15 @@ def reconcile(
             modseq=box.modseq,
             uidnext=box.uidnext,
         )
-    _drop_plaintext(conn, account_id, scope)
+    if counted:
+        conn.execute(_UPDATE_MAILBOXES, counted)
+    _drop_plaintext(conn, account_id, scope, desired)
     changes = IndexChanges(account_id, tuple(events), deltas)
-    a = x.index_accounts
-    values: dict[str, Any] = {"basis": json.dumps(dict(sorted(basis.items())), separators=(",", ":"))}
+    folded = {"k_account": account_id, "basis": json.dumps(dict(sorted(basis.items())), separators=(",", ":"))}
     if changes or any(desired[key].available != current[key].available for key in silent):
-        values["version"] = a.c.version + 1  # other processes' sessions re-read the rows
-    conn.execute(update(a).where(a.c.account_id == account_id).values(**values))
+        conn.execute(_WRITE_BASIS_NEW_VERSION, folded)  # other processes' sessions re-read the rows
+    else:
+        conn.execute(_WRITE_BASIS, folded)
     return changes, missing
 
 
@@ -354,17 +417,30 @@ def _quiet(row: _Row) -> tuple[float, int, bool]:
     return row.received_at, row.size, row.available
 
 
-def _drop_plaintext(conn: Connection, account_id: bytes, scope: Set[bytes] | None) -> None:
+_DROP_UNSHOWN_CACHE = delete(x.index_cache).where(
+    x.index_cache.c.account_id == bindparam("k_account"),
+    x.index_cache.c.envelope_id.not_in(
+        select(x.index_messages.c.envelope_id)
+        .where(x.index_messages.c.account_id == bindparam("k_account"), x.index_messages.c.available.is_(True))),
+)
+_DROP_CACHE = delete(x.index_cache).where(
+    x.index_cache.c.account_id == bindparam("k_account"), x.index_cache.c.envelope_id.in_(_IDS))
+
+
+def _drop_plaintext(conn: Connection, account_id: bytes, scope: Set[bytes] | None,
+                    desired: Mapping[_Key, _Row]) -> None:
     """Delete the cache rows of messages no available row shows (deleted, in no mailbox,
-    keyset detached): no plaintext of a message stays that this node cannot open now."""
-    msg, cache = x.index_messages, x.index_cache
-    shown = select(msg.c.envelope_id).where(msg.c.account_id == account_id, msg.c.available.is_(True))
+    keyset detached): no plaintext of a message stays that this node cannot open now.
+
+    In a scope, the rows of its envelopes are now exactly ``desired`` (every other row of
+    them was deleted, and every desired one written as desired), so which of them show
+    an available row is known without reading the rows back."""
     if scope is None:
-        conn.execute(delete(cache).where(cache.c.account_id == account_id, cache.c.envelope_id.not_in(shown)))
+        conn.execute(_DROP_UNSHOWN_CACHE, {"k_account": account_id})
         return
-    keep = {bytes(eid) for (eid,) in _scoped(conn, shown, msg.c.envelope_id, scope)}
+    keep = {eid for (_, eid), row in desired.items() if row.available}
     for chunk in chunked(sorted(scope - keep)):
-        conn.execute(delete(cache).where(cache.c.account_id == account_id, cache.c.envelope_id.in_(list(chunk))))
+        conn.execute(_DROP_CACHE, {"k_account": account_id, "k_ids": list(chunk)})
 
 
 def _message_row(account_id: bytes, mailbox_id: str, uid: int, envelope_id: bytes, modseq: int, row: _Row) -> dict[
