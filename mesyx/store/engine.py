@@ -8,8 +8,10 @@ BEGIN (``BEGIN IMMEDIATE``) so two processes, daemon and CLI, never deadlock on 
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +27,27 @@ __all__ = ["make_engine", "sqlite_url", "IMMEDIATE", "write_transaction", "read_
 IMMEDIATE = "mesyx_immediate"
 
 
+#: SQLite engines' in-process write locks (see :func:`write_transaction`).
+_WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+
+
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction holding the write lock from BEGIN; a database outage is :class:`Temporary`."""
-    try:
-        with engine.connect().execution_options(**{IMMEDIATE: True}) as conn, conn.begin():
-            yield conn
-    except OperationalError as exc:
-        raise Temporary(f"database unavailable: {exc.orig}") from exc
+    """A transaction holding the write lock from BEGIN; a database outage is :class:`Temporary`.
+
+    On SQLite, the threads of one process first queue on a lock of their own: a thread
+    that finds SQLite's write lock taken does not wait on a queue there, it sleeps and
+    retries (the busy handler, with sleeps growing to 100 ms), so under a load of many
+    short writes (IMAP sessions storing flags) most of the time went to sleeping past the
+    moment the lock was free. Other processes (a CLI command) still meet the busy handler.
+    """
+    writers = _WRITERS.get(engine)
+    with writers if writers is not None else nullcontext():
+        try:
+            with engine.connect().execution_options(**{IMMEDIATE: True}) as conn, conn.begin():
+                yield conn
+        except OperationalError as exc:
+            raise Temporary(f"database unavailable: {exc.orig}") from exc
 
 
 @contextmanager
@@ -75,6 +90,7 @@ def make_engine(url: str) -> Engine:
             engine = create_engine(url, pool_size=8, max_overflow=16)
             event.listen(engine, "connect", _sqlite_pragmas)
             event.listen(engine, "begin", _sqlite_begin)
+            _WRITERS[engine] = threading.RLock()
             return engine
         if url.startswith("postgresql"):
             return create_engine(url, pool_pre_ping=True, pool_size=8)

@@ -1,5 +1,6 @@
 """COMPRESS=DEFLATE in the connection (RFC 4978): what StreamTransport writes inflates back,
-flushes only what is new, and inflates reads in bounded pieces (a deflate bomb stays small)."""
+flushes only what is new, and inflates reads in bounded pieces (a deflate bomb stays small);
+and what it writes reaches the socket in one piece per event."""
 
 from __future__ import annotations
 
@@ -17,12 +18,19 @@ class FakeWriter:
     """What StreamTransport uses of an asyncio.StreamWriter."""
 
     out: bytearray = field(default_factory=bytearray)
+    calls: int = 0  # hand-overs to the socket
+
 
     def get_extra_info(self, name: str) -> object:
         return ("127.0.0.1", 1234) if name == "peername" else None
 
     def write(self, data: bytes) -> None:
+        self.calls += 1
         self.out += data
+
+    def writelines(self, data: list[bytes]) -> None:
+        self.calls += 1
+        self.out += b"".join(data)
 
     async def drain(self) -> None:
         return None
@@ -55,6 +63,23 @@ def test_writes_are_raw_deflate_flushed_at_each_drain() -> None:
             assert bytes(writer.out).endswith(b"\x00\x00\xff\xff")  # Z_SYNC_FLUSH ends each batch
             assert inflate.decompress(bytes(writer.out)) == text
             writer.out.clear()
+
+    asyncio.run(run())
+
+
+def test_a_command_s_responses_reach_the_socket_at_once() -> None:
+    """Lines gather until the drain that ends the event: one hand-over, not one per line;
+    past 64 KiB they go without waiting for it (the memory bound)."""
+
+    async def run() -> None:
+        transport, writer = _transport()
+        for n in range(50):
+            transport.write(b"* %d FETCH (FLAGS ())\r\n" % n)
+        assert writer.calls == 0
+        await transport.drain()
+        assert writer.calls == 1 and bytes(writer.out).count(b"FETCH") == 50
+        transport.write(b"x" * 70_000)
+        assert writer.calls == 2
 
     asyncio.run(run())
 
