@@ -7,6 +7,7 @@ an id derived from the account and the name it was created with. Two devices tha
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from enum import StrEnum
 
@@ -41,7 +42,9 @@ SPECIAL_USE: dict[MailboxRole, str] = {
 MOVABLE_ROLES: frozenset[str] = frozenset(role.value for role in MailboxRole if role is not MailboxRole.INBOX)
 
 
+@functools.lru_cache(maxsize=4096)
 def role_mailbox_id(account_id: bytes, role: MailboxRole) -> str:
+    """Remembered: every fold asks for each role's default mailbox (pure, a few per account)."""
     return b32(blake2b(account_id + b"\x00role\x00" + role.value.encode(), size=16, person=b"mesyx-mailbox"))
 
 

@@ -185,13 +185,23 @@ class Store(Directory):
         Called with a whole batch of sessions' messages (group commit): one transaction,
         one fsync. Large bodies go to fsynced files first. Only after this returns may a
         protocol acknowledge (SMTP 250).
+        """
+        if not items:
+            return []  # an empty INSERT would try to store one row of NULLs
+        try:
+            with self._write() as conn:
+                return self.ingest_in(conn, items)[0]
+        except SQLAlchemyError as exc:
+            raise Temporary(f"database write failed: {exc}") from exc
+
+    def ingest_in(self, conn: Connection, items: Sequence[IngestItem]) -> tuple[list[Event], list[Operation]]:
+        """:meth:`commit_ingest` inside the caller's write transaction (an IMAP APPEND that
+        indexes the message in the same commit); also returns the put operations.
 
         The ingest hot path (the committer's thread, competing for the GIL with the
         loop): each body is hashed once, the node id computed once, ops signed directly
         (this node is their origin) and the statements are built once per process.
         """
-        if not items:
-            return []  # an empty INSERT would try to store one row of NULLs
         now = time.time()
         origin = self.node.node_id
         by_account: dict[bytes, list[tuple[IngestItem, bytes]]] = {}
@@ -202,40 +212,37 @@ class Store(Directory):
             by_account.setdefault(item.envelope.account_id, []).append((item, envelope_id))
         envelopes, wraps, ops = _INGEST_INSERTS
         events: list[Event] = []
+        operations: list[Operation] = []
+        env_rows, wrap_rows, op_rows = [], [], []
+        for account_id, group in by_account.items():
+            seq = self._reserve_seqs(conn, account_id, origin, len(group))
+            for item, envelope_id in group:
+                env, wrap = item.envelope, item.wrap
+                in_file = len(env.body) > self.blob_threshold
+                env_rows.append({
+                    "envelope_id": envelope_id, "account_id": account_id, "day": env.day,
+                    "padded_size": env.padded_size, "header": env.header,
+                    "body": None if in_file else env.body, "in_file": in_file, "stored_at": now})
+                wrap_rows.append({"envelope_id": wrap.envelope_id, "keyset_id": wrap.keyset_id,
+                                  "sealed": wrap.sealed, "retired": False})
+                op = UnsignedOp(origin, account_id, seq, self.clock.now(), OpKind.PUT, envelope_id,
+                                item.put_payload).sign(self.node)
+                operations.append(op)
+                op_rows.append({
+                    "origin": origin, "account_id": account_id, "seq": seq, "hlc": op.hlc,
+                    "kind": int(OpKind.PUT), "target": envelope_id, "payload": op.payload,
+                    "signature": op.signature})
+                events.append(EnvelopeStored(account_id, envelope_id))
+                seq += 1
+            events.append(OpsAppended(account_id, origin, seq - 1))
         try:
-            with self._write() as conn:
-                env_rows, wrap_rows, op_rows = [], [], []
-                heads: list[tuple[bytes, str, int]] = []
-                for account_id, group in by_account.items():
-                    seq = self._reserve_seqs(conn, account_id, origin, len(group))
-                    heads += [(account_id, origin, seq + i) for i in range(len(group))]
-                    for item, envelope_id in group:
-                        env, wrap = item.envelope, item.wrap
-                        in_file = len(env.body) > self.blob_threshold
-                        env_rows.append({
-                            "envelope_id": envelope_id, "account_id": account_id, "day": env.day,
-                            "padded_size": env.padded_size, "header": env.header,
-                            "body": None if in_file else env.body, "in_file": in_file, "stored_at": now})
-                        wrap_rows.append({"envelope_id": wrap.envelope_id, "keyset_id": wrap.keyset_id,
-                                          "sealed": wrap.sealed, "retired": False})
-                        op = UnsignedOp(origin, account_id, seq, self.clock.now(), OpKind.PUT, envelope_id,
-                                        item.put_payload)
-                        op_rows.append({
-                            "origin": origin, "account_id": account_id, "seq": seq, "hlc": op.hlc,
-                            "kind": int(OpKind.PUT), "target": envelope_id, "payload": op.payload,
-                            "signature": self.node.sign(op.signed_bytes())})
-                        events.append(EnvelopeStored(account_id, envelope_id))
-                        seq += 1
-                    events.append(OpsAppended(account_id, origin, seq - 1))
-                conn.execute(envelopes, env_rows)
-                conn.execute(wraps, wrap_rows)
-                conn.execute(ops, op_rows)
-                op_heads.count_inserted(conn, heads)
-        except IntegrityError as exc:
+            conn.execute(envelopes, env_rows)
+            conn.execute(wraps, wrap_rows)
+            conn.execute(ops, op_rows)
+        except IntegrityError as exc:  # the caller's transaction rolls back
             raise Corrupt(f"envelope stored twice: {exc.orig}") from exc
-        except SQLAlchemyError as exc:
-            raise Temporary(f"database write failed: {exc}") from exc
-        return events
+        op_heads.count_inserted(conn, ((op.account_id, op.origin, op.seq) for op in operations))
+        return events, operations
 
     def _reserve_seqs(self, conn: Connection, account_id: bytes, origin: str, count: int) -> int:
         """:meth:`_allocate` for :meth:`commit_ingest`: one prebuilt UPDATE ... RETURNING

@@ -122,14 +122,15 @@ def test_multiappend_whose_second_message_is_refused_stores_nothing(store: Store
         assert b" NO [CANNOT]" in tagged(out), out
         assert b"(MESSAGES 0 UIDNEXT 1)" in await c("STATUS Drafts (MESSAGES UIDNEXT)")
         # The store refusing the batch: nothing of it stays, nothing to expunge.
-        commit = Store.commit_ingest
+        ingest = Store.ingest_in
 
-        def refuse(self: Store, items: list[object]) -> object:
+        def refuse(self: Store, conn: object, items: list[object]) -> object:
+            stored = ingest(self, conn, items)  # type: ignore[arg-type]
             if len(items) > 1:
                 raise Temporary("the disk is full")
-            return commit(self, items)  # type: ignore[arg-type]
+            return stored
 
-        monkeypatch.setattr(Store, "commit_ingest", refuse)
+        monkeypatch.setattr(Store, "ingest_in", refuse)
         second = message("second")
         out = await c.send(b"APPEND Drafts {%d+}\r\n" % len(first) + first + b" {%d+}\r\n" % len(second) + second)
         assert b" NO [UNAVAILABLE]" in tagged(out), out

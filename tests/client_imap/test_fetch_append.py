@@ -65,10 +65,13 @@ def test_a_store_failure_stores_nothing(tmp_path: Path, monkeypatch: pytest.Monk
     """The writer commits a MULTIAPPEND in one transaction (IndexWriter.append_many): a
     failing store leaves nothing to take back (RFC 3502 section 6.3.11)."""
 
-    def refuse(self: Store, items: Any) -> Any:
+    ingest = Store.ingest_in
+
+    def refuse(self: Store, conn: Any, items: Any) -> Any:
+        ingest(self, conn, items)  # stored in the transaction, which then fails
         raise Temporary("the store is busy")
 
-    monkeypatch.setattr(Store, "commit_ingest", refuse)
+    monkeypatch.setattr(Store, "ingest_in", refuse)
 
     async def run() -> None:
         cl = IndexClient(make_store(tmp_path))

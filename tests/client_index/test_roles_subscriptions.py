@@ -8,6 +8,7 @@ from sqlalchemy import insert, text
 from mesyx.errors import Exists, PermissionDenied, Temporary, UsageError
 from mesyx.modes.client.index import IndexReader, IndexSyncer, NewMessage
 from mesyx.modes.client.index import schema as x
+from mesyx.modes.client.index import syncer as syncer_module
 from mesyx.store import fold
 from mesyx.store.mailbox_ids import MailboxRole
 from mesyx.store.state import record_changes
@@ -99,8 +100,8 @@ def test_append_many_stores_all_at_once_with_consecutive_uids(env: Env, monkeypa
     drafts = env.role(MailboxRole.DRAFTS)
     env.writer.append(RAW % 0, drafts)
     calls: list[int] = []
-    commit = env.store.commit_ingest
-    monkeypatch.setattr(env.store, "commit_ingest", lambda items: calls.append(len(items)) or commit(items))
+    ingest = env.store.ingest_in
+    monkeypatch.setattr(env.store, "ingest_in", lambda conn, items: calls.append(len(items)) or ingest(conn, items))
     items = [NewMessage(RAW % i, ("\\Seen",) if i == 2 else (), 1_700_000_000.0 - i) for i in (1, 2, 3)]
     result = env.writer.append_many(items, drafts)
     assert calls == [3]
@@ -118,14 +119,33 @@ def test_append_many_that_fails_to_commit_stores_nothing(env: Env, monkeypatch: 
     drafts = env.role(MailboxRole.DRAFTS)
     ops = len(list(env.store.operations(env.account_id)))
 
-    def refuse(items: object) -> None:
+    ingest = env.store.ingest_in
+
+    def stored_then_refused(conn: object, items: object) -> None:
+        ingest(conn, items)  # type: ignore[arg-type]
         raise Temporary("disk full")
 
-    monkeypatch.setattr(env.store, "commit_ingest", refuse)
+    monkeypatch.setattr(env.store, "ingest_in", stored_then_refused)
     with pytest.raises(Temporary):
         env.writer.append_many([NewMessage(RAW % i) for i in range(3)], drafts)
     assert env.reader.messages(env.account_id, drafts) == []
     assert len(list(env.store.operations(env.account_id))) == ops
+    monkeypatch.undo()
+
+    # Refused after the index's log took the operations in (its write fails at commit
+    # time): the log forgets them, and the next writes and syncs see the store as it is.
+    def refuse(*_args: object) -> None:
+        raise Temporary("disk full")
+
+    monkeypatch.setattr(syncer_module.opstore, "save", refuse)
+    with pytest.raises(Temporary):
+        env.writer.append_many([NewMessage(RAW % i) for i in range(3)], drafts)
+    monkeypatch.undo()
+    assert len(list(env.store.operations(env.account_id))) == ops
+    env.syncer.sync()
+    assert env.reader.messages(env.account_id, drafts) == []
+    assert env.writer.append(RAW % 7, drafts).uid == 1
+    assert [m.uid for m in env.reader.messages(env.account_id, drafts)] == [1]
 
 
 def test_role_rows_follow_a_replicated_claim(env: Env) -> None:

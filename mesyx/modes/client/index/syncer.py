@@ -62,9 +62,11 @@ from mesyx.modes.client.index.paths import resolve_paths
 from mesyx.modes.client.index.reconcile import Stale, reconcile
 from mesyx.store import schema as t
 from mesyx.store.engine import read_transaction, write_transaction
-from mesyx.store.fold import AccountState, Change
+from mesyx.store.events import Event
+from mesyx.store.fold import AccountState, Change, Put
 from mesyx.store.mailcrypt import UnlockedAccount
 from mesyx.store.operations import Operation
+from mesyx.store.records import IngestItem
 from mesyx.store.state import record_changes_in
 from mesyx.store.store import Store
 
@@ -77,6 +79,8 @@ Progress = Callable[[int, int], None]
 Listener = Callable[[IndexChanges], None]
 #: A client write's decision: the changes to make, given the current state.
 Plan = Callable[[AccountState], Sequence[Change]]
+#: What a client write stores in its transaction: its operations and their decoded changes.
+_Record = Callable[[Connection, AccountState], tuple[list[Operation], Sequence[Change]]]
 #: Folds a sync retries when other processes keep writing newer states under it.
 _ATTEMPTS = 5
 _STORED = select(t.envelopes.c.envelope_id).where(t.envelopes.c.envelope_id.in_(bindparam("k_ids", expanding=True)))
@@ -202,10 +206,37 @@ class IndexSyncer:
         overtaken by another writer; an error it raises writes nothing. ``order``: as
         for :meth:`sync`.
         """
+        def record(conn: Connection, state: AccountState) -> tuple[list[Operation], Sequence[Change]]:
+            changes = plan(state)
+            return (record_changes_in(conn, self.store, self.account, changes) if changes else []), changes
+
+        return self._locked_write(envelope_ids, record, order)
+
+    def ingest(self, items: Sequence[IngestItem], puts: Sequence[Put], plaintexts: Sequence[Opened],
+               check: Callable[[AccountState], object]) -> tuple[IndexChanges, list[Event]]:
+        """APPEND: store sealed messages (``items``, with the placements ``puts`` sealed in
+        them) and show them in the index, in one write transaction, numbered in the order
+        given; their cache rows come from the ``plaintexts`` the client sent, not from
+        decrypting what was just encrypted. ``check(state)`` may refuse (nothing is written).
+        Returns what changed and the store's events."""
+        events: list[Event] = []
+
+        def record(conn: Connection, state: AccountState) -> tuple[list[Operation], Sequence[Change]]:
+            check(state)
+            stored, operations = self.store.ingest_in(conn, items)
+            events.extend(stored)
+            insert_ignore(conn, x.index_cache, [_cache_row(self.account_id, opened) for opened in plaintexts])
+            return operations, puts
+
+        changes, _ = self._locked_write((), record, [put.envelope_id for put in puts])
+        return changes, events
+
+    def _locked_write(self, envelope_ids: Iterable[bytes] | None, record: _Record, order: Sequence[bytes]
+                      ) -> tuple[IndexChanges, list[Operation]]:
         with self._lock:
             for _ in range(_ATTEMPTS):
                 try:
-                    changes, operations = self._write(envelope_ids, plan, order)
+                    changes, operations = self._write(envelope_ids, record, order)
                     break
                 except Stale:
                     continue  # another process wrote the index: the next attempt compares everything
@@ -215,15 +246,14 @@ class IndexSyncer:
             self._notify(changes)
         return changes, operations
 
-    def _write(self, envelope_ids: Iterable[bytes] | None, plan: Plan, order: Sequence[bytes]
+    def _write(self, envelope_ids: Iterable[bytes] | None, record: _Record, order: Sequence[bytes]
                ) -> tuple[IndexChanges, list[Operation]]:
         taken = False
         try:
             with write_transaction(self.store.engine) as conn:
                 self.log.refresh(conn)
                 state = self.log.state() if envelope_ids is None else self.log.partial_state(envelope_ids)
-                changes = plan(state)
-                operations = record_changes_in(conn, self.store, self.account, changes) if changes else []
+                operations, changes = record(conn, state)
                 taken = True
                 self.log.add_own(operations, changes)
                 return self._update(self._position_in(conn), conn=conn, order=order), operations

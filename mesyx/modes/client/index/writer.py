@@ -33,6 +33,7 @@ from mesyx.errors import Exists, NotFound, PermissionDenied, Temporary, UsageErr
 from mesyx.modes.client.index import schema as x
 from mesyx.modes.client.index.changes import AppendManyResult, AppendResult, IndexChanges, NewMessage, WriteResult
 from mesyx.modes.client.index.db import insert_ignore
+from mesyx.modes.client.index.decrypt import Opened
 from mesyx.modes.client.index.keywords import DELETED, from_imap, keyword_key, spellings_of
 from mesyx.modes.client.index.paths import (
     DELIMITER,
@@ -371,28 +372,30 @@ class IndexWriter:
         return AppendResult(many.envelope_ids[0], many.uids[0], many.uidvalidity, many.changes, many.events)
 
     def append_many(self, items: Sequence[NewMessage], mailbox_id: str) -> AppendManyResult:
-        """MULTIAPPEND (RFC 3502): seal every message, commit them in one transaction (all
-        or none, RFC 3502 section 6.3.11), sync once; their UIDs in the order given.
-
-        One sync numbers the batch, consecutively, in the order given (``order``).
+        """MULTIAPPEND (RFC 3502): seal every message, then store and index them in one
+        transaction (all or none, RFC 3502 section 6.3.11; :meth:`IndexSyncer.ingest`),
+        numbered consecutively in the order given; their UIDs.
         """
-        state = self.syncer.state_for(())
-        self._need_mailbox(state, mailbox_id)
         now = time.time()
         keys = load_sealing_keys(self.store, self.account.record)
-        sealed = []
+        sealed, puts, plaintexts = [], [], []
         for item in items:
             words = tuple(sorted({from_imap(f) for f in item.flags}))
             received = now if item.internaldate is None else item.internaldate
-            sealed.append(_seal(keys, InnerRecord(received, "append", "", (), (mailbox_id,), words), item.raw, now))
-        events = tuple(self.store.commit_ingest(sealed))
-        eids = tuple(item.envelope.envelope_id for item in sealed)
-        changes = self.syncer.sync(order=eids)
+            inner = InnerRecord(received, "append", "", (), (mailbox_id,), words)
+            one = _seal(keys, inner, item.raw, now)
+            sealed.append(one)
+            eid = one.envelope.envelope_id
+            puts.append(fold.Put(eid, frozenset({mailbox_id}), frozenset(words), received))
+            plaintexts.append(Opened(eid, inner, item.raw))
+        changes, stored = self.syncer.ingest(sealed, puts, plaintexts,
+                                             lambda state: self._need_mailbox(state, mailbox_id))
+        eids = tuple(put.envelope_id for put in puts)
         found = self.reader.uids(self.account_id, mailbox_id, eids)
         if any(eid not in found for eid in eids):
             raise Temporary("the appended messages are stored but not indexed yet: try again")
         validity = self.reader.mailbox(self.account_id, mailbox_id, counts=False).uidvalidity
-        return AppendManyResult(eids, tuple(found[eid] for eid in eids), validity, changes, events)
+        return AppendManyResult(eids, tuple(found[eid] for eid in eids), validity, changes, tuple(stored))
 
 
 def _check_path(path: str) -> list[str]:
