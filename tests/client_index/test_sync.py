@@ -448,3 +448,23 @@ def test_a_shared_syncer_adopts_a_newer_unlock(env: Env) -> None:
     assert [f.uid for f in shared.sync().delta(env.inbox).added] == [1, 2]
     with pytest.raises(ValueError):
         shared.adopt(dataclasses.replace(env.account, record=dataclasses.replace(env.record, account_id=bytes(16))))
+
+
+def test_is_current_says_whether_a_sync_has_anything_to_do(env: Env) -> None:
+    """The IMAP server's cheap check before a sync (IndexBackend.sync): yes right after a
+    sync or a write of this syncer; no when anything reached the store meanwhile, an
+    operation written by another process or a delivery."""
+    assert not env.syncer.is_current()  # never synced
+    ids = env.deliver(2)
+    env.syncer.sync()
+    assert env.syncer.is_current()
+    env.writer.set_flags(ids[:1], ["\\Seen"], True)
+    assert env.syncer.is_current()
+    record_changes(env.store, env.account, [fold.SetKeywords(ids[1], frozenset({"$flagged"}), True)])
+    assert not env.syncer.is_current()
+    env.syncer.sync()
+    assert env.syncer.is_current()
+    env.deliver()
+    assert not env.syncer.is_current()
+    env.syncer.sync()
+    assert env.syncer.is_current()

@@ -160,8 +160,8 @@ async def _mark_seen(session: Session, box: MailboxSession, wanted: list[Message
     result = await asyncio.to_thread(box.writer.set_flags, [m.envelope_id for m in unseen], ["\\Seen"], True)
     backend.publish(result.events)
     # The rows from the lowest of them on (the new MODSEQs too), not the whole mailbox.
-    fresh = await asyncio.to_thread(backend.reader.messages, box.account_id, selected.mailbox_id,
-                                    from_uid=min(m.uid for m in unseen))
+    fresh = await backend.read(backend.reader.messages, box.account_id, selected.mailbox_id,
+                               from_uid=min(m.uid for m in unseen))
     by_uid = {m.uid: m for m in fresh}
     for m in wanted:
         if m.uid in by_uid:
@@ -173,9 +173,9 @@ async def _vanished(session: Session, box: MailboxSession, command: c.Fetch) -> 
     """``* VANISHED (EARLIER)`` of the UIDs in the set expunged after CHANGEDSINCE (RFC 7162 section 3.2.6)."""
     selected = box.selected
     assert selected is not None and command.modifiers.changed_since is not None
-    reader = backend_of(session).reader
-    delta = await asyncio.to_thread(
-        reader.changes_since, box.account_id, selected.mailbox_id, command.modifiers.changed_since
+    backend = backend_of(session)
+    delta = await backend.read(
+        backend.reader.changes_since, box.account_id, selected.mailbox_id, command.modifiers.changed_since
     )
     messages = command.messages
     largest = max(delta.uidnext - 1, selected.uids[-1] if selected.uids else 0)
@@ -195,7 +195,8 @@ async def _enable_condstore(session: Session, box: MailboxSession) -> None:
     selected = box.selected
     assert selected is not None
     session.enabled.add(CONDSTORE)
-    info = await asyncio.to_thread(backend_of(session).reader.mailbox, box.account_id, selected.mailbox_id)
+    backend = backend_of(session)
+    info = await backend.read(backend.reader.mailbox, box.account_id, selected.mailbox_id)
     if info.highestmodseq > 0:
         session.send(r.untagged_status("OK", "Highest", r.highestmodseq(info.highestmodseq)))
 

@@ -9,8 +9,6 @@ are UTF-8 once the client enabled UTF8=ACCEPT (RFC 6855 section 3), else modifie
 
 from __future__ import annotations
 
-import asyncio
-
 from mesyx.modes.client.imap.backend import ctx
 from mesyx.modes.client.imap.capabilities import advertise
 from mesyx.modes.client.imap.commands_mailbox import backend_of, status_values, utf8_names
@@ -34,9 +32,9 @@ async def _tree(session: Session) -> MailboxTree:
     operation kind for them), so a deleted mailbox's subscription is listed ``\\NonExistent``
     by LIST (SUBSCRIBED) (RFC 9051 section 6.3.7, RFC 5258 section 3.1).
     """
-    account_id, reader = ctx(session).account_id, backend_of(session).reader
-    boxes = await asyncio.to_thread(reader.mailboxes, account_id)
-    return MailboxTree(boxes, await asyncio.to_thread(reader.subscriptions, account_id))
+    account_id, backend = ctx(session).account_id, backend_of(session)
+    boxes = await backend.read(backend.reader.mailboxes, account_id)
+    return MailboxTree(boxes, await backend.read(backend.reader.subscriptions, account_id))
 
 
 def _root(session: Session, kind: c.List | c.Lsub) -> Completion:
@@ -64,7 +62,7 @@ async def list_(session: Session, command: c.Command) -> Completion:
     )
     items = command.returns.status
     if items:
-        await asyncio.to_thread(ctx(session).syncer.sync)
+        await backend_of(session).sync(ctx(session))
     tree = await _tree(session)
     utf8 = utf8_names(session)
     for line in tree.listing(matcher(command.reference, command.patterns), selection):

@@ -44,8 +44,8 @@ async def find_mailbox(session: Session, path: str, *, counts: bool = True) -> M
     box = ctx(session)
     backend = backend_of(session)
     try:
-        return await asyncio.to_thread(backend.reader.find, box.account_id, path.rstrip(DELIMITER) or path,
-                                       counts=counts)
+        return await backend.read(backend.reader.find, box.account_id, path.rstrip(DELIMITER) or path,
+                                  counts=counts)
     except NotFound as exc:
         raise NotFound(f"no mailbox named {path}") from exc
 
@@ -87,7 +87,7 @@ async def status(session: Session, command: c.Command) -> Completion:
     """STATUS of any mailbox, the selected one included (RFC 9051 section 6.3.11 allows it):
     the index is synced first, so the numbers include what other sessions just did."""
     assert isinstance(command, c.Status)
-    await asyncio.to_thread(ctx(session).syncer.sync)
+    await backend_of(session).sync(ctx(session))
     info = await find_mailbox(session, command.mailbox)
     values = await status_values(session, info, command.items)
     session.send(r.status_response(info.path, values, utf8=utf8_names(session)))

@@ -70,7 +70,7 @@ async def store(session: Session, command: c.Command) -> Completion:
     if since is not None:
         session.enabled.add(CONDSTORE)  # a CONDSTORE enabling command (RFC 7162 section 3.1)
     base = selected.modseq if since is None else min(since, selected.modseq)
-    delta = await asyncio.to_thread(
+    delta = await backend.read(
         backend.reader.changes_since, box.account_id, selected.mailbox_id, base, known_uidnext=selected.uidnext
     )
     stale = set(delta.expunged) | selected.pending_expunge
@@ -84,7 +84,7 @@ async def store(session: Session, command: c.Command) -> Completion:
             add = command.mode is c.StoreMode.ADD
             result = await asyncio.to_thread(box.writer.set_flags, eids, command.flags, add)
         backend.publish(result.events)
-    await report(session, box, backend.reader, expunges=False, echo=targets)
+    await report(session, box, backend, expunges=False, echo=targets)
     if not command.silent or CONDSTORE in session.enabled:
         announce_keywords(session, selected, [selected.messages[u].keywords for u in targets])
         recent = shown_recent(session, selected)
@@ -109,7 +109,7 @@ async def expunge(session: Session, command: c.Command) -> Completion:
     selected = box.selected
     assert selected is not None
     backend = backend_of(session)
-    await asyncio.to_thread(box.syncer.sync)
+    await backend.sync(box)
     await backend.send_updates(session, box)
     candidates = resolve(selected, command.uids, uid=True) if command.uids is not None else list(selected.uids)
     doomed = [
@@ -184,7 +184,7 @@ async def idle(session: Session, command: c.Command) -> Completion | None:
                         queue.get_nowait()
                 else:
                     await asyncio.sleep(IDLE_POLL)
-                    await asyncio.to_thread(box.syncer.sync)
+                    await backend.sync(box)
                 await backend.send_updates(session, box)
                 await session.transport.drain()
         except asyncio.CancelledError:

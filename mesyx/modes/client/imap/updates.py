@@ -20,16 +20,15 @@ made the change (another session, an SMTP delivery, another process). It answers
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from dataclasses import replace
 
 from mesyx.errors import MesyxError
 from mesyx.modes.client.imap import search_context
-from mesyx.modes.client.imap.backend import SYSTEM_FLAG_LIST, MailboxSession, Selected, imap_flags
+from mesyx.modes.client.imap.backend import SYSTEM_FLAG_LIST, IndexBackend, MailboxSession, Selected, imap_flags
 from mesyx.modes.client.imap.recent import rev1, shown_recent
 from mesyx.modes.client.imap.session import Session
-from mesyx.modes.client.index import IndexReader, MessageInfo
+from mesyx.modes.client.index import MessageInfo
 from mesyx.modes.client.index.changes import MailboxDelta, MessageFlags
 from mesyx.modes.client.index.keywords import to_imap
 from mesyx.proto.imap import responses as r
@@ -88,10 +87,11 @@ def send_expunges(session: Session, selected: Selected, uids: set[int]) -> None:
         del selected.messages[uid]
 
 
-async def _arrivals(reader: IndexReader, box: MailboxSession, selected: Selected, uids: set[int]) -> list[MessageInfo]:
+async def _arrivals(backend: IndexBackend, box: MailboxSession, selected: Selected, uids: set[int]
+                    ) -> list[MessageInfo]:
     """The new messages' index rows (their envelope ids and sizes, which the delta lacks):
     only the rows from the lowest new UID on, so a large mailbox costs no more than a small one."""
-    rows = await asyncio.to_thread(reader.messages, box.account_id, selected.mailbox_id, from_uid=min(uids))
+    rows = await backend.read(backend.reader.messages, box.account_id, selected.mailbox_id, from_uid=min(uids))
     return [m for m in rows if m.uid in uids]
 
 
@@ -114,7 +114,7 @@ def _flag_changes(session: Session, selected: Selected, delta: MailboxDelta, ski
 
 
 async def report(
-    session: Session, box: MailboxSession, reader: IndexReader, *, expunges: bool = True, echo: Iterable[int] = ()
+    session: Session, box: MailboxSession, backend: IndexBackend, *, expunges: bool = True, echo: Iterable[int] = ()
 ) -> None:
     """Send what changed in the selected mailbox since the session's MODSEQ; ``echo`` are
     UIDs whose FETCH the caller sends itself (STORE's own answer)."""
@@ -122,8 +122,9 @@ async def report(
     if selected is None:
         return
     try:
-        delta = await asyncio.to_thread(
-            reader.changes_since, box.account_id, selected.mailbox_id, selected.modseq, known_uidnext=selected.uidnext
+        delta = await backend.read(
+            backend.reader.changes_since, box.account_id, selected.mailbox_id, selected.modseq,
+            known_uidnext=selected.uidnext,
         )
     except MesyxError:  # the mailbox went away (another session deleted it): nothing to tell here
         return
@@ -132,7 +133,7 @@ async def report(
     if selected.pending_expunge and expunges:
         send_expunges(session, selected, set(selected.pending_expunge))
     new = {f.uid for f in delta.added if f.uid not in selected.messages and f.uid > (selected.uids or [0])[-1]}
-    arrived = await _arrivals(reader, box, selected, new) if new else []
+    arrived = await _arrivals(backend, box, selected, new) if new else []
     told = set(echo)
     changed = _flag_changes(session, selected, delta, told)
     announce_keywords(session, selected, [m.keywords for m in (*arrived, *changed)])

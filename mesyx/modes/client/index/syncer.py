@@ -60,6 +60,7 @@ from mesyx.modes.client.index.decrypt import CHUNK, Opened, header_end, open_env
 from mesyx.modes.client.index.oplog import DecodedLog
 from mesyx.modes.client.index.paths import resolve_paths
 from mesyx.modes.client.index.reconcile import Stale, reconcile
+from mesyx.store import op_heads
 from mesyx.store import schema as t
 from mesyx.store.engine import read_transaction, write_transaction
 from mesyx.store.events import Event
@@ -171,6 +172,21 @@ class IndexSyncer:
         if changes:
             self._notify(changes)
         return changes
+
+    def is_current(self) -> bool:
+        """Whether a :meth:`sync` now would find nothing to do: one small read, without the
+        lock (a caller may run it where waiting on a sync in progress would hurt, and then
+        sync only when it says no). False when unsure."""
+        last = self._position
+        if last is None:
+            return False
+        waiting = bool(self._waiting)
+        with read_transaction(self.store.engine) as conn:
+            heads = op_heads.heads(conn, self.account_id)
+            envelopes = int(conn.execute(_COUNT_ENVELOPES, {"k_account": self.account_id}).scalar_one()) \
+                if waiting else -1
+        operations = tuple(sorted((origin, count, highest) for origin, (count, highest) in heads.items()))
+        return _Position(operations, envelopes, tuple(sorted(self.account.keysets))) == last
 
     def rebuild(self, progress: Progress | None = None) -> IndexChanges:
         """Open every operation and decrypt every message again, and rewrite the
