@@ -53,7 +53,7 @@ from mesyx.tomlspec import (
 __all__ = [
     "ALL_MODES", "CONFIG_FILE", "PORT_OFFSETS", "Config", "CryptoConfig", "LimitsConfig",
     "LogConfig", "Mode", "NodeConfig", "PortsConfig", "SmtpConfig", "StorageConfig",
-    "TlsConfig", "load_config", "parse_config", "render_config",
+    "SubmissionConfig", "TlsConfig", "load_config", "parse_config", "render_config",
 ]  # fmt: skip
 
 #: The file name of the configuration inside a node's home directory.
@@ -88,6 +88,8 @@ _MAX_BASE: Final = _MAX_PORT - max(PORT_OFFSETS.values())
 
 _HOST_LABEL_RE: Final = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)\Z")
 _DB_URL_RE: Final = re.compile(r"(sqlite|postgresql)(\+[A-Za-z0-9_]+)?://")
+#: A node id: lower-case unpadded base32 of 20 bytes (mesyx.crypto.node.node_id_of).
+_NODE_ID_RE: Final = re.compile(r"[a-z2-7]{32}\Z")
 _SUBSYSTEM_RE: Final = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*\Z")
 
 
@@ -112,6 +114,13 @@ def _check_db_url(value: str) -> str | None:
     if _DB_URL_RE.match(value):
         return None
     return "expected an SQLAlchemy URL starting with sqlite:// or postgresql://"
+
+
+def _check_node_id(value: str) -> str | None:
+    """A node id as ``mesyx status`` prints it: base32 of 20 bytes (DESIGN.md, Keys)."""
+    if _NODE_ID_RE.match(value):
+        return None
+    return "expected a node id (32 base32 characters, as `mesyx status` prints it)"
 
 
 def _port() -> Any:
@@ -214,6 +223,18 @@ class SmtpConfig:
 
 
 @dataclass(frozen=True)
+class SubmissionConfig:
+    """``[submission]``: the client mode's SMTP submission listeners (RFC 6409, RFC 8314)."""
+
+    max_message_size: int = key(26_214_400, Rule(lo=1, hi=2**31))
+    max_recipients: int = key(100, Rule(lo=1, hi=100_000))
+    # RFC 5321 4.5.3.2.7: a server should wait at least 5 minutes for the next command.
+    timeout: float = key(300.0, Rule(lo=1.0, hi=86_400.0, what="a number of seconds"))
+    # The node whose box key outbox items are sealed to; unset: this node's own.
+    relay_node: str | None = key(None, Rule(check=_check_node_id))
+
+
+@dataclass(frozen=True)
 class LimitsConfig:
     """``[limits]``: per-minute rate limits; 0 means unlimited."""
 
@@ -263,6 +284,7 @@ class Config:
     ports: PortsConfig
     storage: StorageConfig
     smtp: SmtpConfig
+    submission: SubmissionConfig
     limits: LimitsConfig
     tls: TlsConfig
     crypto: CryptoConfig
