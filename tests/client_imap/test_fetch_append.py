@@ -85,3 +85,38 @@ def test_a_store_failure_stores_nothing(tmp_path: Path, monkeypatch: pytest.Monk
         assert cl.fetched(await cl("UID FETCH 1:* UID")) == []
 
     asyncio.run(run())
+
+
+def test_body_and_bodystructure_come_from_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """BODY and BODYSTRUCTURE are cached when a message is first decrypted (issue 3: the
+    index caches the body structure): FETCH of them decrypts nothing, and answers exactly
+    what the decrypted message gives; with UTF8=ACCEPT they are computed from the message."""
+    from mesyx.modes.client.imap import commands_fetch
+
+    mixed = message("parts", extra='MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n',
+                    body='--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b\r\nContent-Type: application/pdf; '
+                         'name="a.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\nAAAA\r\n--b--\r\n')
+
+    async def run() -> None:
+        cl = IndexClient(make_store(tmp_path))
+        await cl.login()
+        await cl(b"APPEND INBOX " + _literal(mixed))
+        await cl("SELECT INBOX")
+        decrypted = await cl("FETCH 1 (BODYSTRUCTURE BODY BODY.PEEK[TEXT])")
+        decrypted = decrypted.split(b" BODY[TEXT]")[0]
+        opened: list[int] = []
+        real = commands_fetch.read_messages
+
+        def counting(*args: Any) -> Any:
+            opened.append(1)
+            return real(*args)
+
+        monkeypatch.setattr(commands_fetch, "read_messages", counting)
+        cached = await cl("FETCH 1 (BODYSTRUCTURE BODY)")
+        assert not opened
+        assert b'("application" "pdf" ("name" "a.pdf")' in cached
+        assert cached.split(b"\r\n")[0] in decrypted + b")"
+        await cl("ENABLE UTF8=ACCEPT")
+        assert b'"pdf"' in await cl("FETCH 1 (BODYSTRUCTURE)") and opened
+
+    asyncio.run(run())

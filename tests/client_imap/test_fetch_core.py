@@ -124,10 +124,13 @@ def test_fetch_plan_orders_and_completes_the_items() -> None:
     header = FetchBody(Section(text=SectionText.HEADER), peek=True)
     plan = FetchPlan.of((FetchItem.FLAGS, header, FetchItem.FLAGS), uid=True, modseq=False, utf8=False)
     assert plan.attributes == (FetchItem.UID, FetchItem.FLAGS, header)
-    assert plan.content == (header,) and plan.headers_suffice
+    assert plan.content == (header,) and plan.cache_suffices
     assert plan.with_flags() == plan.attributes
     on = FetchPlan.of((FetchItem.ENVELOPE, FetchItem.BODY), uid=False, modseq=True, utf8=False)
-    assert on.attributes == (FetchItem.ENVELOPE, FetchItem.BODY) and not on.headers_suffice
+    assert on.attributes == (FetchItem.ENVELOPE, FetchItem.BODY) and on.cache_suffices  # BODY is cached
+    assert not FetchPlan.of((FetchItem.BODY,), uid=False, modseq=False, utf8=True).cache_suffices  # not in UTF-8
+    text = FetchBody(Section(text=SectionText.TEXT), peek=True)
+    assert not FetchPlan.of((FetchItem.BODYSTRUCTURE, text), uid=False, modseq=False, utf8=False).cache_suffices
     assert on.with_flags()[-2:] == (FetchItem.FLAGS, FetchItem.MODSEQ)
     changed = FetchPlan.of((FetchItem.UID,), uid=True, modseq=True, utf8=False, changed_since=True)
     assert changed.attributes == (FetchItem.UID, FetchItem.MODSEQ)

@@ -29,9 +29,15 @@ __all__ = ["ParsedMessage", "format_internal_date", "search_text"]
 class ParsedMessage:
     """The raw bytes of one message and what is derived from them, each computed on first use."""
 
-    def __init__(self, raw: bytes) -> None:
+    def __init__(self, raw: bytes, *, body: bytes | None = None, bodystructure: bytes | None = None) -> None:
+        """``body`` and ``bodystructure``: their wire forms (without UTF-8) known already (a
+        client index's cache), so a message of ``raw`` = its header alone answers them."""
         self.raw = raw
         self._wire: dict[tuple[str, bool], bytes] = {}
+        if body is not None:
+            self._wire[("body", False)] = body
+        if bodystructure is not None:
+            self._wire[("bodystructure", False)] = bodystructure
         self._binary: dict[tuple[int, ...], bytes | None] = {}
         self._folded: dict[str, str] = {}
 

@@ -7,9 +7,10 @@ comes from the decrypted original bytes through the MIME module
 worker threads, two queries per chunk of :data:`CHUNK` messages (index.decrypt), and each
 chunk's responses are rendered there too; the loop writes a chunk and drains the
 connection before the next, so a FETCH of a whole mailbox holds one chunk in memory.
-Header-only items (ENVELOPE, BODY[HEADER], BODY[HEADER.FIELDS (...)]) come from the
-index's header cache without decryption. A non-PEEK body fetch in a read-write mailbox
-sets ``\\Seen`` (a signed operation) and reports the new FLAGS (section 6.4.5).
+Header-only items (ENVELOPE, BODY[HEADER], BODY[HEADER.FIELDS (...)]) and BODY and
+BODYSTRUCTURE (without UTF8=ACCEPT) come from the index's cache without decryption. A
+non-PEEK body fetch in a read-write mailbox sets ``\\Seen`` (a signed operation) and
+reports the new FLAGS (section 6.4.5).
 
 BINARY (RFC 3516): ``BINARY[part]<partial>``, ``BINARY.PEEK``, ``BINARY.SIZE`` with the
 transfer encoding undone; an encoding the server cannot undo is ``NO [UNKNOWN-CTE]``
@@ -92,8 +93,10 @@ def read_messages(store: Store, box: MailboxSession, eids: list[bytes]) -> dict[
 
 
 def cached_headers(reader: IndexReader, box: MailboxSession, eids: list[bytes]) -> dict[bytes, ParsedMessage]:
-    """The cached header blocks as messages without a body (enough for header-only items)."""
-    return {eid: ParsedMessage(c.header) for eid, c in reader.cached(box.account_id, eids).items()}
+    """The cached header blocks as messages without a body, with their cached BODY and
+    BODYSTRUCTURE (enough for :func:`~.fetch_items.from_cache` items)."""
+    return {eid: ParsedMessage(c.header, body=c.body, bodystructure=c.bodystructure)
+            for eid, c in reader.cached(box.account_id, eids).items()}
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,7 @@ def _render(
     parsed: dict[bytes, ParsedMessage] = {}
     if plan.content:
         eids = [m.envelope_id for m in chunk if m.available]
-        if plan.headers_suffice:
+        if plan.cache_suffices:
             parsed = cached_headers(backend.reader, box, eids)
         missing = [e for e in eids if e not in parsed]
         if missing:

@@ -31,6 +31,7 @@ __all__ = ["FetchPlan", "internaldate", "header_only", "message_items", "CONDSTO
 CONDSTORE = "CONDSTORE"
 
 _HEADER_TEXTS = (SectionText.HEADER, SectionText.HEADER_FIELDS, SectionText.HEADER_FIELDS_NOT)
+_CACHED_STRUCTURE = (FetchItem.BODY, FetchItem.BODYSTRUCTURE)
 
 
 def internaldate(info: MessageInfo) -> Quoted:
@@ -89,9 +90,10 @@ class FetchPlan:
         return tuple(a for a in self.attributes if _content(a))
 
     @property
-    def headers_suffice(self) -> bool:
-        """Every content attribute is answered by the header cache."""
-        return all(header_only(a) for a in self.content)
+    def cache_suffices(self) -> bool:
+        """Every content attribute is answered by the index's cache: the header block, and
+        BODY and BODYSTRUCTURE as cached (their UTF-8 forms are not)."""
+        return all(header_only(a) or (not self.utf8 and a in _CACHED_STRUCTURE) for a in self.content)
 
     def with_flags(self) -> tuple[FetchAttribute, ...]:
         """The attributes plus FLAGS (and MODSEQ if on): a FETCH that just set ``\\Seen``

@@ -131,6 +131,9 @@ class CachedMessage:
     size: int
     body_offset: int
     source: str
+    #: BODY and BODYSTRUCTURE in wire form (without UTF8=ACCEPT).
+    body: bytes
+    bodystructure: bytes
 
 
 @dataclass(frozen=True)

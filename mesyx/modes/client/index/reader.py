@@ -72,7 +72,8 @@ _EXPUNGED_SINCE = (
     .where(_gone.c.account_id == _ACCOUNT, _gone.c.mailbox_id == _MAILBOX, _gone.c.modseq > bindparam("modseq"))
     .order_by(_gone.c.uid)
 )
-_CACHED = select(_cache.c.envelope_id, _cache.c.header, _cache.c.size, _cache.c.body_offset, _cache.c.source).where(
+_CACHED = select(_cache.c.envelope_id, _cache.c.header, _cache.c.size, _cache.c.body_offset, _cache.c.source,
+                 _cache.c.body, _cache.c.bodystructure).where(
     _cache.c.account_id == _ACCOUNT, _cache.c.envelope_id.in_(bindparam("envelope_ids", expanding=True))
 )
 _UIDS_OF = select(_msg.c.envelope_id, _msg.c.uid).where(
@@ -203,10 +204,11 @@ class IndexReader:
         found: dict[bytes, CachedMessage] = {}
         with read_transaction(self.engine) as conn:
             for chunk in chunked(sorted(set(envelope_ids))):
-                for eid, header, size, offset, source in conn.execute(
+                for eid, header, size, offset, source, body, structure in conn.execute(
                     _CACHED, {"account_id": account_id, "envelope_ids": list(chunk)}
                 ):
-                    found[bytes(eid)] = CachedMessage(bytes(eid), bytes(header), int(size), int(offset), source)
+                    found[bytes(eid)] = CachedMessage(bytes(eid), bytes(header), int(size), int(offset), source,
+                                                      bytes(body), bytes(structure))
         return found
 
     def uids(self, account_id: bytes, mailbox_id: str, envelope_ids: Sequence[bytes]) -> dict[bytes, int]:

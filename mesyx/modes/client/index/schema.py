@@ -92,7 +92,8 @@ _log = get_logger("index")
 #: Bumped when a table changes. An index of another version is dropped and built again
 #: (it is derived data; the UID map goes with it, so clients resync once).
 #: 4: subscriptions left ``index_mailboxes`` for ``client_subscriptions``.
-INDEX_SCHEMA_VERSION = 4
+#: 5: the cache holds BODY and BODYSTRUCTURE.
+INDEX_SCHEMA_VERSION = 5
 index_metadata = MetaData()
 #: What this node keeps that the log cannot rebuild: never dropped with the index.
 local_metadata = MetaData()
@@ -195,6 +196,11 @@ index_cache = Table(
     # Where the body starts (== len(header)): BODY[TEXT] is raw[body_offset:].
     Column("body_offset", BigInteger, nullable=False),
     Column("source", String(16), nullable=False),
+    # BODY and BODYSTRUCTURE in wire form (RFC 9051 section 7.5.2), computed once when the
+    # message is first decrypted: FETCH of them then needs no decryption, as Dovecot's
+    # cache file does. Without UTF8=ACCEPT only (the common case; the rest decrypts).
+    Column("body", LargeBinary, nullable=False),
+    Column("bodystructure", LargeBinary, nullable=False),
 )
 
 index_ops = Table(

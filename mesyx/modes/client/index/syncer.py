@@ -60,6 +60,7 @@ from mesyx.modes.client.index.decrypt import CHUNK, Opened, header_end, open_env
 from mesyx.modes.client.index.oplog import DecodedLog
 from mesyx.modes.client.index.paths import resolve_paths
 from mesyx.modes.client.index.reconcile import Stale, reconcile
+from mesyx.proto.mime.message import ParsedMessage
 from mesyx.store import op_heads
 from mesyx.store import schema as t
 from mesyx.store.engine import read_transaction, write_transaction
@@ -470,6 +471,7 @@ class IndexSyncer:
 
 def _cache_row(account_id: bytes, opened: Opened) -> dict[str, object]:
     end = header_end(opened.raw)
+    message = ParsedMessage(opened.raw)
     return {
         "account_id": account_id,
         "envelope_id": opened.envelope_id,
@@ -477,4 +479,6 @@ def _cache_row(account_id: bytes, opened: Opened) -> dict[str, object]:
         "size": len(opened.raw),
         "body_offset": end,
         "source": opened.inner.source[:16],
+        "body": message.body_structure(extended=False),
+        "bodystructure": message.body_structure(extended=True),
     }
