@@ -1,5 +1,7 @@
 """The client mode's service object: IMAP on ``ports.imap`` (STARTTLS) and ``ports.imaps``
-(implicit TLS, RFC 8314 section 3.2), both on ``node.listen``.
+(implicit TLS, RFC 8314 section 3.2), both on ``node.listen``, and SMTP submission on
+``ports.submission`` and ``ports.smtps`` (:mod:`mesyx.modes.client.submission`), which
+shares the logins (rate limits, Argon2id semaphore) and the index feed.
 
 Every connection is a task the service tracks, so shutting the daemon down closes the
 listeners first and then ends open sessions with ``* BYE`` (DESIGN.md: one
@@ -32,6 +34,7 @@ from mesyx.modes.client.imap.session import SessionConfig
 from mesyx.modes.client.index import IndexFeed, IndexReader
 from mesyx.modes.client.index.feed import Spawn
 from mesyx.modes.client.login import LoginService
+from mesyx.modes.client.submission import SubmissionService
 from mesyx.store.events import Broadcaster
 from mesyx.store.store import Store
 
@@ -41,7 +44,7 @@ _log = get_logger("imap")
 
 
 class ClientService:
-    """IMAP listeners of one client node."""
+    """IMAP and submission listeners of one client node."""
 
     name = "client"
 
@@ -60,6 +63,7 @@ class ClientService:
         self.session_config = SessionConfig(
             authenticator=self.login, tls=tls, hostname=config.node.hostname, backend=backend
         )
+        self.submission = SubmissionService(config, store, broadcaster, self.feed, self.login, tls)
         self._connections: set[asyncio.Task[None]] = set()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -88,6 +92,7 @@ class ClientService:
             )
             stack.push_async_callback(self._close, implicit)
             _log.info("listening", protocol="imaps", addr=host, port=ports.imaps)
+        await self.submission.start(stack)
 
     async def _close(self, server: asyncio.Server) -> None:
         server.close()

@@ -1,0 +1,180 @@
+"""One accepted submission into the store: local deliveries, outbox item, Sent copy, one commit.
+
+What a submitted message becomes (DESIGN.md, Operations and The accept pipeline):
+
+- for recipients who are accounts of this node: the accept pipeline
+  (:class:`~mesyx.pipeline.deliver.Deliverer`: routing, ``+detail``, the filter, trace
+  headers, one envelope per account sealed to its public keysets), as if it had come in
+  over SMTP, with ``source = "submission"``;
+- for everyone else: one outbox item (:mod:`mesyx.store.outbox`), an ``OUTBOX`` operation
+  signed by this node whose payload is sealed to the relay node's box key;
+- for the sender, either way: a copy in the mailbox holding the Sent role (RFC 8621 section
+  2; a role can move, so the fold says which), keyword ``$seen``, sealed to the sender's own
+  keysets as an IMAP APPEND is, a put operation like any other, so IMAP and every other
+  client device see it.
+
+All of it commits in **one** write transaction: the pipeline's sink for a submission is a
+:class:`_OneCommit` that adds the Sent copy and the outbox operation to the deliveries'
+envelopes. So a ``250`` means all of it is durable, and a refusal or a crash at any point
+leaves nothing behind (the client may simply submit again). Events are published after the
+commit, so IMAP IDLE and the index feed hear of the Sent copy and the deliveries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from mesyx.crypto.envelope import InnerRecord
+from mesyx.errors import Temporary
+from mesyx.log import get_logger
+from mesyx.modes.client.index import IndexSyncer
+from mesyx.modes.client.index.keywords import SEEN
+from mesyx.pipeline.deliver import Deliverer, Router
+from mesyx.pipeline.filtering import Filter
+from mesyx.pipeline.inbound import InboundMessage
+from mesyx.store.devices import DeviceRole
+from mesyx.store.engine import write_transaction
+from mesyx.store.events import Broadcaster, Event, OpsAppended
+from mesyx.store.mailbox_ids import MailboxRole, role_mailbox_id
+from mesyx.store.mailcrypt import UnlockedAccount, load_sealing_keys
+from mesyx.store.operations import OpKind
+from mesyx.store.outbox import OutboxItem
+from mesyx.store.records import IngestItem
+from mesyx.store.store import Store
+
+__all__ = ["Relay", "Sender", "Submitted", "Submitter"]
+
+_log = get_logger("submission")
+
+
+@dataclass(frozen=True)
+class Relay:
+    """Where outbox items go: a node id and the X25519 box key they are sealed to."""
+
+    node_id: str
+    box_key: bytes
+
+
+@dataclass(frozen=True)
+class Sender:
+    """A logged-in submission session's account and its index syncer (shared with IMAP)."""
+
+    account: UnlockedAccount
+    syncer: IndexSyncer
+
+    @property
+    def account_id(self) -> bytes:
+        return self.account.record.account_id
+
+
+@dataclass(frozen=True)
+class Submitted:
+    transaction_id: str
+    local: int
+    external: int
+
+
+@dataclass
+class _OneCommit:
+    """The pipeline's :class:`~mesyx.interfaces.EnvelopeSink` for one submission: the
+    deliveries' envelopes, the Sent copy and the outbox operation in one transaction."""
+
+    store: Store
+    sent: IngestItem
+    account_id: bytes
+    ops: Sequence[tuple[OpKind, bytes, bytes]]
+    events: list[Event] = field(default_factory=list)
+    done: bool = False
+
+    async def submit(self, items: Sequence[IngestItem]) -> None:
+        self.events = await asyncio.to_thread(self._commit, [*items, self.sent])
+        self.done = True
+
+    def _commit(self, items: Sequence[IngestItem]) -> list[Event]:
+        try:
+            with write_transaction(self.store.engine) as conn:
+                events, _ = self.store.ingest_in(conn, items)
+                if self.ops:
+                    ops = self.store.originate_in(conn, self.account_id, self.ops)
+                    events.append(OpsAppended(self.account_id, ops[-1].origin, ops[-1].seq))
+        except SQLAlchemyError as exc:
+            raise Temporary(f"database write failed: {exc}") from exc
+        return events
+
+
+class Submitter:
+    """Stores accepted submissions; one per listener pair, shared by every session."""
+
+    def __init__(self, store: Store, broadcaster: Broadcaster, router: Router, message_filter: Filter,
+                 hostname: str, relay_node: str | None) -> None:
+        self.store = store
+        self.broadcaster = broadcaster
+        self.router = router
+        self.filter = message_filter
+        self.hostname = hostname
+        self.relay_node = relay_node
+
+    def relay_for(self, account: UnlockedAccount) -> Relay:
+        """The configured relay's box key from the account's signed device list (verified
+        against the account key when the list was taken in); with no relay configured,
+        this node's own box key: the relay of a later issue runs here."""
+        if self.relay_node is None:
+            return Relay(self.store.node.node_id, bytes(self.store.node.box_public))
+        devices = account.record.device_list
+        device = devices.find(self.relay_node) if devices is not None else None
+        if device is None or device.role is not DeviceRole.RELAY:
+            raise Temporary(f"relay node {self.relay_node} is not a relay on the account's device list")
+        return Relay(self.relay_node, device.box_key)
+
+    async def is_local(self, address: str) -> bool:
+        return await self.router.resolve(address) is not None
+
+    async def submit(self, sender: Sender, message: InboundMessage) -> Submitted:
+        """Store ``message`` (already checked and completed) for every recipient and the
+        Sent copy, all at once; returns once durable. Raises MesyxError, then nothing is
+        stored (PermissionDenied if every local recipient's filter rejects it)."""
+        local: list[str] = []
+        external: list[str] = []
+        for rcpt in message.rcpt_to:
+            (local if await self.is_local(rcpt) else external).append(rcpt)
+        sent, ops = await asyncio.to_thread(self._prepare, sender, message, external)
+        commit = _OneCommit(self.store, sent, sender.account_id, ops)
+        if local:
+            deliverer = Deliverer(self.router, commit, self.filter, self.hostname)
+            await deliverer.deliver(dataclasses.replace(message, rcpt_to=tuple(local)))
+        if not commit.done:  # no local recipient, or every one's filter discarded it
+            await commit.submit(())
+        self.broadcaster.publish(commit.events)
+        transaction_id = secrets.token_hex(6)
+        _log.info("submitted", id=transaction_id, local=len(local), external=len(external), size=len(message.raw))
+        return Submitted(transaction_id, len(local), len(external))
+
+    def _prepare(self, sender: Sender, message: InboundMessage, external: Sequence[str]
+                 ) -> tuple[IngestItem, list[tuple[OpKind, bytes, bytes]]]:
+        """The sealed Sent copy and the outbox operation (blocking: reads, seals)."""
+        account = sender.account
+        inner = InnerRecord(message.received_at, "submission", message.mail_from, message.rcpt_to,
+                            (self._sent_mailbox(sender),), (SEEN,))
+        sent = load_sealing_keys(self.store, account.record).seal(inner, message.raw)
+        ops: list[tuple[OpKind, bytes, bytes]] = []
+        if external:
+            relay = self.relay_for(account)
+            item = OutboxItem(time.time(), message.mail_from, tuple(external), message.raw)
+            ops.append((OpKind.OUTBOX, b"", item.seal(relay.node_id, relay.box_key)))
+        return sent, ops
+
+    @staticmethod
+    def _sent_mailbox(sender: Sender) -> str:
+        """The mailbox holding the Sent role now. The fold always shows one (the role's
+        default mailbox while no other claims the role), so the default id is only a
+        guard; it is also what that mailbox's id is."""
+        state = sender.syncer.state()
+        held = (m.mailbox_id for m in state.mailboxes.values() if m.role == MailboxRole.SENT.value)
+        return next(held, role_mailbox_id(sender.account_id, MailboxRole.SENT))
