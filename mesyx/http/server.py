@@ -1,0 +1,64 @@
+"""Serving an aiohttp application on the daemon's exit stack.
+
+DESIGN.md (Ports): plain HTTP is allowed only on loopback; anywhere else the listener
+speaks TLS with the node's context (the configured chain for people's clients, or the
+node's own certificate). The application runner is closed by the stack, so shutting
+the daemon down stops accepting, lets requests in flight finish for a bounded time and
+then closes every connection (one AsyncExitStack owns every listener).
+
+The peer's certificate (for the exchange mode's pinned peers) is on the request's
+transport: ``request.transport.get_extra_info("ssl_object").getpeercert(binary_form=True)``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import ssl
+from contextlib import AsyncExitStack
+from typing import Final
+
+from aiohttp import web
+
+from mesyx.errors import PermissionDenied
+from mesyx.log import get_logger
+
+__all__ = ["is_loopback", "serve_app", "tls_for"]
+
+_log = get_logger("http")
+
+#: Seconds requests in flight get to finish when the daemon stops.
+SHUTDOWN_GRACE: Final = 5.0
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an IP address, as ``node.listen`` is) is a loopback address."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def tls_for(host: str, tls: ssl.SSLContext | None) -> ssl.SSLContext | None:
+    """Plain on loopback, the node's TLS context anywhere else (DESIGN.md, Ports).
+
+    Raises PermissionDenied when a non-loopback listener has no TLS context: serving
+    bearer tokens and passwords in clear over a network is never an option.
+    """
+    if is_loopback(host):
+        return None
+    if tls is None:
+        raise PermissionDenied(f"refusing plain HTTP on {host}: only loopback may go without TLS")
+    return tls
+
+
+async def serve_app(
+    app: web.Application, stack: AsyncExitStack, *, name: str, host: str, port: int, tls: ssl.SSLContext | None
+) -> None:
+    """Listen with ``app`` on ``host:port`` (TLS unless loopback) until ``stack`` unwinds."""
+    context = tls_for(host, tls)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    site = web.TCPSite(runner, host, port, ssl_context=context, reuse_address=True)
+    await site.start()
+    _log.info("listening", protocol=name, addr=host, port=port, tls=context is not None)
