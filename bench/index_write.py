@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Measure one client write alone: ``IndexWriter.set_flags`` (IMAP STORE) in-process.
 
-Under imaptest's steady load the daemon spends about 7 ms of CPU per command and ten
+Under imaptest's steady load the daemon spends about 3.6 ms of CPU per command and ten
 sessions serialise on the account's index syncer (bench/README.md, ``imap.py``). This
 script times the same write with nothing around it (no sockets, no threads, no other
 session), on an account whose log already holds ``--history`` operations, so the two
