@@ -16,6 +16,7 @@ model is 422 with every failing field listed (RFC 9457 section 3.2 extension ``e
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Generic, TypeVar
@@ -159,7 +160,7 @@ class Api(Generic[S]):
                     path=path,
                     operation_id=handler.__name__.strip("_"),
                     summary=summary,
-                    description=(handler.__doc__ or "").strip(),
+                    description=inspect.cleandoc(handler.__doc__ or ""),
                     body=body if takes_body else None,
                     response=response,
                     status=status if response is not None else 204,
@@ -203,7 +204,7 @@ class Api(Generic[S]):
                 path=path,
                 operation_id=operation_id or handler.__name__.strip("_"),
                 summary=summary,
-                description=(handler.__doc__ or "").strip(),
+                description=inspect.cleandoc(handler.__doc__ or ""),
                 body=None,
                 response=None,
                 status=200,
@@ -281,7 +282,8 @@ class Api(Generic[S]):
         elif op.status == 204:
             responses["204"] = {"description": "done, no content"}
         else:
-            responses[str(op.status)] = {"description": "success", "content": {op.media_type: {"schema": {}}}}
+            text = {"type": "string"}
+            responses[str(op.status)] = {"description": "success", "content": {op.media_type: {"schema": text}}}
         problem = refs[(Problem, "serialization")]
         for status in op.problems:
             responses[str(status)] = {"description": "problem details (RFC 9457)",

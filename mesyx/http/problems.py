@@ -26,6 +26,7 @@ from mesyx.log import get_logger, new_error_id
 __all__ = [
     "PROBLEM_JSON",
     "STATUS_OF_KIND",
+    "FieldError",
     "Problem",
     "ProblemError",
     "problem_middleware",
@@ -77,6 +78,13 @@ def problem_type(kind: str) -> str:
     return f"/docs#problem-{kind}"
 
 
+class FieldError(BaseModel):
+    """One input that failed validation: where (``body.password``, ``query.x``) and why."""
+
+    loc: str
+    msg: str
+
+
 class Problem(BaseModel):
     """RFC 9457 section 3.1 members; ``errors`` lists what failed validation, ``error_id``
     names an internal failure in the node's log (extension members, section 3.2)."""
@@ -87,7 +95,7 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str
-    errors: list[dict[str, str]] | None = None
+    errors: list[FieldError] | None = None
     error_id: str | None = None
 
 
@@ -127,7 +135,7 @@ def problem_response(
         title=HTTPStatus(status).phrase,
         status=status,
         detail=detail,
-        errors=errors,
+        errors=None if errors is None else [FieldError(**error) for error in errors],
         error_id=error_id,
     )
     return web.Response(

@@ -52,7 +52,7 @@ class MailSettings:
 class AutoconfigQuery(BaseModel):
     """The query Thunderbird sends with the request."""
 
-    emailaddress: str | None = Field(default=None, max_length=256, description="the address being set up")
+    emailaddress: str = Field(default="", max_length=256, description="the address being set up")
 
 
 def _server(parent: ET.Element, tag: str, kind: str, hostname: str, port: int, socket_type: str) -> None:
@@ -83,9 +83,9 @@ def autoconfig_xml(settings: MailSettings, domain: str) -> bytes:
     return body + b"\n"
 
 
-def domain_of(address: str | None, default: str) -> str:
+def domain_of(address: str, default: str) -> str:
     """The domain part of ``address`` (lower-cased), ``default`` when none was given."""
-    if address is None or address == "":
+    if not address:
         return default
     local, at, domain = address.rpartition("@")
     if not at or not local or not domain or any(c.isspace() or c in "<>\"'&" for c in address):

@@ -76,7 +76,7 @@ class RestService:
         self.tls = tls
         self.login = login
         self.port = config.ports.rest if port is None else port
-        self.tokens = tokens or TokenStore()
+        self.tokens = tokens if tokens is not None else TokenStore()
         self.api: Api[Session | None] = Api(
             title="Mesyx client REST API",
             version=__version__,
