@@ -15,18 +15,22 @@ import ssl
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
 from nacl.public import PrivateKey
 
+from mesyx.crypto.node import NodeKeys
 from mesyx.crypto.tls import generate_certificate, server_context
-from mesyx.errors import CryptoError, UsageError
+from mesyx.errors import CryptoError, Temporary, UsageError
 from mesyx.modes.client.login import AuthenticationFailed
 from mesyx.modes.client.submission import smtp as submission_smtp
 from mesyx.modes.client.submission.handler import SubmissionHandler
 from mesyx.modes.client.submission.message import complete_message
 from mesyx.modes.client.submission.smtp import SubmissionSMTP, is_loopback
+from mesyx.modes.client.submission.submit import Relay, Submitter
+from mesyx.store.devices import Device, DeviceList, DeviceRole
 from mesyx.store.mailcrypt import UnlockedAccount
 from mesyx.store.outbox import OutboxItem, relay_of
 
@@ -203,3 +207,25 @@ def test_plain_for_another_identity_is_refused(local: _Server) -> None:
         code, text = client.docmd("AUTH", "PLAIN not-base64!")
         assert code == 501
     assert local.logins.calls == []
+
+
+# --------------------------------------------------------------------------- relay
+
+
+def test_relay_is_this_node_unless_configured_then_from_the_device_list() -> None:
+    here, relay, client = NodeKeys.generate(), NodeKeys.generate(), NodeKeys.generate()
+    store = cast(Any, SimpleNamespace(node=here))
+    devices = DeviceList(b"acct", 1, (
+        Device(relay.verify_key, bytes(relay.box_public), DeviceRole.RELAY),
+        Device(client.verify_key, bytes(client.box_public), DeviceRole.CLIENT),
+    ))
+    account = cast(Any, SimpleNamespace(record=SimpleNamespace(device_list=devices)))
+
+    def submitter(relay_node: str | None) -> Submitter:
+        return Submitter(store, cast(Any, None), cast(Any, None), cast(Any, None), "h", relay_node)
+
+    assert submitter(None).relay_for(account) == Relay(here.node_id, bytes(here.box_public))
+    assert submitter(relay.node_id).relay_for(account) == Relay(relay.node_id, bytes(relay.box_public))
+    for not_a_relay in (client.node_id, NodeKeys.generate().node_id):
+        with pytest.raises(Temporary, match="not a relay"):
+            submitter(not_a_relay).relay_for(account)
