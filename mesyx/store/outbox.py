@@ -18,8 +18,9 @@ payload::
         message             var, the RFC 5322 message as submitted (plus the Date and
                             Message-ID the submission server may add, RFC 6409 section 8)
 
-A blind node sees the account, the origin, the time and the padded-by-nothing size of the
-sealed item; the relay alone opens the sender, the recipients and the message. Integer
+A blind node sees the account, the origin, the time and the size of the sealed item (not
+padded: the relay's SMTP session shows the size anyway); the relay alone opens the sender,
+the recipients and the message. Integer
 and text fields use :mod:`mesyx.crypto.encoding` as every other payload does.
 """
 

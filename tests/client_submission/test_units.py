@@ -21,10 +21,11 @@ from typing import Any, cast
 import pytest
 from nacl.public import PrivateKey
 
+from mesyx.config import LimitsConfig
 from mesyx.crypto.node import NodeKeys
 from mesyx.crypto.tls import generate_certificate, server_context
-from mesyx.errors import CryptoError, Temporary, UsageError
-from mesyx.modes.client.login import AuthenticationFailed
+from mesyx.errors import CryptoError, NotFound, Temporary, UsageError
+from mesyx.modes.client.login import AuthenticationFailed, LoginService
 from mesyx.modes.client.submission import smtp as submission_smtp
 from mesyx.modes.client.submission.handler import SubmissionHandler
 from mesyx.modes.client.submission.message import complete_message
@@ -229,3 +230,19 @@ def test_relay_is_this_node_unless_configured_then_from_the_device_list() -> Non
     for not_a_relay in (client.node_id, NodeKeys.generate().node_id):
         with pytest.raises(Temporary, match="not a relay"):
             submitter(not_a_relay).relay_for(account)
+
+
+def test_failed_logins_share_the_login_service_budget(tls_context: ssl.SSLContext) -> None:
+    """The LoginService's per-address budget (the same object IMAP uses in the daemon)
+    answers 454 4.7.0 once spent, without trying the secret."""
+    def unknown(address: str) -> None:
+        raise NotFound("no such account")
+
+    limits = LimitsConfig(failed_logins_per_address_per_minute=2, failed_logins_per_client_ip_per_minute=100)
+    logins = LoginService(cast(Any, SimpleNamespace(find_account=unknown)), limits)
+    for server in _serve(tls_context, cast(Any, logins)):
+        with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as client:
+            client.ehlo("client.test")
+            blob = base64.b64encode(b"\x00dave@mesyx.test\x00guess").decode()
+            codes = [client.docmd("AUTH", f"PLAIN {blob}") for _ in range(3)]
+        assert [(code, text[:5]) for code, text in codes] == [(535, b"5.7.8"), (535, b"5.7.8"), (454, b"4.7.0")]
