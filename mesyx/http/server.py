@@ -13,9 +13,11 @@ transport: ``request.transport.get_extra_info("ssl_object").getpeercert(binary_f
 from __future__ import annotations
 
 import ipaddress
+import logging
 import ssl
+import sys
 from contextlib import AsyncExitStack
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
 
@@ -28,6 +30,22 @@ _log = get_logger("http")
 
 #: Seconds requests in flight get to finish when the daemon stops.
 SHUTDOWN_GRACE: Final = 5.0
+
+
+class _ProtocolLog(logging.Logger):
+    """aiohttp's connection-level log (requests its parser refused: over-long lines, bad
+    framing, TLS spoken to a plain port), as one event line each instead of a traceback
+    at error level, so no client can fill the log with stack traces."""
+
+    def __init__(self) -> None:
+        super().__init__("mesyx.http.protocol")
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
+        error = exc_info if isinstance(exc_info, BaseException) else sys.exc_info()[1]
+        _log.info("refused", reason=f"{type(error).__name__}: {error}" if error else str(msg))
+
+    def debug(self, msg: object, *args: object, **kwargs: Any) -> None:
+        return None
 
 
 def is_loopback(host: str) -> bool:
@@ -56,7 +74,9 @@ async def serve_app(
 ) -> None:
     """Listen with ``app`` on ``host:port`` (TLS unless loopback) until ``stack`` unwinds."""
     context = tls_for(host, tls)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
+    runner = web.AppRunner(
+        app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_GRACE, logger=_ProtocolLog()
+    )
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
     site = web.TCPSite(runner, host, port, ssl_context=context, reuse_address=True)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
 
 from tests.client_rest.conftest import ADDRESS, Running, curl
+from tests.helpers.daemon import wait_for
 
 PROBLEM_KEYS = {"type", "title", "status", "detail"}
 
@@ -78,3 +80,11 @@ def test_oversized_bodies_are_413_before_reading(rest: Running, tmp_path: Path) 
 def test_passphrase_too_long_is_422_not_argon2(rest: Running) -> None:
     reply = curl(f"{rest.url}/v1/login", method="POST", data=json.dumps({"address": ADDRESS, "password": "x" * 2000}))
     assert reply.status == 422
+
+
+def test_parser_refusals_are_one_log_line_not_a_traceback(rest: Running, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG):
+        reply = curl(f"{rest.url}/docs", "-H", "X-Big: " + "a" * 9000)
+        assert reply.status == 400
+        wait_for(lambda: any(r.name == "mesyx.http" for r in caplog.records), timeout=10, what="the refusal logged")
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
