@@ -48,6 +48,11 @@ class _ProtocolLog(logging.Logger):
         return None
 
 
+async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """``Server: mesyx``: the default names the Python and aiohttp versions to anyone asking."""
+    response.headers["Server"] = "mesyx"
+
+
 def is_loopback(host: str) -> bool:
     """Whether ``host`` (an IP address, as ``node.listen`` is) is a loopback address."""
     try:
@@ -74,6 +79,7 @@ async def serve_app(
 ) -> None:
     """Listen with ``app`` on ``host:port`` (TLS unless loopback) until ``stack`` unwinds."""
     context = tls_for(host, tls)
+    app.on_response_prepare.append(_server_header)
     runner = web.AppRunner(
         app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_GRACE, logger=_ProtocolLog()
     )

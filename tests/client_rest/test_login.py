@@ -149,3 +149,10 @@ def test_login_body_is_checked(rest: Running) -> None:
     wrong_type = curl(f"{rest.url}/v1/login", method="POST", data=json.dumps({"address": 5, "password": []}))
     assert wrong_type.status == 422
     assert {e["loc"] for e in wrong_type.json()["errors"]} == {"body.address", "body.password"}
+
+
+def test_api_replies_are_not_cached_and_name_no_versions(rest: Running) -> None:
+    reply = login(rest.url)
+    assert reply.headers["cache-control"] == "no-store"
+    assert reply.headers["server"] == "mesyx"
+    assert "cache-control" not in curl(f"{rest.url}/openapi.json").headers

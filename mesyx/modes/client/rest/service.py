@@ -58,6 +58,13 @@ def _when(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
+async def _no_store(request: web.Request, response: web.StreamResponse) -> None:
+    """Tokens and decrypted mail must not stay in caches (RFC 6749 section 5.1 for token
+    responses; RFC 9111 section 5.2.2.5); the public documents may be cached."""
+    if request.path.startswith("/v1/"):
+        response.headers["Cache-Control"] = "no-store"
+
+
 class RestService:
     """The REST listener of one client node."""
 
@@ -149,6 +156,7 @@ class RestService:
         """The aiohttp application (every route, problem details for every failure)."""
         app = web.Application(middlewares=[problem_middleware], client_max_size=MAX_REQUEST)
         app.add_routes(self.api.routes)
+        app.on_response_prepare.append(_no_store)
         return app
 
     async def start(self, stack: AsyncExitStack) -> None:
