@@ -110,3 +110,14 @@ def test_oversized_and_malformed_messages_are_refused_and_nothing_stored(node: N
                     "--data", "To: bob@mesyx.test\nSubject: who?\n\nbody\n")
     assert any(line.startswith("554 5.6.0") for line in no_from.replies()), no_from.output
     assert _stored(node) == before
+
+
+def test_an_app_password_logs_in(node: Node) -> None:
+    added = node.cli("account", "app-password", "add", SENDER, "--label", "swaks",
+                     "--passphrase-file", node.passphrase_file, check=True)
+    password = added.out.strip().rpartition(": ")[2]  # "app password ID (LABEL): PASSWORD"
+    marker = _marker()
+    result = swaks(node, "--tls", *auth_args(password=password), "--from", SENDER, "--to", LOCAL,
+                   "--header", f"Subject: {marker}")
+    assert result.returncode == 0, result.output
+    assert [b for b in bodies(node, LOCAL, "INBOX") if marker.encode() in b]

@@ -19,6 +19,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
+from aiosmtpd.smtp import Envelope
 from nacl.public import PrivateKey
 
 from mesyx.config import LimitsConfig
@@ -30,7 +31,8 @@ from mesyx.modes.client.submission import smtp as submission_smtp
 from mesyx.modes.client.submission.handler import SubmissionHandler
 from mesyx.modes.client.submission.message import complete_message
 from mesyx.modes.client.submission.smtp import SubmissionSMTP, is_loopback
-from mesyx.modes.client.submission.submit import Relay, Submitter
+from mesyx.modes.client.submission.submit import Relay, Sender, Submitter
+from mesyx.pipeline.ratelimit import RateLimiter
 from mesyx.store.devices import Device, DeviceList, DeviceRole
 from mesyx.store.mailcrypt import UnlockedAccount
 from mesyx.store.outbox import OutboxItem, relay_of
@@ -246,3 +248,30 @@ def test_failed_logins_share_the_login_service_budget(tls_context: ssl.SSLContex
             blob = base64.b64encode(b"\x00dave@mesyx.test\x00guess").decode()
             codes = [client.docmd("AUTH", f"PLAIN {blob}") for _ in range(3)]
         assert [(code, text[:5]) for code, text in codes] == [(535, b"5.7.8"), (535, b"5.7.8"), (454, b"4.7.0")]
+
+
+# --------------------------------------------------------------------------- MAIL FROM
+
+
+class _Router:
+    async def resolve(self, address: str) -> bytes | None:
+        return {"alice@mesyx.test": b"alice", "bob@mesyx.test": b"bob"}.get(address.lower())
+
+
+def test_mail_from_must_be_the_accounts_and_is_rate_limited_per_account() -> None:
+    submitter = cast(Any, SimpleNamespace(router=_Router()))
+    handler = SubmissionHandler(_Logins(), submitter, cast(Any, None), max_recipients=10, hostname="h",
+                                account_limit=RateLimiter(2))
+    alice = Sender(cast(Any, SimpleNamespace(record=SimpleNamespace(account_id=b"alice"))), cast(Any, None))
+    session = SimpleNamespace(auth_data=alice, peer=("127.0.0.1", 1))
+
+    def mail(address: str) -> str:
+        envelope = Envelope()
+        return asyncio.run(handler.handle_MAIL(cast(Any, None), cast(Any, session), envelope, address, []))
+
+    assert mail("bob@mesyx.test").startswith("553 5.7.1")
+    assert mail("mallory@ext.test").startswith("553 5.7.1")
+    assert mail("not an address").startswith("553 5.1.7")
+    assert mail("Alice@mesyx.test").startswith("250 2.1.0")
+    assert mail("alice@mesyx.test").startswith("250 2.1.0")
+    assert mail("alice@mesyx.test").startswith("450 4.7.1")  # the account's budget of 2 is spent

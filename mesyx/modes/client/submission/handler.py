@@ -9,7 +9,8 @@
 - MAIL FROM must be an address of the logged-in account (RFC 6409 section 4.3 lets the
   submission server check the sender; it answers ``553 5.7.1``, RFC 3463): any address
   that routes to the account, ``+detail`` and catch-all included, as the accept pipeline
-  routes (:class:`~mesyx.pipeline.deliver.Router`).
+  routes (:class:`~mesyx.pipeline.deliver.Router`); and each account may start at most
+  ``limits.messages_per_sender_per_minute`` messages a minute (``450 4.7.1``).
 - Before AUTH, aiosmtpd answers MAIL, RCPT and DATA with ``530 5.7.0`` (RFC 4954 section 6).
 - DATA checks and completes the message (:mod:`.message`) and hands it to the
   :class:`~.submit.Submitter`; ``250`` only once everything is durable, and every refusal
@@ -34,6 +35,7 @@ from mesyx.modes.client.login import AuthenticationFailed
 from mesyx.modes.client.submission.message import complete_message
 from mesyx.modes.client.submission.submit import Sender, Submitter
 from mesyx.pipeline.inbound import InboundMessage
+from mesyx.pipeline.ratelimit import RateLimiter
 from mesyx.store.mailcrypt import UnlockedAccount
 
 __all__ = ["Authenticator", "SubmissionHandler", "is_secure", "peer_ip"]
@@ -81,12 +83,13 @@ class SubmissionHandler:
     """One per listener pair; aiosmtpd calls the hooks once per command of a session."""
 
     def __init__(self, login: Authenticator, submitter: Submitter, feed: IndexFeed, *,
-                 max_recipients: int, hostname: str) -> None:
+                 max_recipients: int, hostname: str, account_limit: RateLimiter | None = None) -> None:
         self.login = login
         self.submitter = submitter
         self.feed = feed
         self.max_recipients = max_recipients
         self.hostname = hostname
+        self.account_limit = account_limit or RateLimiter(0)
 
     # -- AUTH ---------------------------------------------------------------------------
 
@@ -164,6 +167,10 @@ class SubmissionHandler:
         if owner != sender.account_id:
             _log.warning("sender_refused", ip=peer_ip(session))
             return "553 5.7.1 Sender address is not an address of the authenticated account"
+        if not self.account_limit.allow(sender.account_id.hex()):
+            # A stolen password must not turn the relay into a spam cannon (RFC 6409 section 9).
+            _log.warning("rate_limited", what="account", ip=peer_ip(session))
+            return "450 4.7.1 Too many messages from this account, try again later"
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 OK"

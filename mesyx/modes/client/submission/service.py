@@ -21,6 +21,7 @@ from mesyx.modes.client.submission.smtp import SubmissionSMTP
 from mesyx.modes.client.submission.submit import Submitter
 from mesyx.pipeline.deliver import Router
 from mesyx.pipeline.filtering import KeepFilter
+from mesyx.pipeline.ratelimit import RateLimiter
 from mesyx.store.events import Broadcaster
 from mesyx.store.store import Store
 
@@ -38,8 +39,10 @@ class SubmissionService:
         self.tls = tls
         submitter = Submitter(store, broadcaster, Router(store), KeepFilter(), config.node.hostname,
                               config.submission.relay_node)
-        self.handler = SubmissionHandler(login, submitter, feed, max_recipients=config.submission.max_recipients,
-                                         hostname=config.node.hostname)
+        self.handler = SubmissionHandler(
+            login, submitter, feed, max_recipients=config.submission.max_recipients, hostname=config.node.hostname,
+            account_limit=RateLimiter(config.limits.messages_per_sender_per_minute),
+        )
         self._sessions: weakref.WeakSet[SubmissionSMTP] = weakref.WeakSet()
 
     def _protocol(self, *, implicit: bool) -> SubmissionSMTP:
