@@ -146,13 +146,14 @@ class Submitter:
             (local if await self.is_local(rcpt) else external).append(rcpt)
         sent, ops = await asyncio.to_thread(self._prepare, sender, message, external)
         commit = _OneCommit(self.store, sent, sender.account_id, ops)
+        transaction_id = secrets.token_hex(6)
         if local:
             deliverer = Deliverer(self.router, commit, self.filter, self.hostname)
-            await deliverer.deliver(dataclasses.replace(message, rcpt_to=tuple(local)))
+            delivery = await deliverer.deliver(dataclasses.replace(message, rcpt_to=tuple(local)))
+            transaction_id = delivery.transaction_id  # the id in the recipients' Received field
         if not commit.done:  # no local recipient, or every one's filter discarded it
             await commit.submit(())
         self.broadcaster.publish(commit.events)
-        transaction_id = secrets.token_hex(6)
         _log.info("submitted", id=transaction_id, local=len(local), external=len(external), size=len(message.raw))
         return Submitted(transaction_id, len(local), len(external))
 
