@@ -16,9 +16,7 @@ named one with data.
 
 from __future__ import annotations
 
-import asyncio
-
-from mesyx.modes.client.imap.backend import ctx
+from mesyx.modes.client.imap.backend import Load, ctx
 from mesyx.modes.client.imap.capabilities import advertise
 from mesyx.modes.client.imap.commands_mailbox import backend_of, target_mailbox
 from mesyx.modes.client.imap.session import AUTHENTICATED, Completion, ImapRefusal, Session, register
@@ -62,8 +60,11 @@ async def append(session: Session, command: c.Command) -> Completion:
     box = ctx(session)
     backend = backend_of(session)
     target = await target_mailbox(session, command.mailbox)
-    pending = await asyncio.to_thread(check_messages, command.messages)
-    result = await asyncio.to_thread(box.writer.append_many, pending, target.mailbox_id)
+    # A CATENATE part's size is not known before it is read: such an APPEND counts as large.
+    load = Load(len(command.messages), sum(len(m.data) if isinstance(m.data, bytes) else 1 << 62
+                                           for m in command.messages))
+    pending = await backend.run(box, load, check_messages, command.messages)
+    result = await backend.run(box, load, box.writer.append_many, pending, target.mailbox_id)
     backend.publish(result.events)
     if box.selected is not None:
         await backend.send_updates(session, box)

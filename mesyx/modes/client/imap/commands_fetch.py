@@ -21,13 +21,12 @@ enabling command"); QRESYNC's VANISHED modifier on UID FETCH (section 3.2.6).
 
 from __future__ import annotations
 
-import asyncio
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from mesyx.errors import MesyxError
-from mesyx.modes.client.imap.backend import MailboxSession, Selected, ctx
+from mesyx.modes.client.imap.backend import Load, MailboxSession, Selected, ctx
 from mesyx.modes.client.imap.capabilities import advertise
 from mesyx.modes.client.imap.commands_mailbox import backend_of
 from mesyx.modes.client.imap.fetch_items import CONDSTORE, FetchPlan, header_only, internaldate, message_items
@@ -160,7 +159,8 @@ async def _mark_seen(session: Session, box: MailboxSession, wanted: list[Message
     unseen = [m for m in wanted if m.available and "$seen" not in m.keywords]
     if not unseen:
         return set()
-    result = await asyncio.to_thread(box.writer.set_flags, [m.envelope_id for m in unseen], ["\\Seen"], True)
+    result = await backend.run(box, Load(len(unseen)), box.writer.set_flags, [m.envelope_id for m in unseen],
+                               ["\\Seen"], True)
     backend.publish(result.events)
     # The rows from the lowest of them on (the new MODSEQs too), not the whole mailbox.
     fresh = await backend.read(backend.reader.messages, box.account_id, selected.mailbox_id,
@@ -235,8 +235,10 @@ async def fetch(session: Session, command: c.Command) -> Completion:
         flagged = await _mark_seen(session, box, wanted)
         wanted = [selected.messages[m.uid] for m in wanted]
     unreadable = 0
+    backend = backend_of(session)
     for chunk in _chunks(wanted):
-        rendered = await asyncio.to_thread(_render, session, box, plan, chunk, flagged)
+        load = Load(len(chunk), sum(m.size for m in chunk) if plan.content and not plan.cache_suffices else 0)
+        rendered = await backend.run(box, load, _render, session, box, plan, chunk, flagged)
         for line in rendered.lines:
             session.send(line)
         unreadable += rendered.unreadable

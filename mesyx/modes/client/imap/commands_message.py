@@ -15,7 +15,7 @@ import contextlib
 
 from mesyx.errors import MesyxError
 from mesyx.log import new_error_id
-from mesyx.modes.client.imap.backend import ctx
+from mesyx.modes.client.imap.backend import Load, ctx
 from mesyx.modes.client.imap.capabilities import advertise
 from mesyx.modes.client.imap.commands_fetch import resolve
 from mesyx.modes.client.imap.commands_mailbox import backend_of, target_mailbox
@@ -79,10 +79,10 @@ async def store(session: Session, command: c.Command) -> Completion:
     if targets:
         eids = [selected.messages[u].envelope_id for u in targets]
         if command.mode is c.StoreMode.REPLACE:
-            result = await asyncio.to_thread(box.writer.replace_flags, eids, command.flags)
+            result = await backend.run(box, Load(len(eids)), box.writer.replace_flags, eids, command.flags)
         else:
             add = command.mode is c.StoreMode.ADD
-            result = await asyncio.to_thread(box.writer.set_flags, eids, command.flags, add)
+            result = await backend.run(box, Load(len(eids)), box.writer.set_flags, eids, command.flags, add)
         backend.publish(result.events)
     await report(session, box, backend, expunges=False, echo=targets)
     if not command.silent or CONDSTORE in session.enabled:
@@ -118,7 +118,7 @@ async def expunge(session: Session, command: c.Command) -> Completion:
         if any(keyword_key(k) == DELETED for k in selected.messages[u].keywords)
     ]
     if doomed:
-        result = await asyncio.to_thread(box.writer.expunge, doomed, selected.mailbox_id)
+        result = await backend.run(box, Load(len(doomed)), box.writer.expunge, doomed, selected.mailbox_id)
         backend.publish(result.events)
         await backend.send_updates(session, box)
     if QRESYNC in session.enabled and selected.modseq > 0:
@@ -140,9 +140,9 @@ async def _copy_or_move(session: Session, command: c.Copy | c.Move, *, move: boo
     if not eids:
         return Completion()
     if move:
-        result = await asyncio.to_thread(box.writer.move, eids, selected.mailbox_id, target.mailbox_id)
+        result = await backend.run(box, Load(len(eids)), box.writer.move, eids, selected.mailbox_id, target.mailbox_id)
     else:
-        result = await asyncio.to_thread(box.writer.copy, eids, target.mailbox_id)
+        result = await backend.run(box, Load(len(eids)), box.writer.copy, eids, target.mailbox_id)
     backend.publish(result.events)
     pairs = [(u, result.uids[e]) for u, e in zip(uids, eids, strict=True) if e in result.uids]
     code = None

@@ -47,6 +47,7 @@ from mesyx.log import get_logger
 from mesyx.modes.client.index.changes import IndexChanges
 from mesyx.modes.client.index.reader import IndexReader
 from mesyx.modes.client.index.syncer import IndexSyncer
+from mesyx.store.events import Event
 
 __all__ = ["IndexFeed", "Spawn"]
 
@@ -150,9 +151,10 @@ class IndexFeed:
             raise MesyxError("the account is not attached to the index feed")
         return await asyncio.to_thread(entry.syncer.sync, force=force)
 
-    def _kick(self, account_id: bytes) -> None:
+    def _kick(self, event: Event) -> None:
+        account_id = event.account_id
         entry = self._accounts.get(account_id)
-        if entry is None:
+        if entry is None or entry.syncer.has_seen(event):
             return
         if entry.running is not None:
             entry.dirty = True  # the running sync loops once more
@@ -207,9 +209,9 @@ class IndexFeed:
                 except TimeoutError:
                     await self.poll()
                     continue
-                self._kick(event.account_id)
+                self._kick(event)
                 while not queue.empty():
-                    self._kick(queue.get_nowait().account_id)
+                    self._kick(queue.get_nowait())
         except asyncio.CancelledError:
             if self._failure is not None:  # a sync loop cancelled us to report its bug
                 raise self._failure from None

@@ -221,6 +221,11 @@ class DecodedLog:
             keys += self._by_envelope.get(eid, ())
         return fold(self.account_id, [c for k in keys if (c := self._changes[k]) is not None])
 
+    def holds(self, origin: str, seq: int) -> bool:
+        """Whether every operation of ``origin`` up to ``seq`` has been read."""
+        count, highest = self._origins.get(origin, (0, 0))
+        return count == highest >= seq
+
     @property
     def fingerprint(self) -> tuple[tuple[str, int, int], ...]:
         return tuple(sorted((o, c, m) for o, (c, m) in self._origins.items()))

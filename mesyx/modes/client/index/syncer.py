@@ -64,7 +64,7 @@ from mesyx.proto.mime.message import ParsedMessage
 from mesyx.store import op_heads
 from mesyx.store import schema as t
 from mesyx.store.engine import read_transaction, write_transaction
-from mesyx.store.events import Event
+from mesyx.store.events import EnvelopeStored, Event, OpsAppended
 from mesyx.store.fold import AccountState, Change, Put
 from mesyx.store.mailcrypt import UnlockedAccount
 from mesyx.store.operations import Operation
@@ -173,6 +173,29 @@ class IndexSyncer:
         if changes:
             self._notify(changes)
         return changes
+
+    def has_seen(self, event: Event) -> bool:
+        """Whether the index already shows what ``event`` announces, so a sync for it
+        would find nothing: operations this log holds (a client write of this process
+        announcing its own), or an envelope no placed email waits for (its put operation
+        announces it too). In memory, no lock: a stale answer only costs a sync."""
+        if isinstance(event, OpsAppended):
+            return self.log.holds(event.origin, event.last_seq)
+        if isinstance(event, EnvelopeStored):
+            return self._position is not None and event.envelope_id not in self._waiting
+        return False
+
+    @contextmanager
+    def held_if_free(self) -> Iterator[bool]:
+        """Hold the syncer's lock if no other thread does (True), else do nothing (False):
+        a caller on the event loop runs a small write right here only when it cannot end
+        up waiting behind a long sync (first decryption of a large delivery)."""
+        got = self._lock.acquire(blocking=False)
+        try:
+            yield got
+        finally:
+            if got:
+                self._lock.release()
 
     def is_current(self) -> bool:
         """Whether a :meth:`sync` now would find nothing to do: one small read, without the
