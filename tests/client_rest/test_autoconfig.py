@@ -68,12 +68,14 @@ def test_served_over_http_with_the_node_ports(rest: Running, path: str, domain: 
            submission=ports.submission)  # fmt: skip
 
 
-@pytest.mark.parametrize("query", ["emailaddress=nobody", "emailaddress=%40x", "emailaddress=a%3Cb%40x.org"])
-def test_bad_address_is_a_problem_not_a_document(rest: Running, query: str) -> None:
-    reply = curl(f"{rest.url}/mail/config-v1.1.xml?{query}")
-    assert reply.status == 400
+@pytest.mark.parametrize(
+    "address", ["nobody", "%40x", "a%3Cb%40x.org", "a%40b%40c", "a%40b%00c", "a%20b%40c", "a%40b%26c", "a%40"]
+)
+def test_bad_address_is_a_problem_not_a_document(rest: Running, address: str) -> None:
+    reply = curl(f"{rest.url}/mail/config-v1.1.xml?emailaddress={address}")
+    assert reply.status == 422
     assert reply.headers["content-type"] == "application/problem+json"
-    assert reply.json()["status"] == 400
+    assert reply.json()["errors"][0]["loc"] == "query.emailaddress"
 
 
 def test_oversized_address_is_refused(rest: Running) -> None:

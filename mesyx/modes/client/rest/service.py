@@ -114,7 +114,7 @@ class RestService:
             ("/mail/config-v1.1.xml", "autoconfig"),
         ):
             api.raw("GET", path, get_autoconfig, summary="Thunderbird autoconfig", media_type="application/xml",
-                    query=autoconfig.AutoconfigQuery, problems=(400,), tags=("autoconfig",),
+                    query=autoconfig.AutoconfigQuery, tags=("autoconfig",),
                     operation_id=op_id)  # fmt: skip
 
         @api.json("POST", "/v1/login", summary="Log in: a bearer token for an address and its secret",

@@ -1,0 +1,37 @@
+"""schemathesis against ``/openapi.json`` (issue 4 acceptance): every route, authenticated,
+no 5xx and no reply that breaks the document, with every check schemathesis has.
+
+It runs as the real CLI, as a person would. Logout is fuzzed in a run of its own, after
+the others, because it revokes the token the others use.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.client_rest.conftest import Accounts, login, running_service
+
+pytestmark = pytest.mark.slow
+
+SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
+
+
+def _run(url: str, token: str, seconds: int, *args: str) -> None:
+    cmd = [
+        str(SCHEMATHESIS), "run", f"{url}/openapi.json", "--checks", "all", "--workers", "1",
+        "-H", f"Authorization: Bearer {token}", "--max-time", str(seconds), "--seed", "4", *args,
+    ]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
+    assert "Authentication failed" not in result.stdout, result.stdout[-4000:]
+
+
+def test_no_route_breaks_its_schema_or_fails(accounts: Accounts) -> None:
+    with running_service(accounts.store) as rest:
+        token = login(rest.url).json()["token"]
+        _run(rest.url, token, 20, "--exclude-operation-id", "logout")
+        _run(rest.url, token, 5, "--include-operation-id", "logout")
