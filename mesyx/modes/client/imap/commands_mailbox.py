@@ -62,8 +62,7 @@ async def status_values(session: Session, info: MailboxInfo, items: tuple[c.Stat
     """STATUS data items (RFC 9051 section 6.3.11; RFC 7162 section 3.1.6 HIGHESTMODSEQ).
 
     RECENT (IMAP4rev1 only, RFC 3501 section 6.3.10) counts the messages no session was
-    shown yet (:mod:`.recent`), without claiming them; it reads the mailbox's UIDs, so
-    only when asked.
+    shown yet (:mod:`.recent`), without claiming them: one count above the mark.
     """
     values = {
         c.StatusItem.MESSAGES: info.messages,
@@ -75,10 +74,9 @@ async def status_values(session: Session, info: MailboxInfo, items: tuple[c.Stat
         c.StatusItem.HIGHESTMODSEQ: info.highestmodseq,
     }
     if c.StatusItem.RECENT in items:
-        messages = await asyncio.to_thread(backend_of(session).reader.messages, ctx(session).account_id,
-                                           info.mailbox_id)
-        fresh = MARKS.claim(info.mailbox_id, info.uidvalidity, [m.uid for m in messages], keep=False)
-        values[c.StatusItem.RECENT] = len(fresh)
+        backend = backend_of(session)
+        values[c.StatusItem.RECENT] = await backend.read(backend.reader.count_above, ctx(session).account_id,
+                                                         info.mailbox_id, MARKS.mark(info.mailbox_id, info.uidvalidity))
     return {item.value: values[item] for item in items}
 
 

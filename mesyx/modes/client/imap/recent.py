@@ -9,7 +9,7 @@ messages as recent again, which the RFC allows ("the server MAY").
 A session's recent set is kept per :class:`~.backend.Selected` (a new selection starts
 afresh, RFC 3501 section 6.3.1: recent is per session, cleared on leaving the mailbox).
 SELECT should call :func:`recent_uids` once the sequence map is loaded (its ``* n RECENT``),
-STATUS RECENT is ``len(MARKS.claim(..., keep=False))``.
+STATUS RECENT counts the messages above :meth:`RecentMarks.mark`.
 """
 
 from __future__ import annotations
@@ -43,6 +43,11 @@ class RecentMarks:
         if fresh and keep:
             self.shown[key] = max(fresh)
         return fresh
+
+
+    def mark(self, mailbox_id: str, uidvalidity: int) -> int:
+        """The highest UID shown to a session (0: none): the UIDs above it are recent."""
+        return self.shown.get((mailbox_id, uidvalidity), 0)
 
 
 MARKS = RecentMarks()

@@ -59,6 +59,9 @@ _MESSAGES_FROM = (
     .where(_msg.c.account_id == _ACCOUNT, _msg.c.mailbox_id == _MAILBOX, _msg.c.uid >= bindparam("from_uid"))
     .order_by(_msg.c.uid)
 )
+_COUNT_ABOVE = select(func.count()).where(
+    _msg.c.account_id == _ACCOUNT, _msg.c.mailbox_id == _MAILBOX, _msg.c.uid > bindparam("above")
+)
 _MAILBOX_COUNTERS = select(_m.c.highestmodseq, _m.c.uidnext).where(
     _m.c.account_id == _ACCOUNT, _m.c.mailbox_id == _MAILBOX
 )
@@ -162,6 +165,13 @@ class IndexReader:
                         bool(available))
             for uid, eid, modseq, words, received, size, available in rows
         ]
+
+    def count_above(self, account_id: bytes, mailbox_id: str, uid: int) -> int:
+        """How many messages of a mailbox have a UID above ``uid`` (STATUS RECENT: those
+        above the highest UID any session was shown), on the primary key."""
+        with read_transaction(self.engine) as conn:
+            return int(conn.execute(
+                _COUNT_ABOVE, {"account_id": account_id, "mailbox_id": mailbox_id, "above": uid}).scalar_one())
 
     def changes_since(
         self, account_id: bytes, mailbox_id: str, modseq: int, *, known_uidnext: int | None = None
