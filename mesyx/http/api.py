@@ -95,11 +95,15 @@ async def _read_body(request: web.Request, model: type[B], max_body: int) -> B:
         raise ProblemError(413, f"the request body is larger than this endpoint accepts ({max_body} bytes)")
     if request.content_type != "application/json":
         raise ProblemError(415, "send the body as application/json")
-    raw = await request.content.read(max_body + 1)
-    if len(raw) > max_body:
-        raise ProblemError(413, f"the request body is larger than this endpoint accepts ({max_body} bytes)")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_any():  # a chunked body says its size only at its end
+        size += len(chunk)
+        if size > max_body:
+            raise ProblemError(413, f"the request body is larger than this endpoint accepts ({max_body} bytes)")
+        chunks.append(chunk)
     try:
-        return model.model_validate_json(raw)
+        return model.model_validate_json(b"".join(chunks))
     except ValidationError as exc:
         if any(error["type"] == "json_invalid" for error in exc.errors()):
             raise ProblemError(400, "the request body is not valid JSON") from None

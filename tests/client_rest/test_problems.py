@@ -88,3 +88,14 @@ def test_parser_refusals_are_one_log_line_not_a_traceback(rest: Running, caplog:
         assert reply.status == 400
         wait_for(lambda: any(r.name == "mesyx.http" for r in caplog.records), timeout=10, what="the refusal logged")
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+def test_a_body_near_the_bound_is_read_whole(rest: Running, tmp_path: Path) -> None:
+    """16 KiB arrives in several reads; all of it is parsed (JSON allows the padding)."""
+    body = tmp_path / "body"
+    padding = " " * 16_000
+    body.write_text(f'{{"address": "{ADDRESS}",{padding}"password": "wrong"}}')
+    for extra in ([], ["-H", "Transfer-Encoding: chunked"]):
+        args = [*extra, "-H", "Content-Type: application/json", "--data-binary", f"@{body}"]
+        reply = curl(f"{rest.url}/v1/login", *args, method="POST")
+        assert reply.status == 401, reply  # parsed whole, then refused as a bad password
