@@ -79,8 +79,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Connection) -> None:
+    # On the driver's connection: SQLAlchemy's own execution (events, an execution
+    # context) cost more than the BEGIN, which every transaction pays.
     immediate = connection.get_execution_options().get(IMMEDIATE, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    driver = connection.connection.driver_connection
+    assert driver is not None  # a connection in a transaction has one
+    driver.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_engine(url: str) -> Engine:

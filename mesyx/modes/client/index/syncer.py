@@ -86,6 +86,8 @@ _Record = Callable[[Connection, AccountState], tuple[list[Operation], Sequence[C
 #: Folds a sync retries when other processes keep writing newer states under it.
 _ATTEMPTS = 5
 _STORED = select(t.envelopes.c.envelope_id).where(t.envelopes.c.envelope_id.in_(bindparam("k_ids", expanding=True)))
+_CACHED_ALL = select(x.index_cache.c.envelope_id).where(x.index_cache.c.account_id == bindparam("k_account"))
+_CACHED_AMONG = _CACHED_ALL.where(x.index_cache.c.envelope_id.in_(bindparam("k_ids", expanding=True)))
 _COUNT_ENVELOPES = select(func.count()).select_from(t.envelopes).where(
     t.envelopes.c.account_id == bindparam("k_account"))
 
@@ -451,13 +453,12 @@ class IndexSyncer:
         return envelope_ids - stored
 
     def _cached(self, conn: Connection, scope: set[bytes] | None) -> set[bytes]:
-        cache = x.index_cache
-        query = select(cache.c.envelope_id).where(cache.c.account_id == self.account_id)
         if scope is None:
-            return {bytes(e) for e in conn.execute(query).scalars()}
+            return {bytes(e) for e in conn.execute(_CACHED_ALL, {"k_account": self.account_id}).scalars()}
         found: set[bytes] = set()
         for chunk in chunked(sorted(scope)):
-            found |= {bytes(e) for e in conn.execute(query.where(cache.c.envelope_id.in_(list(chunk)))).scalars()}
+            found |= {bytes(e) for e in conn.execute(
+                _CACHED_AMONG, {"k_account": self.account_id, "k_ids": list(chunk)}).scalars()}
         return found
 
     def _fill_cache(self, envelope_ids: Sequence[bytes], *, replace: bool, progress: Progress | None,
