@@ -8,8 +8,8 @@ Rules, checked on every ``.py`` file under ``mesyx/`` by parsing it with :mod:`a
 2. A mode ``mesyx/modes/X/`` imports no other mode ``mesyx.modes.Y``: modes never call
    each other; they meet in the store and its change events.
 3. ``mesyx/interfaces/`` imports no mode: the contracts sit below the modes.
-4. The shared packages ``mesyx/pipeline/``, ``mesyx/sieve/`` and ``mesyx/proto/`` import no
-   mode: every mode may use them, so they must not pull a mode in.
+4. The shared packages ``mesyx/pipeline/``, ``mesyx/sieve/``, ``mesyx/proto/`` and
+   ``mesyx/http/`` import no mode: every mode may use them, so they must not pull a mode in.
 
 Absolute imports, relative imports (``from ..modes import accept``), imports under
 ``if TYPE_CHECKING:`` and ``importlib.import_module("...")`` / ``__import__("...")`` with a
@@ -132,7 +132,7 @@ def violations(package_dir: Path = PACKAGE) -> dict[str, list[Import]]:
         "store and crypto import no mode and no bridge": [],
         "a mode imports no other mode": [],
         "interfaces import no mode": [],
-        "pipeline, sieve and proto import no mode": [],
+        "pipeline, sieve, proto and http import no mode": [],
     }
     for imp in all_imports(package_dir):
         in_hub = _within(imp.module, f"{top}.store") or _within(imp.module, f"{top}.crypto")
@@ -140,9 +140,9 @@ def violations(package_dir: Path = PACKAGE) -> dict[str, list[Import]]:
             found["store and crypto import no mode and no bridge"].append(imp)
         if _within(imp.module, f"{top}.interfaces") and _within(imp.target, modes_pkg):
             found["interfaces import no mode"].append(imp)
-        in_shared = any(_within(imp.module, f"{top}.{shared}") for shared in ("pipeline", "sieve", "proto"))
+        in_shared = any(_within(imp.module, f"{top}.{shared}") for shared in ("pipeline", "sieve", "proto", "http"))
         if in_shared and _within(imp.target, modes_pkg):
-            found["pipeline, sieve and proto import no mode"].append(imp)
+            found["pipeline, sieve, proto and http import no mode"].append(imp)
         if _within(imp.module, modes_pkg) and imp.module != modes_pkg:
             own = imp.module.split(".")[2]
             if _within(imp.target, modes_pkg) and imp.target != modes_pkg:
@@ -178,7 +178,7 @@ def test_package_parses() -> None:
         "store and crypto import no mode and no bridge",
         "a mode imports no other mode",
         "interfaces import no mode",
-        "pipeline, sieve and proto import no mode",
+        "pipeline, sieve, proto and http import no mode",
     ],
 )
 def test_layering(rule: str) -> None:
@@ -258,7 +258,7 @@ def test_checker_finds_every_kind_of_violation(tmp_path: Path) -> None:
         "mesyx.modes.reencrypt->mesyx.modes.accept",
     }
     assert bad["interfaces import no mode"] == {"mesyx.interfaces->mesyx.modes"}
-    assert bad["pipeline, sieve and proto import no mode"] >= {
+    assert bad["pipeline, sieve, proto and http import no mode"] >= {
         "mesyx.pipeline.g->mesyx.modes.accept",
         "mesyx.sieve.h->mesyx.modes.client",
     }

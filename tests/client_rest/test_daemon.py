@@ -3,7 +3,6 @@ daemon's configured ports, login / account / logout work, the document is served
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,6 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
-import mesyx.daemon
 from tests.client_rest.conftest import curl, login
 from tests.client_rest.test_autoconfig import _check
 from tests.helpers.daemon import DEFAULT_PASSPHRASE, Node, NodeFactory, is_listening, wait_for
@@ -23,8 +21,6 @@ ADDRESS = "tess@mesyx.test"
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    if "RestService" not in inspect.getsource(mesyx.daemon):
-        pytest.skip("the daemon does not start the REST service yet (issue 4: wiring in mesyx/daemon.py)")
     root: Path = tmp_path_factory.mktemp("rest-daemon")
     factory = NodeFactory(root)
     node = factory.create("n", account=ADDRESS, modes=["accept", "client"],

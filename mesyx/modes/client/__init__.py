@@ -1,7 +1,8 @@
-"""Client mode: unlocked accounts, the local index, and the IMAP server (DESIGN.md, modes table)."""
+"""Client mode: unlocked accounts, the local index, IMAP, SMTP submission and the REST API
+(DESIGN.md, modes table)."""
 
 from __future__ import annotations
 
-from mesyx.modes.client.imap import ClientService
+from mesyx.modes.client.service import ClientService
 
 __all__ = ["ClientService"]

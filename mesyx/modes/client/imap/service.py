@@ -1,13 +1,10 @@
-"""The client mode's service object: IMAP on ``ports.imap`` (STARTTLS) and ``ports.imaps``
-(implicit TLS, RFC 8314 section 3.2), both on ``node.listen``, and SMTP submission on
-``ports.submission`` and ``ports.smtps`` (:mod:`mesyx.modes.client.submission`), which
-shares the logins (rate limits, Argon2id semaphore) and the index feed.
+"""The IMAP listeners of a client node: ``ports.imap`` (STARTTLS) and ``ports.imaps``
+(implicit TLS, RFC 8314 section 3.2), both on ``node.listen``.
 
 Every connection is a task the service tracks, so shutting the daemon down closes the
 listeners first and then ends open sessions with ``* BYE`` (DESIGN.md: one
-AsyncExitStack owns every listener, task and connection). The index feed (IDLE's source
-of changes) starts with the service, on the same stack, under the daemon's supervisor:
-a feed that dies stops the daemon, loudly (:meth:`~.index.IndexFeed.start` says why).
+AsyncExitStack owns every listener, task and connection). The client mode's service
+(:class:`mesyx.modes.client.service.ClientService`) starts it, after the index feed.
 """
 
 from __future__ import annotations
@@ -18,7 +15,6 @@ import ssl
 from contextlib import AsyncExitStack
 
 from mesyx.config import Config
-from mesyx.keyset_policy import load_policy
 from mesyx.log import get_logger
 from mesyx.modes.client.imap import (  # noqa: F401 - importing them registers the handlers
     commands_auth,
@@ -31,39 +27,27 @@ from mesyx.modes.client.imap import (  # noqa: F401 - importing them registers t
 from mesyx.modes.client.imap.backend import IndexBackend
 from mesyx.modes.client.imap.connection import serve_connection
 from mesyx.modes.client.imap.session import SessionConfig
-from mesyx.modes.client.index import IndexFeed, IndexReader
-from mesyx.modes.client.index.feed import Spawn
+from mesyx.modes.client.index import IndexFeed
 from mesyx.modes.client.login import LoginService
-from mesyx.modes.client.submission import SubmissionService
 from mesyx.store.events import Broadcaster
 from mesyx.store.store import Store
 
-__all__ = ["ClientService"]
+__all__ = ["ImapService"]
 
 _log = get_logger("imap")
 
 
-class ClientService:
-    """IMAP and submission listeners of one client node."""
+class ImapService:
+    """The IMAP listeners of one client node."""
 
-    name = "client"
-
-    def __init__(self, config: Config, store: Store, tls: ssl.SSLContext | None, broadcaster: Broadcaster) -> None:
+    def __init__(self, config: Config, store: Store, tls: ssl.SSLContext | None, broadcaster: Broadcaster,
+                 feed: IndexFeed, login: LoginService) -> None:
         self.config = config
-        self.store = store
         self.tls = tls
-        self.feed = IndexFeed(broadcaster, IndexReader(store))
-        backend = IndexBackend(store, broadcaster, self.feed)
-        self.login = LoginService(
-            store,
-            config.limits,
-            concurrency=config.crypto.unlock_concurrency,
-            policy=load_policy(config.crypto.keyset_policy),
-        )
+        backend = IndexBackend(store, broadcaster, feed)
         self.session_config = SessionConfig(
-            authenticator=self.login, tls=tls, hostname=config.node.hostname, backend=backend
+            authenticator=login, tls=tls, hostname=config.node.hostname, backend=backend
         )
-        self.submission = SubmissionService(config, store, broadcaster, self.feed, self.login, tls)
         self._connections: set[asyncio.Task[None]] = set()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -75,12 +59,8 @@ class ClientService:
         finally:
             self._connections.discard(task)
 
-    async def start(self, stack: AsyncExitStack, supervise: Spawn) -> None:
-        """Start the index feed, then the listeners; the stack unwinds them in reverse
-        (LIFO), so sessions end before the feed stops. The feed runs from the start, not
-        from the first login: with no account attached it only drains events, and a
-        feed that fails does so where the daemon sees it, not inside someone's LOGIN."""
-        await self.feed.start(stack, supervise)
+    async def start(self, stack: AsyncExitStack) -> None:
+        """Listen; the stack closes the listeners and ends the sessions when it unwinds."""
         host = self.config.node.listen
         ports = self.config.ports
         plain = await asyncio.start_server(self._serve, host=host, port=ports.imap, reuse_address=True)
@@ -92,7 +72,6 @@ class ClientService:
             )
             stack.push_async_callback(self._close, implicit)
             _log.info("listening", protocol="imaps", addr=host, port=ports.imaps)
-        await self.submission.start(stack)
 
     async def _close(self, server: asyncio.Server) -> None:
         server.close()
