@@ -45,7 +45,8 @@ cat <<BANNER
   home        $home (port base $base, loopback only)
   account     $account
   passphrase  $passphrase (in $passfile; a demo passphrase, not a secret)
-  ports       SMTP $smtp (accept, STARTTLS), IMAP $imap (STARTTLS), IMAPS $imaps (TLS)
+  ports       SMTP $smtp (accept, STARTTLS), IMAP $imap (STARTTLS), IMAPS $imaps (TLS),
+              submission $((base + 587)) (STARTTLS) and $((base + 465)) (TLS), REST $((base + 80))
   certificate $cert (self-signed)
               SHA-256 $fingerprint
 
@@ -62,9 +63,16 @@ cat <<BANNER
     Incoming  IMAP, server 127.0.0.1, port $imap, connection security STARTTLS
               (or port $imaps, SSL/TLS), authentication "Normal password",
               username $account
-    Outgoing  SMTP, server 127.0.0.1, port $smtp, STARTTLS, "No authentication"
-              (accept mode: mail to this node's accounts only; submission on port
-              $((base + 587)) comes with client mode II)
+    Outgoing  SMTP, server 127.0.0.1, port $((base + 587)), STARTTLS, "Normal
+              password", username $account (the server files the Sent copy itself:
+              untick Copies & Folders > "Place a copy in")
+  (or let the account wizard read http://127.0.0.1:$((base + 80))/.well-known/autoconfig/mail/config-v1.1.xml)
+
+  Send as the account (SMTP submission, authenticated):
+    swaks --server 127.0.0.1:$((base + 587)) -tls --auth PLAIN --auth-user $account --auth-password "\$(cat $passfile)" --from $account --to $account
+
+  REST API (docs/rest.md; OpenAPI at http://127.0.0.1:$((base + 80))/openapi.json, browsable at /docs):
+    curl -s http://127.0.0.1:$((base + 80))/v1/login -H 'Content-Type: application/json' -d '{"address": "$account", "password": "'"\$(cat $passfile)"'"}'
   The certificate is self-signed: when Thunderbird shows "Add Security Exception",
   check that its SHA-256 fingerprint is the one above, tick "Permanently store this
   exception" and "Confirm Security Exception" (beforehand: Settings > Privacy &

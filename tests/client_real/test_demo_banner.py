@@ -2,9 +2,11 @@
 
 The banner is run for a real node (its home, passphrase file, account and port base);
 the mbsync and neomutt blocks are cut out of its output and given to the real clients,
-with only the Maildir location and the test's caches changed; the curl line is run with
-the password added (curl would prompt for it). The Thunderbird settings, which no test
-can click through, are checked for the right ports, methods and certificate fingerprint.
+with only the Maildir location and the test's caches changed; the IMAP curl line is run
+with the password added (curl would prompt for it); the submission (swaks) and REST
+(curl) lines, which read the passphrase file themselves, run in bash as printed. The
+Thunderbird settings, which no test can click through, are checked for the right ports,
+methods and certificate fingerprint.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def printed(real_node: Node) -> str:
 def test_ports_and_thunderbird_settings(real_node: Node, printed: str) -> None:
     base = real_node.port_base
     for text in (f"port {base + 143}, connection security STARTTLS", f"port {base + 993}, SSL/TLS",
-                 '"Normal password"', f"username {ADDRESS}", f"port {base + 25}, STARTTLS",
+                 '"Normal password"', f"username {ADDRESS}", f"port {base + 587}, STARTTLS",
                  "Add Security Exception", f"127.0.0.1:{base + 993}", str(certificate(real_node))):
         assert text in printed, text
     cert = x509.load_pem_x509_certificate(certificate(real_node).read_bytes())
@@ -102,10 +104,32 @@ def test_printed_neomuttrc_opens_the_inbox(printed: str, tmp_path: Path, tmux_se
 
 def test_printed_curl_lists_the_mailboxes(printed: str) -> None:
     curl = require("curl", "curl")
-    line = next(line for line in printed.splitlines() if line.strip().startswith("curl ") and "INBOX" not in line)
+    line = next(line for line in printed.splitlines()
+                if line.strip().startswith("curl ") and "--user" in line and "INBOX" not in line)
     argv = shlex.split(line)
     argv[argv.index("--user") + 1] = f"{ADDRESS}:{PASSPHRASE}"
     proc = subprocess.run([curl, "--silent", "--show-error", "--max-time", "30", *argv[1:]], capture_output=True,
                           text=True, timeout=40)
     assert proc.returncode == 0, proc.stderr
     assert '"INBOX"' in proc.stdout and "\\Sent" in proc.stdout
+
+
+def _printed_line(printed: str, start: str, needle: str) -> str:
+    return next(line.strip() for line in printed.splitlines() if line.strip().startswith(start) and needle in line)
+
+
+def test_printed_swaks_submits_as_the_account(printed: str, real_node: Node) -> None:
+    """The submission line: authenticated, to the account itself, 250 (issue 4 point 4)."""
+    require("swaks", "swaks")
+    line = _printed_line(printed, "swaks ", "--auth")
+    proc = subprocess.run(["bash", "-c", line + " --silent 2"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_printed_rest_login_gives_a_token(printed: str) -> None:
+    """The REST line logs in with the passphrase file and answers a bearer token."""
+    require("curl", "curl")
+    line = _printed_line(printed, "curl ", "/v1/login")
+    proc = subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert '"token"' in proc.stdout, proc.stdout
