@@ -130,14 +130,14 @@ def _collect(part: MimePart, path: tuple[int, ...], shown: dict[str, str], attac
         for number, child in children:
             _collect(child, (*path, number), shown, attachments)
         return
-    number = ".".join(str(n) for n in path) or "1"
+    label = ".".join(str(n) for n in path) or "1"
     if part.kind is PartKind.LEAF and part.is_text and not _is_attachment(part):
         kind = part.media_type[1].lower().decode("ascii", "replace")
         if kind in ("plain", "html") and kind not in shown:
             shown[kind] = _text(part)
             return
     attachments.append(Attachment(
-        part=number,
+        part=label,
         content_type=_content_type(part),
         filename=_filename(part),
         size=part.size,
