@@ -23,9 +23,11 @@ from mesyx.accounts import add_app_password, create_account
 from mesyx.config import Config, LimitsConfig, parse_config
 from mesyx.crypto.node import NodeKeys
 from mesyx.keyset_policy import load_policy
+from mesyx.modes.client.index import IndexFeed, IndexReader
 from mesyx.modes.client.login import LoginService
 from mesyx.modes.client.rest import RestService
 from mesyx.modes.client.rest.tokens import TokenStore
+from mesyx.store.events import Broadcaster
 from mesyx.store.mailcrypt import unlock
 from mesyx.store.store import Store
 from tests.helpers.daemon import pick_port_base
@@ -91,9 +93,12 @@ def running_service(
         nonlocal stop
         stop = asyncio.Event()
         login = LoginService(store, limits, concurrency=2)
-        service = RestService(config, tls, login, tokens=tokens)
+        broadcaster = Broadcaster()
+        feed = IndexFeed(broadcaster, IndexReader(store))
+        service = RestService(config, store, tls, broadcaster, feed, login, tokens=tokens)
         holder["service"] = service
         async with AsyncExitStack() as stack:
+            await feed.start(stack)
             await service.start(stack)
             started.set()
             await stop.wait()

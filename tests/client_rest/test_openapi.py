@@ -16,6 +16,11 @@ ROUTES = {
     ("get", "/mail/config-v1.1.xml"),
     ("get", "/openapi.json"),
     ("get", "/docs"),
+    ("get", "/v1/mailboxes"),
+    ("post", "/v1/mailboxes"),
+    ("get", "/v1/mailboxes/{mailbox_id}"),
+    ("patch", "/v1/mailboxes/{mailbox_id}"),
+    ("delete", "/v1/mailboxes/{mailbox_id}"),
 }
 
 

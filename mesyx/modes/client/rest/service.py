@@ -9,6 +9,10 @@ protocols. A login returns a bearer token (RFC 6750) that lives in memory only
 
 Routes are declared once, typed (:class:`mesyx.http.api.Api`), and the same
 declarations give ``/openapi.json`` and the ``/docs`` page.
+
+A login also opens the account's index context (:mod:`.index`: attached to the client
+mode's shared index feed, like an IMAP session), which the token holds until it ends;
+the mailbox, message, search and event routes answer from it (:mod:`.mailboxes`, ...).
 """
 
 from __future__ import annotations
@@ -16,20 +20,25 @@ from __future__ import annotations
 import ssl
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
 
 from mesyx import __version__
 from mesyx.config import Config
 from mesyx.crypto.encoding import b32
-from mesyx.http.api import Api, Call, NoBody
+from mesyx.http.api import Call, NoBody
 from mesyx.http.problems import ProblemError, problem_middleware
 from mesyx.http.server import serve_app
+from mesyx.modes.client.index import IndexFeed
 from mesyx.modes.client.login import AuthenticationFailed, LoginService
-from mesyx.modes.client.rest import autoconfig
+from mesyx.modes.client.rest import autoconfig, mailboxes
+from mesyx.modes.client.rest.index import RestIndex
 from mesyx.modes.client.rest.models import AccountInfo, LoginRequest, LoginResponse
+from mesyx.modes.client.rest.routes import RestApi
 from mesyx.modes.client.rest.tokens import Session, TokenStore
+from mesyx.store.events import Broadcaster
+from mesyx.store.store import Store
 
 __all__ = ["RestService", "bearer_token"]
 
@@ -73,7 +82,10 @@ class RestService:
     def __init__(
         self,
         config: Config,
+        store: Store,
         tls: ssl.SSLContext | None,
+        broadcaster: Broadcaster,
+        feed: IndexFeed,
         login: LoginService,
         *,
         port: int | None = None,
@@ -82,9 +94,11 @@ class RestService:
         self.config = config
         self.tls = tls
         self.login = login
+        self.index = RestIndex(store, broadcaster, feed)
         self.port = config.ports.rest if port is None else port
         self.tokens = tokens if tokens is not None else TokenStore()
-        self.api: Api[Session | None] = Api(
+        self.tokens.on_end = self._ended
+        self.api = RestApi(
             title="Mesyx client REST API",
             version=__version__,
             description="A client node's decrypted mailboxes over HTTP. Errors are RFC 9457 problem details.",
@@ -99,8 +113,12 @@ class RestService:
             raise _unauthorized("the token is unknown, expired or revoked: log in again", "invalid_token")
         return session
 
+    def _ended(self, session: Session) -> None:
+        if session.index is not None:
+            self.index.close(session.index)
+
     @staticmethod
-    def _session(call: Call[NoBody, Session | None]) -> Session:
+    def _session(call: Call[Any, Session | None]) -> Session:
         if call.session is None:  # only on a route declared without auth=True: a bug
             raise _unauthorized("this route needs a bearer token")
         return call.session
@@ -128,7 +146,7 @@ class RestService:
                 account = await self.login.login(call.body.address, call.body.password, ip)
             except AuthenticationFailed:
                 raise _unauthorized("authentication failed") from None
-            token, session = self.tokens.issue(account)
+            token, session = self.tokens.issue(account, await self.index.open(account))
             return LoginResponse(token=token, expires_at=_when(session.expires_at))
 
         @api.json("POST", "/v1/logout", summary="Log out: revoke the bearer token", body=NoBody, response=None,
@@ -150,6 +168,7 @@ class RestService:
                 expires_at=_when(session.expires_at),
             )
 
+        mailboxes.declare(api, self.index, self._session)
         api.add_docs()
 
     def app(self) -> web.Application:
@@ -162,4 +181,5 @@ class RestService:
     async def start(self, stack: AsyncExitStack) -> None:
         """Listen until ``stack`` unwinds."""
         host = self.config.node.listen
+        stack.callback(self.tokens.clear)  # after the listener closes: every session lets go of the feed
         await serve_app(self.app(), stack, name="rest", host=host, port=self.port, tls=self.tls)

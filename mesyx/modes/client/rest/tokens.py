@@ -12,6 +12,10 @@ Bounds: a session lives ``ttl`` seconds from login (no sliding renewal: a stolen
 dies on schedule), and one account holds at most ``per_account`` sessions; the oldest
 goes when a new login would pass it, so a script that logs in in a loop cannot grow
 the table without end.
+
+A session may hold its account's index context (:mod:`.index`): whenever a session ends
+(logout, expiry, eviction), ``on_end`` is called with it, so the REST service lets go of
+the index feed for it. Expired sessions are swept at every login and lookup.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from mesyx.modes.client.rest.index import IndexContext
 from mesyx.store.mailcrypt import UnlockedAccount
 
 __all__ = ["Session", "TokenStore"]
@@ -41,6 +46,7 @@ class Session:
     account: UnlockedAccount
     created_at: float
     expires_at: float
+    index: IndexContext | None = None
 
 
 def _digest(token: str) -> bytes:
@@ -56,9 +62,11 @@ class TokenStore:
         ttl: float = DEFAULT_TTL,
         per_account: int = DEFAULT_PER_ACCOUNT,
         clock: Callable[[], float] = time.time,
+        on_end: Callable[[Session], None] | None = None,
     ) -> None:
         self.ttl = ttl
         self.per_account = per_account
+        self.on_end = on_end
         self._clock = clock
         # Insertion order is expiry order (one ttl for all), so expired sessions are at the front.
         self._sessions: OrderedDict[bytes, Session] = OrderedDict()
@@ -66,36 +74,44 @@ class TokenStore:
     def __len__(self) -> int:
         return len(self._sessions)
 
-    def issue(self, account: UnlockedAccount) -> tuple[str, Session]:
-        """A new token for ``account`` and its session."""
+    def issue(self, account: UnlockedAccount, index: IndexContext | None = None) -> tuple[str, Session]:
+        """A new token for ``account`` (and its index context) and its session."""
         now = self._clock()
         self._sweep(now)
         mine = [k for k, s in self._sessions.items() if s.account.record.account_id == account.record.account_id]
         for key in mine[: max(0, len(mine) - self.per_account + 1)]:
-            del self._sessions[key]
+            self._end(key)
         token = secrets.token_urlsafe(32)
-        session = Session(account, now, now + self.ttl)
+        session = Session(account, now, now + self.ttl, index)
         self._sessions[_digest(token)] = session
         return token, session
 
     def find(self, token: str) -> Session | None:
         """The live session of ``token``, or None (unknown, revoked or expired)."""
-        key = _digest(token)
-        session = self._sessions.get(key)
-        if session is None:
-            return None
-        if session.expires_at <= self._clock():
-            del self._sessions[key]
-            return None
-        return session
+        self._sweep(self._clock())
+        return self._sessions.get(_digest(token))
 
     def revoke(self, token: str) -> bool:
         """Forget ``token``; whether it was live."""
-        return self._sessions.pop(_digest(token), None) is not None
+        return self._end(_digest(token))
+
+    def clear(self) -> None:
+        """End every session (the service stops)."""
+        for key in list(self._sessions):
+            self._end(key)
+
+    def _end(self, key: bytes) -> bool:
+        session = self._sessions.pop(key, None)
+        if session is None:
+            return False
+        if self.on_end is not None:
+            self.on_end(session)
+        return True
 
     def _sweep(self, now: float) -> None:
+        """End the expired sessions: they are at the front, so this stops at the first live one."""
         while self._sessions:
             key, session = next(iter(self._sessions.items()))
             if session.expires_at > now:
                 return
-            del self._sessions[key]
+            self._end(key)
