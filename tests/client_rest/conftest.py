@@ -23,12 +23,13 @@ from mesyx.accounts import add_app_password, create_account
 from mesyx.config import Config, LimitsConfig, parse_config
 from mesyx.crypto.node import NodeKeys
 from mesyx.keyset_policy import load_policy
-from mesyx.modes.client.index import IndexFeed, IndexReader
+from mesyx.modes.client.index import IndexFeed, IndexReader, IndexSyncer, IndexWriter, NewMessage
 from mesyx.modes.client.login import LoginService
 from mesyx.modes.client.rest import RestService
 from mesyx.modes.client.rest.tokens import TokenStore
 from mesyx.store.events import Broadcaster
 from mesyx.store.mailcrypt import unlock
+from mesyx.store.records import AccountRecord
 from mesyx.store.store import Store
 from tests.helpers.daemon import pick_port_base
 
@@ -41,6 +42,21 @@ HOSTNAME = "mail.mesyx.test"
 class Accounts:
     store: Store
     app_password: str
+    record: AccountRecord
+
+
+@pytest.fixture(scope="package")
+def writer(accounts: Accounts) -> IndexWriter:
+    """Client writes to the account's index from the test (as another IMAP session would)."""
+    return IndexWriter(IndexSyncer(accounts.store, unlock(accounts.store, accounts.record, PASSPHRASE)))
+
+
+def fill_mailbox(writer: IndexWriter, path: str, messages: list[tuple[bytes, float]]) -> tuple[str, list[bytes]]:
+    """A new mailbox ``path`` holding ``messages`` (raw, received at); its id and the envelope ids."""
+    mailbox_id = writer.create_mailbox(path).mailbox_id
+    assert mailbox_id is not None
+    result = writer.append_many([NewMessage(raw, (), at) for raw, at in messages], mailbox_id)
+    return mailbox_id, list(result.envelope_ids)
 
 
 @pytest.fixture(scope="package")
@@ -50,7 +66,7 @@ def accounts(tmp_path_factory: pytest.TempPathFactory) -> Accounts:
     store.create_schema()
     record = create_account(store, ADDRESS, PASSPHRASE, load_policy("weekly"), "interactive")
     app = add_app_password(store, unlock(store, record, PASSPHRASE), "script")[1]
-    return Accounts(store, app)
+    return Accounts(store, app, record)
 
 
 def make_config(base: int, listen: str = "127.0.0.1") -> Config:

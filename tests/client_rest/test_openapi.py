@@ -21,6 +21,11 @@ ROUTES = {
     ("get", "/v1/mailboxes/{mailbox_id}"),
     ("patch", "/v1/mailboxes/{mailbox_id}"),
     ("delete", "/v1/mailboxes/{mailbox_id}"),
+    ("get", "/v1/mailboxes/{mailbox_id}/messages"),
+    ("get", "/v1/messages/{message_id}/raw"),
+    ("patch", "/v1/messages/{message_id}/keywords"),
+    ("post", "/v1/messages/{message_id}/move"),
+    ("delete", "/v1/messages/{message_id}"),
 }
 
 

@@ -17,8 +17,7 @@ from collections.abc import Awaitable
 from mesyx.errors import UsageError
 from mesyx.http.api import Call, NoBody
 from mesyx.http.problems import ProblemError
-from mesyx.modes.client.index import WriteResult
-from mesyx.modes.client.index import MailboxInfo
+from mesyx.modes.client.index import MailboxInfo, WriteResult
 from mesyx.modes.client.rest.index import RestIndex
 from mesyx.modes.client.rest.models import Mailbox, MailboxCreate, MailboxList, MailboxRename
 from mesyx.modes.client.rest.routes import Need, RestApi, context_of, path_param

@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["AccountInfo", "LoginRequest", "LoginResponse", "Mailbox", "MailboxCreate", "MailboxList", "MailboxRename"]
+__all__ = [
+    "AccountInfo",
+    "DeleteQuery",
+    "KeywordsChange",
+    "LoginRequest",
+    "LoginResponse",
+    "Mailbox",
+    "MailboxCreate",
+    "MailboxList",
+    "MailboxRename",
+    "MessagePage",
+    "MessageState",
+    "MessageSummary",
+    "MessagesQuery",
+    "MoveRequest",
+    "Placement",
+]
 
 #: RFC 5321 section 4.5.3.1.3: a path (address) is at most 256 octets.
 MAX_ADDRESS: int = 256
@@ -88,3 +104,100 @@ class MailboxRename(BaseModel):
 
     path: str = Field(min_length=1, max_length=MAX_MAILBOX_PATH, pattern=MAILBOX_PATH_PATTERN,
                       description="the new full name")
+
+
+# -- messages ---------------------------------------------------------------------------
+
+#: A keyword as both IMAP and JMAP hold it (RFC 8621 section 4.1.1): printable ASCII
+#: without ( ) { ] % * " \ (:func:`mesyx.modes.client.index.keywords.check_keyword`).
+KEYWORD_PATTERN: str = r"^[!#$&'+,\-./0-9:;<=>?@A-Z\[^_`a-z|}~]{1,255}$"
+#: Keywords one request may set or clear.
+MAX_KEYWORDS: int = 64
+#: A page of a listing holds at most this many messages.
+MAX_PAGE: int = 200
+#: A listing's cursor: 16 bytes, base64url (:func:`.queries.encode_cursor`).
+CURSOR_PATTERN: str = r"^[A-Za-z0-9_-]{22}$"
+
+Keyword = Annotated[str, Field(pattern=KEYWORD_PATTERN, max_length=255)]
+
+
+class Placement(BaseModel):
+    """A mailbox that holds the message, and the message's IMAP UID there."""
+
+    mailbox_id: str
+    uid: int
+
+
+class MessageSummary(BaseModel):
+    """One message of a listing; subject, from, to and date come from the node's header
+    cache (no decryption), and are null for a message that does not open here now."""
+
+    model_config = ConfigDict(serialize_by_alias=True, populate_by_name=True)
+
+    id: str = Field(description="the message's envelope id, base32: the same in every mailbox")
+    uid: int = Field(description="its IMAP UID in this mailbox")
+    keywords: list[str] = Field(description="JMAP keywords: $seen, $flagged, $answered, $draft, $deleted, ...")
+    received_at: datetime = Field(description="when it arrived (IMAP INTERNALDATE)")
+    size: int = Field(description="octets of the message")
+    available: bool = Field(description="false: its keyset is detached on this node, the content does not open")
+    subject: str | None = None
+    from_: str | None = Field(default=None, alias="from", description="the From field, decoded")
+    to: str | None = Field(default=None, description="the To field, decoded")
+    date: datetime | None = Field(default=None, description="the Date field, when it parses")
+
+
+class MessagePage(BaseModel):
+    """One page of a mailbox's messages."""
+
+    messages: list[MessageSummary]
+    total: int = Field(description="messages in the mailbox")
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last one")
+
+
+class MessagesQuery(BaseModel):
+    """``GET /v1/mailboxes/{id}/messages``: which page, in which order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE, description="messages per page")
+    order: Literal["asc", "desc"] = Field(default="desc", description="by received date: newest first by default")
+    cursor: str | None = Field(default=None, pattern=CURSOR_PATTERN, description="next_cursor of the page before")
+    offset: int = Field(default=0, ge=0, le=1_000_000, description="messages to skip (ignored with a cursor)")
+
+
+class MessageState(BaseModel):
+    """Where a message is and its keywords (the answer to a change)."""
+
+    id: str
+    mailboxes: list[Placement] = Field(description="every mailbox holding it, with its UID there")
+    keywords: list[str]
+    received_at: datetime
+    size: int
+
+
+class KeywordsChange(BaseModel):
+    """``PATCH /v1/messages/{id}/keywords``: keywords to set and to clear (clear wins)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    set: list[Keyword] = Field(default_factory=list, max_length=MAX_KEYWORDS)
+    clear: list[Keyword] = Field(default_factory=list, max_length=MAX_KEYWORDS)
+
+
+class MoveRequest(BaseModel):
+    """``POST /v1/messages/{id}/move``: from one mailbox to another."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    to: str = Field(min_length=1, max_length=128, description="the mailbox it goes to")
+    from_: str | None = Field(default=None, alias="from", min_length=1, max_length=128,
+                              description="the mailbox it leaves; may be left out when it is in one only")
+
+
+class DeleteQuery(BaseModel):
+    """``DELETE /v1/messages/{id}``: from one mailbox, or (without) from every mailbox."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mailbox: str | None = Field(default=None, min_length=1, max_length=128,
+                                description="take it out of this mailbox only (IMAP EXPUNGE there)")
