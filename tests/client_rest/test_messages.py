@@ -123,3 +123,68 @@ def test_concurrent_listings_with_aiohttp(rest: Running, token: str, box: tuple[
             return list(await asyncio.gather(*(one(p) for p in paths)))
 
     assert set(asyncio.run(main())) == {200}
+
+
+MULTIPART = (
+    b"From: =?utf-8?q?Ren=C3=A9e?= <renee@ext.test>\r\n"
+    b"To: rita@mesyx.test\r\n"
+    b"Subject: =?utf-8?q?r=C3=A9sum=C3=A9?=\r\n"
+    b"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n"
+    b"Message-ID: <multi@ext.test>\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/mixed; boundary="outer"\r\n'
+    b"\r\n"
+    b"--outer\r\n"
+    b'Content-Type: multipart/alternative; boundary="alt"\r\n'
+    b"\r\n"
+    b"--alt\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Transfer-Encoding: quoted-printable\r\n"
+    b"\r\n"
+    b"caf=C3=A9 at noon\r\n"
+    b"--alt\r\n"
+    b"Content-Type: text/html; charset=utf-8\r\n"
+    b"\r\n"
+    b"<p>caf\xc3\xa9 at <b>noon</b></p>\r\n"
+    b"--alt--\r\n"
+    b"--outer\r\n"
+    b"Content-Type: application/pdf\r\n"
+    b"Content-Transfer-Encoding: base64\r\n"
+    b"Content-Disposition: attachment; filename*=utf-8''rapport%20%C3%A9t%C3%A9.pdf\r\n"
+    b"\r\n"
+    b"JVBERi0xLjQKJcOkw7zDtsOfCg==\r\n"
+    b"--outer\r\n"
+    b"Content-Type: text/html; name=page.html\r\n"
+    b"Content-Disposition: attachment; filename=page.html\r\n"
+    b"\r\n"
+    b"<script>alert(1)</script>\r\n"
+    b"--outer--\r\n"
+)
+
+
+def test_message_as_json_and_its_parts(rest: Running, token: str, writer: IndexWriter) -> None:
+    mailbox_id, (eid,) = fill_mailbox(writer, f"Tests/{uuid.uuid4().hex[:8]}", [(MULTIPART, BASE)])
+    url = f"{rest.url}/v1/messages/{b32(eid)}"
+    reply = curl(url, token=token)
+    assert reply.status == 200, reply.body
+    message = reply.json()
+    assert message["id"] == b32(eid) and message["mailboxes"] == [{"mailbox_id": mailbox_id, "uid": 1}]
+    assert (message["subject"], message["from"], message["to"]) == ("résumé", "Renée <renee@ext.test>",
+                                                                    "rita@mesyx.test")  # fmt: skip
+    assert message["text"].strip() == "café at noon" and "<b>noon</b>" in message["html"]
+    assert message["truncated"] is False and ["Subject", "résumé"] in [[h["name"].title(), h["value"]]
+                                                                       for h in message["headers"]]  # fmt: skip
+    pdf, page = message["attachments"]
+    assert (pdf["part"], pdf["content_type"], pdf["filename"]) == ("2", "application/pdf", "rapport été.pdf")
+    assert page["part"] == "3"
+
+    download = curl(f"{url}/parts/2", token=token)
+    assert download.status == 200 and download.body.startswith(b"%PDF-1.4")
+    assert download.headers["content-type"] == "application/pdf"
+    assert download.headers["content-disposition"] == "attachment; filename*=UTF-8''rapport%20%C3%A9t%C3%A9.pdf"
+    html = curl(f"{url}/parts/3", token=token)
+    assert html.headers["content-security-policy"] == "sandbox" and html.headers["x-content-type-options"] == "nosniff"
+    assert html.headers["content-disposition"].startswith("attachment")
+    for missing in ("9", "1.9", "0", "x", "1..2"):
+        assert curl(f"{url}/parts/{missing}", token=token).status == 404, missing
+    assert curl(f"{rest.url}/v1/messages/{b32(bytes(32))}", token=token).status == 404

@@ -26,6 +26,8 @@ ROUTES = {
     ("patch", "/v1/messages/{message_id}/keywords"),
     ("post", "/v1/messages/{message_id}/move"),
     ("delete", "/v1/messages/{message_id}"),
+    ("get", "/v1/messages/{message_id}"),
+    ("get", "/v1/messages/{message_id}/parts/{part}"),
 }
 
 

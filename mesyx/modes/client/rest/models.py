@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "AccountInfo",
+    "AttachmentInfo",
+    "Header",
+    "MessageDetail",
     "DeleteQuery",
     "KeywordsChange",
     "LoginRequest",
@@ -201,3 +204,41 @@ class DeleteQuery(BaseModel):
 
     mailbox: str | None = Field(default=None, min_length=1, max_length=128,
                                 description="take it out of this mailbox only (IMAP EXPUNGE there)")
+
+
+# -- one message, decrypted -------------------------------------------------------------
+
+
+class Header(BaseModel):
+    """One header field, unfolded and RFC 2047-decoded."""
+
+    name: str
+    value: str
+
+
+class AttachmentInfo(BaseModel):
+    """A part to download (``GET /v1/messages/{id}/parts/{part}``)."""
+
+    part: str = Field(description="its IMAP part number: 2, 1.3 (RFC 9051 section 6.4.5)")
+    content_type: str
+    filename: str | None
+    size: int = Field(description="octets as stored (before base64 or quoted-printable is undone)")
+    disposition: str | None = Field(description="inline or attachment, as the message says (RFC 2183)")
+
+
+class MessageDetail(MessageState):
+    """A message decrypted: its headers, the text and HTML to show, and its attachments."""
+
+    model_config = ConfigDict(serialize_by_alias=True, populate_by_name=True)
+
+    headers: list[Header]
+    subject: str | None
+    from_: str | None = Field(alias="from")
+    to: str | None
+    cc: str | None
+    date: str | None = Field(description="the Date field as written")
+    message_id: str | None
+    text: str | None = Field(description="the plain text to show, decoded")
+    html: str | None = Field(description="the HTML to show, decoded: sanitise it before rendering")
+    truncated: bool = Field(description="text or html was longer than the API returns: fetch /raw for all")
+    attachments: list[AttachmentInfo]
