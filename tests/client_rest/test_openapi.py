@@ -28,6 +28,7 @@ ROUTES = {
     ("delete", "/v1/messages/{message_id}"),
     ("get", "/v1/messages/{message_id}"),
     ("get", "/v1/messages/{message_id}/parts/{part}"),
+    ("get", "/v1/search"),
 }
 
 

@@ -32,7 +32,7 @@ from mesyx.http.problems import ProblemError, problem_middleware
 from mesyx.http.server import serve_app
 from mesyx.modes.client.index import IndexFeed
 from mesyx.modes.client.login import AuthenticationFailed, LoginService
-from mesyx.modes.client.rest import autoconfig, mailboxes, message_view, messages
+from mesyx.modes.client.rest import autoconfig, mailboxes, message_view, messages, search
 from mesyx.modes.client.rest.index import RestIndex
 from mesyx.modes.client.rest.models import AccountInfo, LoginRequest, LoginResponse
 from mesyx.modes.client.rest.routes import RestApi
@@ -171,6 +171,7 @@ class RestService:
         mailboxes.declare(api, self.index, self._session)
         messages.declare(api, self.index, self._session)
         message_view.declare(api, self.index, self._session)
+        search.declare(api, self.index, self._session)
         api.add_docs()
 
     def app(self) -> web.Application:

@@ -1,0 +1,142 @@
+"""``GET /v1/search``: a mailbox's messages whose header fields hold some text.
+
+Matching is IMAP SEARCH's (RFC 9051 section 6.4.4, as :mod:`mesyx.proto.mime` implements
+it for the IMAP server): a case-insensitive substring of the decoded field (RFC 2047
+words and charsets undone, white space runs as one space); an address field matches as
+its parsed list written back (``Display Name <mailbox@host>``), so a comment or odd
+spacing inside an address does not hide it. ``q`` matches any of Subject, From, To and
+Cc; ``from``, ``to`` and ``subject`` one field each; every parameter given must match.
+
+Only the header cache is read (no decryption), so a search costs one pass over the
+headers of the mailbox, newest first, in a worker thread, in chunks. It stops at
+``limit`` matches or after :data:`MAX_SCANNED` messages, whichever comes first, and then
+answers a ``next_cursor`` to continue from where it stopped (a page may so hold fewer
+than ``limit`` matches and still not be the last). Body text is not searched: it is not
+in the cache, and decrypting a mailbox per query is no cheap operation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mesyx.http.api import Call, NoBody
+from mesyx.modes.client.index import CachedMessage, IndexReader
+from mesyx.modes.client.rest import queries
+from mesyx.modes.client.rest.index import RestIndex
+from mesyx.modes.client.rest.messages import summary
+from mesyx.modes.client.rest.models import CURSOR_PATTERN, MAX_PAGE, MessagePage
+from mesyx.modes.client.rest.routes import Need, RestApi, context_of, parse_query
+from mesyx.modes.client.rest.tokens import Session
+from mesyx.proto.mime import ParsedMessage
+from mesyx.proto.mime.address_text import address_search_text
+from mesyx.proto.mime.text import fold
+
+__all__ = ["SearchQuery", "Terms", "declare", "matches", "MAX_SCANNED"]
+
+_TAGS = ("messages",)
+#: Messages one request looks at, at most; past them it answers a cursor to go on.
+MAX_SCANNED: Final = 20_000
+#: Messages read from the index per round (rows and their cached headers).
+_CHUNK: Final = 500
+_ADDRESS_FIELDS: Final = frozenset({"from", "to", "cc"})
+_ANY: Final = ("subject", "from", "to", "cc")
+
+
+class SearchQuery(BaseModel):
+    """``GET /v1/search``: where, what, and which page."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    mailbox: str = Field(min_length=1, max_length=128, description="the mailbox searched")
+    q: str | None = Field(default=None, min_length=1, max_length=256, description="text in subject, from, to or cc")
+    from_: str | None = Field(default=None, alias="from", min_length=1, max_length=256, description="text in From")
+    to: str | None = Field(default=None, min_length=1, max_length=256, description="text in To")
+    subject: str | None = Field(default=None, min_length=1, max_length=256, description="text in Subject")
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE, description="matches per page")
+    cursor: str | None = Field(default=None, pattern=CURSOR_PATTERN, description="next_cursor of the page before")
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What must match, folded once: (fields, needle) pairs, each one of the fields."""
+
+    wanted: tuple[tuple[tuple[str, ...], str], ...]
+
+    @classmethod
+    def of(cls, query: SearchQuery) -> Terms:
+        pairs = [(_ANY, query.q), (("from",), query.from_), (("to",), query.to), (("subject",), query.subject)]
+        return cls(tuple((fields, fold(text)) for fields, text in pairs if text is not None))
+
+
+def _field_text(message: ParsedMessage, name: str) -> str | None:
+    address = name in _ADDRESS_FIELDS
+    text = address_search_text(message.header.get_all(name)) if address else message.search_text(name)
+    return None if text is None else fold(text)
+
+
+def matches(header: bytes, terms: Terms) -> bool:
+    """Whether the header block ``header`` satisfies every term."""
+    message = ParsedMessage(header)
+    seen: dict[str, str | None] = {}
+
+    def has(name: str, needle: str) -> bool:
+        if name not in seen:
+            seen[name] = _field_text(message, name)
+        text = seen[name]
+        return text is not None and needle in text
+
+    return all(any(has(name, needle) for name in fields) for fields, needle in terms.wanted)
+
+
+def scan(reader: IndexReader, account_id: bytes, mailbox_id: str, terms: Terms, limit: int,
+         after: tuple[float, int] | None) -> tuple[list[tuple[queries.Row, CachedMessage]], queries.Row | None]:
+    """Up to ``limit`` matches, newest first, after ``after``; and the row to continue
+    after (None when the mailbox is done). Blocking: run it in a worker thread."""
+    found: list[tuple[queries.Row, CachedMessage]] = []
+    scanned = 0
+    while scanned < MAX_SCANNED:
+        rows = queries.page(reader.engine, account_id, mailbox_id, order="desc", limit=_CHUNK, after=after)
+        if not rows:
+            return found, None
+        cached = reader.cached(account_id, [r.envelope_id for r in rows])
+        for row in rows:
+            scanned += 1
+            entry = cached.get(row.envelope_id)
+            if entry is not None and matches(entry.header, terms):
+                found.append((row, entry))
+                if len(found) == limit:
+                    return found, row
+        after = (rows[-1].received_at, rows[-1].uid)
+        if len(rows) < _CHUNK:
+            return found, None
+    return found, rows[-1]
+
+
+def declare(api: RestApi, index: RestIndex, need: Need) -> None:
+    """``GET /v1/search``."""
+
+    @api.json("GET", "/v1/search", summary="Search a mailbox", body=NoBody, response=MessagePage, auth=True,
+              problems=(404,), tags=_TAGS)  # fmt: skip
+    async def search(call: Call[NoBody, Session | None]) -> MessagePage:
+        """Messages of ``mailbox`` whose Subject, From, To or Cc holds ``q`` (and ``from``,
+        ``to``, ``subject`` each theirs), newest first, matched as IMAP SEARCH does
+        (case-insensitive, decoded); with none of them, every message. Header fields
+        only. ``next_cursor`` continues; a page may hold fewer than ``limit`` matches when
+        the search stopped after 20,000 messages. ``total`` counts the mailbox."""
+        context = context_of(need(call))
+        query = parse_query(call.request, SearchQuery)
+        await index.current(context)
+        box = await index.read(index.reader.mailbox, context.account_id, query.mailbox)
+        after = queries.decode_cursor(query.cursor) if query.cursor is not None else None
+        found, last = await index.work(scan, index.reader, context.account_id, query.mailbox, Terms.of(query),
+                                       query.limit, after)  # fmt: skip
+        return MessagePage(
+            messages=[summary(row, entry) for row, entry in found],
+            total=box.messages,
+            next_cursor=queries.encode_cursor(last) if last is not None else None,
+        )
+
+    api.amend(query=SearchQuery)
