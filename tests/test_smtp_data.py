@@ -1,6 +1,6 @@
 """Mesyx's bulk DATA reader and fast address parser give exactly what aiosmtpd gives.
 
-Both replace aiosmtpd code on the hot path (mesyx/modes/accept/smtp.py); these tests are
+Both replace aiosmtpd code on the hot path (mesyx/proto/smtp_server.py); these tests are
 differential: the same generated, randomly split sessions go to a server with aiosmtpd's
 own ``smtp_DATA`` and to Mesyx's, and replies and stored bytes must match.
 """
@@ -18,7 +18,8 @@ from aiosmtpd.smtp import SMTP
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mesyx.modes.accept.smtp import DataReceiver, MesyxSMTP, fast_path_address
+from mesyx.modes.accept.smtp import MesyxSMTP
+from mesyx.proto.smtp_server import DataReceiver, fast_path_address
 
 
 class _StockData(MesyxSMTP):

@@ -1,4 +1,5 @@
-"""aiosmtpd's SMTP as a submission server: AUTH only under TLS or on loopback, enhanced codes.
+"""The hardened SMTP server (:mod:`mesyx.proto.smtp_server`, accept mode's too) as a
+submission server: AUTH only under TLS or on loopback, enhanced codes.
 
 DESIGN.md (Ports): "plain LOGIN / AUTH / REST without TLS are allowed only on loopback".
 aiosmtpd decides once, for the whole server, whether AUTH needs TLS; here it is decided
@@ -18,9 +19,8 @@ import asyncio
 import ipaddress
 from typing import Any, Final
 
-from aiosmtpd.smtp import SMTP
-
 from mesyx.modes.client.submission.handler import SubmissionHandler, is_secure, peer_ip
+from mesyx.proto.smtp_server import HardenedSMTP
 
 __all__ = ["SubmissionSMTP", "is_loopback"]
 
@@ -44,7 +44,7 @@ def is_loopback(host: str) -> bool:
     return address.is_loopback
 
 
-class SubmissionSMTP(SMTP):
+class SubmissionSMTP(HardenedSMTP):
     def __init__(self, handler: SubmissionHandler, **kwargs: Any) -> None:
         super().__init__(handler, auth_required=True, auth_require_tls=True, **kwargs)
         self.submission = handler
