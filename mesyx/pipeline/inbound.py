@@ -18,14 +18,18 @@ class InboundMessage:
     client_ip: str
     helo: str
     tls: bool
+    #: The client authenticated (SMTP AUTH: submission); the trace says so (RFC 3848).
+    authenticated: bool = False
 
 
 def trace_headers(message: InboundMessage, hostname: str, transaction_id: str) -> bytes:
     """Return-Path and Received, as the delivering MTA must add them (RFC 5321 section 4.4).
 
     The ``for`` clause is left out: one envelope per account must not name the others.
+    The protocol is ESMTP, with ``S`` under TLS and ``A`` after SMTP AUTH (RFC 3848
+    section 1: ESMTPA, ESMTPS, ESMTPSA).
     """
-    protocol = "ESMTPS" if message.tls else "ESMTP"
+    protocol = "ESMTP" + ("S" if message.tls else "") + ("A" if message.authenticated else "")
     helo = "".join(c for c in message.helo if c.isprintable() and c not in "()\r\n")[:100] or "unknown"
     date = email.utils.formatdate(message.received_at)
     return (

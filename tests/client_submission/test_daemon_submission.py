@@ -47,6 +47,7 @@ def test_local_mail_arrives_in_inbox_and_a_copy_in_sent(node: Node) -> None:
     inbox = [b for b in bodies(node, LOCAL, "INBOX") if marker.encode() in b]
     assert len(inbox) == 1
     assert inbox[0].startswith(b"Return-Path: <alice@mesyx.test>\r\nReceived: ")  # through the pipeline
+    assert b" with ESMTPSA " in inbox[0].split(b"\r\n\r\n", 1)[0]  # TLS and AUTH (RFC 3848)
     sent = [b for b in bodies(node, SENDER, "Sent") if marker.encode() in b]
     assert len(sent) == 1 and inbox[0].endswith(sent[0])
     assert b"\\Seen" in flags_of(node, SENDER, "Sent")[-1]

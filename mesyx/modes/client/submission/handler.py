@@ -208,6 +208,7 @@ class SubmissionHandler:
             client_ip=peer_ip(session),
             helo=session.host_name or "",
             tls=is_secure(server),
+            authenticated=True,
         )
         try:
             submitted = await self.submitter.submit(sender, message)
