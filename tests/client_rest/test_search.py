@@ -23,7 +23,8 @@ def box(writer: IndexWriter) -> tuple[str, list[bytes]]:
         make_message(subject="=?utf-8?q?R=C3=A9sum=C3=A9?= attached", mail_from="bob@ext.test",
                      to="Rita <rita@mesyx.test>", headers=[("Cc", "Carol <carol (work)@ext.test>")]),
         make_message(subject="lunch", mail_from="alice@ext.test", to="team@ext.test"),
-    ] + [make_message(subject=f"bulk {i}", mail_from="news@ext.test", to="rita@mesyx.test") for i in range(5)]  # fmt: skip
+    ]  # fmt: skip
+    messages += [make_message(subject=f"bulk {i}", mail_from="news@ext.test", to="rita@mesyx.test") for i in range(5)]
     return fill_mailbox(writer, f"Tests/{uuid.uuid4().hex[:8]}",
                         [(raw, BASE + i) for i, raw in enumerate(messages)])  # fmt: skip
 

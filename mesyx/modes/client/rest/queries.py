@@ -21,14 +21,15 @@ from typing import Any, Final, Literal
 from sqlalchemy import BindParameter, Engine, Select, and_, bindparam, or_, select
 
 from mesyx.modes.client.index import schema as x
+from mesyx.modes.client.index.db import chunked
 from mesyx.modes.client.index.keywords import decode_keywords
 from mesyx.store.engine import read_transaction
 
-__all__ = ["Order", "Place", "Row", "decode_cursor", "encode_cursor", "page", "places"]
+__all__ = ["Order", "Place", "Row", "decode_cursor", "encode_cursor", "envelopes_of", "page", "places"]
 
 Order = Literal["asc", "desc"]
 
-_m, _b = x.index_messages, x.index_mailboxes
+_m, _b, _u = x.index_messages, x.index_mailboxes, x.index_uids
 _CURSOR: Final = struct.Struct(">dq")
 #: The largest UID an index hands out (IMAP UIDs are 32-bit, RFC 9051 section 2.3.1.1).
 _MAX_UID: Final = (1 << 32) - 1
@@ -82,6 +83,13 @@ _PLACES = (
     .order_by(_b.c.path)
 )  # fmt: skip
 
+#: The envelope a UID names (or named: the UID map keeps the latest UID of each envelope
+#: in a mailbox, so an expunged message is still found), on the unique (mailbox, uid) index.
+_ENVELOPES_OF = select(_u.c.uid, _u.c.envelope_id).where(
+    _u.c.account_id == bindparam("account_id"), _u.c.mailbox_id == bindparam("mailbox_id"),
+    _u.c.uid.in_(bindparam("uids", expanding=True)),
+)
+
 
 def _row(r: Any) -> Row:
     mailbox_id, uid, eid, words, received, size, available = r
@@ -121,3 +129,14 @@ def places(engine: Engine, account_id: bytes, envelope_id: bytes) -> list[Row]:
     """Every present mailbox holding the message, by path (none: no such message here)."""
     with read_transaction(engine) as conn:
         return [_row(r) for r in conn.execute(_PLACES, {"account_id": account_id, "envelope_id": envelope_id})]
+
+
+def envelopes_of(engine: Engine, account_id: bytes, mailbox_id: str, uids: list[int]) -> dict[int, bytes]:
+    """The envelope id of each UID of a mailbox, expunged ones included (one query per
+    :data:`~mesyx.modes.client.index.db.PARAM_CHUNK` UIDs)."""
+    found: dict[int, bytes] = {}
+    with read_transaction(engine) as conn:
+        for chunk in chunked(sorted(set(uids))):
+            params = {"account_id": account_id, "mailbox_id": mailbox_id, "uids": list(chunk)}
+            found.update((int(uid), bytes(eid)) for uid, eid in conn.execute(_ENVELOPES_OF, params))
+    return found

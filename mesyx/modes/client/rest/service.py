@@ -32,7 +32,7 @@ from mesyx.http.problems import ProblemError, problem_middleware
 from mesyx.http.server import serve_app
 from mesyx.modes.client.index import IndexFeed
 from mesyx.modes.client.login import AuthenticationFailed, LoginService
-from mesyx.modes.client.rest import autoconfig, mailboxes, message_view, messages, search
+from mesyx.modes.client.rest import autoconfig, events, mailboxes, message_view, messages, search
 from mesyx.modes.client.rest.index import RestIndex
 from mesyx.modes.client.rest.models import AccountInfo, LoginRequest, LoginResponse
 from mesyx.modes.client.rest.routes import RestApi
@@ -98,6 +98,7 @@ class RestService:
         self.port = config.ports.rest if port is None else port
         self.tokens = tokens if tokens is not None else TokenStore()
         self.tokens.on_end = self._ended
+        self.streams = events.Streams()
         self.api = RestApi(
             title="Mesyx client REST API",
             version=__version__,
@@ -112,6 +113,10 @@ class RestService:
         if session is None:
             raise _unauthorized("the token is unknown, expired or revoked: log in again", "invalid_token")
         return session
+
+    def _alive(self, request: web.Request) -> bool:
+        """Whether the request's bearer token still works (an event stream ends with it)."""
+        return self.tokens.find(bearer_token(request)) is not None
 
     def _ended(self, session: Session) -> None:
         if session.index is not None:
@@ -172,6 +177,7 @@ class RestService:
         messages.declare(api, self.index, self._session)
         message_view.declare(api, self.index, self._session)
         search.declare(api, self.index, self._session)
+        events.declare(api, self.index, self.streams, self._alive)
         api.add_docs()
 
     def app(self) -> web.Application:
@@ -179,6 +185,7 @@ class RestService:
         app = web.Application(middlewares=[problem_middleware], client_max_size=MAX_REQUEST)
         app.add_routes(self.api.routes)
         app.on_response_prepare.append(_no_store)
+        app.on_shutdown.append(self.streams.close)
         return app
 
     async def start(self, stack: AsyncExitStack) -> None:
