@@ -1,18 +1,24 @@
-"""The REST listener of a real daemon (``mesyx run``), driven with curl: autoconfig names the
-daemon's configured ports, login / account / logout work, the document is served."""
+"""The REST listener of a real daemon (``mesyx run``), driven with curl and aiohttp: autoconfig
+names the daemon's configured ports, login / account / logout work, the document is served,
+and mail delivered over SMTP and flags set over IMAP arrive on the event stream."""
 
 from __future__ import annotations
 
+import asyncio
+import imaplib
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from openapi_spec_validator import validate
 
 from tests.client_rest.conftest import curl, login
 from tests.client_rest.test_autoconfig import _check
-from tests.helpers.daemon import DEFAULT_PASSPHRASE, Node, NodeFactory, is_listening, wait_for
+from tests.client_rest.test_events import next_event
+from tests.helpers.daemon import DEFAULT_PASSPHRASE, Node, NodeFactory, is_listening, make_message, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -58,3 +64,41 @@ def test_login_account_logout(node: Node) -> None:
 def test_document_and_docs(node: Node) -> None:
     validate(curl(f"{_url(node)}/openapi.json").json())
     assert curl(f"{_url(node)}/docs").status == 200
+
+
+def test_delivery_and_an_imap_flag_change_arrive_on_the_event_stream(node: Node) -> None:
+    """A message delivered over SMTP and a flag set over IMAP (imaplib) reach a REST client
+    as server-sent events, each with the message's id."""
+    url = _url(node)
+    token = login(url, ADDRESS, DEFAULT_PASSPHRASE).json()["token"]
+    subject = f"pushed {uuid.uuid4().hex[:8]}"
+
+    def flag_over_imap(uid: int) -> None:
+        client = imaplib.IMAP4("127.0.0.1", node.config().ports.imap, timeout=30)
+        try:
+            client.login(ADDRESS, DEFAULT_PASSPHRASE)
+            assert client.select("INBOX")[0] == "OK"
+            assert client.uid("STORE", str(uid), "+FLAGS", "(\\Flagged)")[0] == "OK"
+        finally:
+            client.logout()
+
+    async def main() -> None:
+        headers = {"Authorization": f"Bearer {token}"}
+        async with aiohttp.ClientSession(headers=headers) as session:
+            async with session.get(f"{url}/v1/events") as stream:
+                first = await next_event(stream)
+                inbox = next(m["id"] for m in first.data["mailboxes"] if m["role"] == "inbox")
+                sent = await asyncio.to_thread(node.send, "bob@ext.test", ADDRESS, make_message(subject=subject))
+                assert sent.ok
+                event = await next_event(stream, timeout=30)
+                assert event.event == "changes" and event.data["mailbox_id"] == inbox and event.id
+                (added,) = event.data["added"]
+                async with session.get(f"{url}/v1/messages/{added['id']}") as reply:
+                    assert (await reply.json())["subject"] == subject
+
+                await asyncio.to_thread(flag_over_imap, added["uid"])
+                event = await next_event(stream, timeout=30)
+                assert event.event == "changes" and event.data["changed"] == [
+                    {"id": added["id"], "uid": added["uid"], "keywords": ["$flagged"]}]
+
+    asyncio.run(main())
