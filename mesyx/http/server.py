@@ -12,7 +12,6 @@ transport: ``request.transport.get_extra_info("ssl_object").getpeercert(binary_f
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import ssl
 import sys
@@ -23,6 +22,7 @@ from aiohttp import web
 
 from mesyx.errors import PermissionDenied
 from mesyx.log import get_logger
+from mesyx.netaddr import is_loopback
 
 __all__ = ["is_loopback", "serve_app", "tls_for"]
 
@@ -51,14 +51,6 @@ class _ProtocolLog(logging.Logger):
 async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
     """``Server: mesyx``: the default names the Python and aiohttp versions to anyone asking."""
     response.headers["Server"] = "mesyx"
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (an IP address, as ``node.listen`` is) is a loopback address."""
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def tls_for(host: str, tls: ssl.SSLContext | None) -> ssl.SSLContext | None:

@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import ssl
 import zlib
 from collections.abc import Iterator
 
 from mesyx.log import get_logger, new_error_id
 from mesyx.modes.client.imap.session import Session, SessionConfig
+from mesyx.netaddr import is_loopback
 from mesyx.proto.imap import CommandReader
 from mesyx.proto.imap import responses as r
 
@@ -45,13 +45,6 @@ IDLE_TIMEOUT = 30 * 60.0
 MAX_DISCARD = 16 * 1024 * 1024
 _READ_SIZE = 256 * 1024
 _WRITE_BATCH = 64 * 1024
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
 
 
 class StreamTransport:
@@ -79,7 +72,7 @@ class StreamTransport:
 
     @property
     def loopback(self) -> bool:
-        return _is_loopback(self._peer_ip)
+        return is_loopback(self._peer_ip)
 
     @property
     def compressing(self) -> bool:

@@ -16,10 +16,10 @@ so a login made before it (on loopback) is let go (:meth:`SubmissionHandler.clos
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 from typing import Any, Final
 
 from mesyx.modes.client.submission.handler import SubmissionHandler, is_secure, peer_ip
+from mesyx.netaddr import is_loopback
 from mesyx.proto.smtp_server import HardenedSMTP
 
 __all__ = ["SubmissionSMTP", "is_loopback"]
@@ -31,17 +31,6 @@ _ENHANCED: Final[dict[str, str]] = {
         "552 5.3.4 Message size exceeds fixed maximum message size",
     "552 Error: Too much mail data": "552 5.3.4 Message too big for this server",
 }
-
-
-def is_loopback(host: str) -> bool:
-    """127.0.0.0/8, ::1, and IPv4-mapped loopback (a dual-stack listener's view of 127.0.0.1)."""
-    try:
-        address = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped.is_loopback
-    return address.is_loopback
 
 
 class SubmissionSMTP(HardenedSMTP):
