@@ -156,3 +156,16 @@ def test_api_replies_are_not_cached_and_name_no_versions(rest: Running) -> None:
     assert reply.headers["cache-control"] == "no-store"
     assert reply.headers["server"] == "mesyx"
     assert "cache-control" not in curl(f"{rest.url}/openapi.json").headers
+
+
+def test_status_names_the_node_and_the_account(rest: Running, accounts: Accounts) -> None:
+    token = login(rest.url).json()["token"]
+    reply = curl(f"{rest.url}/v1/status", token=token)
+    assert reply.status == 200, reply.body
+    status = reply.json()
+    node, account = status["node"], status["account"]
+    assert node["node_id"] == accounts.store.node.node_id and node["ports"]["rest"] == int(rest.url.rsplit(":", 1)[1])
+    assert node["modes"] == ["client"] and node["hostname"] == "mail.mesyx.test"
+    assert account["address"] == "rita@mesyx.test" and account["mailboxes"] >= 6 and account["sessions"] >= 1
+    assert account["keysets"] >= 2 and account["messages"] >= 0 and account["index_version"] >= 1
+    assert curl(f"{rest.url}/v1/status").status == 401

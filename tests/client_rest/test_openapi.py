@@ -30,6 +30,7 @@ ROUTES = {
     ("get", "/v1/messages/{message_id}/parts/{part}"),
     ("get", "/v1/search"),
     ("get", "/v1/events"),
+    ("get", "/v1/status"),
 }
 
 

@@ -32,7 +32,7 @@ from mesyx.http.problems import ProblemError, problem_middleware
 from mesyx.http.server import serve_app
 from mesyx.modes.client.index import IndexFeed
 from mesyx.modes.client.login import AuthenticationFailed, LoginService
-from mesyx.modes.client.rest import autoconfig, events, mailboxes, message_view, messages, search
+from mesyx.modes.client.rest import autoconfig, events, mailboxes, message_view, messages, search, status
 from mesyx.modes.client.rest.index import RestIndex
 from mesyx.modes.client.rest.models import AccountInfo, LoginRequest, LoginResponse
 from mesyx.modes.client.rest.routes import RestApi
@@ -178,6 +178,7 @@ class RestService:
         message_view.declare(api, self.index, self._session)
         search.declare(api, self.index, self._session)
         events.declare(api, self.index, self.streams, self._alive)
+        status.declare(api, self.index, self._session, self.config, self.tokens.count)
         api.add_docs()
 
     def app(self) -> web.Application:

@@ -91,6 +91,11 @@ class TokenStore:
         self._sweep(self._clock())
         return self._sessions.get(_digest(token))
 
+    def count(self, account_id: bytes) -> int:
+        """Live sessions of one account."""
+        self._sweep(self._clock())
+        return sum(1 for s in self._sessions.values() if s.account.record.account_id == account_id)
+
     def revoke(self, token: str) -> bool:
         """Forget ``token``; whether it was live."""
         return self._end(_digest(token))
