@@ -160,11 +160,14 @@ class IndexReader:
             rows = conn.execute(
                 _MESSAGES_FROM, {"account_id": account_id, "mailbox_id": mailbox_id, "from_uid": from_uid}
             ).all()
-        return [
-            MessageInfo(uid, bytes(eid), modseq, tuple(words.split()) if words else (), received, size,
-                        bool(available))
-            for uid, eid, modseq, words, received, size, available in rows
-        ]
+        keywords: dict[str | None, tuple[str, ...]] = {None: (), "": ()}  # a mailbox has few distinct sets
+        infos = []
+        for uid, eid, modseq, words, received, size, available in rows:
+            found = keywords.get(words)
+            if found is None:
+                found = keywords[words] = tuple(words.split())
+            infos.append(MessageInfo(uid, bytes(eid), modseq, found, received, size, bool(available)))
+        return infos
 
     def count_above(self, account_id: bytes, mailbox_id: str, uid: int) -> int:
         """How many messages of a mailbox have a UID above ``uid`` (STATUS RECENT: those
