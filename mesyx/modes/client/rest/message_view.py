@@ -99,5 +99,6 @@ def declare(api: RestApi, index: RestIndex, need: Need) -> None:
             "Content-Security-Policy": "sandbox",
         })  # fmt: skip
 
+    # The part's own media type, whatever the message says: any (a media range, RFC 9110 section 12.5.1).
     api.raw_auth("GET", "/v1/messages/{message_id}/parts/{part}", get_part, summary="Download a part",
-                 media_type=_OCTETS, problems=(403, 404), tags=_TAGS)  # fmt: skip
+                 media_type="*/*", problems=(403, 404), tags=_TAGS)  # fmt: skip
