@@ -123,8 +123,9 @@ def declare(api: RestApi, index: RestIndex, need: Need) -> None:
         await index.current(context)
         box = await index.read(index.reader.mailbox, context.account_id, mailbox_id)
         after = queries.decode_cursor(query.cursor) if query.cursor is not None else None
-        rows = await index.read(queries.page, index.store.engine, context.account_id, mailbox_id, order=query.order,
-                                limit=query.limit + 1, after=after, offset=query.offset)  # fmt: skip
+        rows = await index.read_over(box.messages, queries.page, index.store.engine, context.account_id, mailbox_id,
+                                     order=query.order, limit=query.limit + 1, after=after,
+                                     offset=query.offset)  # fmt: skip
         more, rows = len(rows) > query.limit, rows[: query.limit]
         cached = await index.read(index.reader.cached, context.account_id, [r.envelope_id for r in rows])
         return MessagePage(
