@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ssl
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime
 from typing import Any, Final
 
 from aiohttp import web
@@ -34,6 +33,7 @@ from mesyx.modes.client.index import IndexFeed
 from mesyx.modes.client.login import AuthenticationFailed, LoginService
 from mesyx.modes.client.rest import autoconfig, events, mailboxes, message_view, messages, search, status
 from mesyx.modes.client.rest.index import RestIndex
+from mesyx.modes.client.rest.messages import when
 from mesyx.modes.client.rest.models import AccountInfo, LoginRequest, LoginResponse
 from mesyx.modes.client.rest.routes import RestApi
 from mesyx.modes.client.rest.tokens import Session, TokenStore
@@ -61,10 +61,6 @@ def bearer_token(request: web.Request) -> str:
     if scheme.lower() != "bearer" or not token:
         raise _unauthorized("log in (POST /v1/login) and send Authorization: Bearer <token>")
     return token
-
-
-def _when(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, UTC)
 
 
 async def _no_store(request: web.Request, response: web.StreamResponse) -> None:
@@ -152,7 +148,7 @@ class RestService:
             except AuthenticationFailed:
                 raise _unauthorized("authentication failed") from None
             token, session = self.tokens.issue(account, await self.index.open(account))
-            return LoginResponse(token=token, expires_at=_when(session.expires_at))
+            return LoginResponse(token=token, expires_at=when(session.expires_at))
 
         @api.json("POST", "/v1/logout", summary="Log out: revoke the bearer token", body=NoBody, response=None,
                   auth=True, tags=("session",))  # fmt: skip
@@ -170,7 +166,7 @@ class RestService:
                 account_id=b32(record.account_id),
                 address=record.primary_address,
                 addresses=list(record.addresses),
-                expires_at=_when(session.expires_at),
+                expires_at=when(session.expires_at),
             )
 
         mailboxes.declare(api, self.index, self._session)
