@@ -16,7 +16,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -239,3 +240,44 @@ def init_home(work: Path) -> tuple[Path, int]:
             "connections_per_client_ip_per_minute = 0\n"
         )
     return home, base
+
+
+# --------------------------------------------------------------------------- a node to measure
+
+
+@dataclass
+class Cpu:
+    """CPU seconds of a process (all threads) since :meth:`start`."""
+
+    pid: int
+    base: float = 0.0
+
+    def start(self) -> Cpu:
+        self.base = sum(proc_cpu(self.pid))
+        return self
+
+    @property
+    def used(self) -> float:
+        return sum(proc_cpu(self.pid)) - self.base
+
+
+@contextmanager
+def daemon(home: Path, work: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with open(work / "daemon.log", "ab") as log:
+        proc = subprocess.Popen([*mesyx_command(), "--home", str(home), "run"], stdout=log, stderr=log)
+    try:
+        yield proc
+    finally:
+        stop(proc)
+
+
+def fill(smtp_port: int, count: int, size: int) -> None:
+    if count <= 0:
+        return
+    started = time.perf_counter()
+    result = load(smtp_port, count, size, 8)
+    if result.failures or result.accepted != count:
+        raise SystemExit(f"filling the mailbox failed: {result.accepted} of {count}, {result.failures[:1]}")
+    print(f"  filled            {count:,} messages of {size:,} bytes in {time.perf_counter() - started:.1f} s")
+
+

@@ -46,19 +46,18 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from benchlib import (
     ACCOUNT,
     PASSPHRASE,
+    Cpu,
+    daemon,
+    fill,
     fsync_latency,
     init_home,
-    load,
     make_message,
     mesyx_command,
-    proc_cpu,
-    stop,
     wait_port,
 )
 
@@ -67,46 +66,10 @@ TOOLS = Path(__file__).resolve().parents[2] / "shared" / "tools" / "imaptest"
 LOAD_ACCOUNT = "load@mesyx.test"
 
 
-@dataclass
-class Cpu:
-    """CPU seconds of a process (all threads) since :meth:`start`."""
-
-    pid: int
-    base: float = 0.0
-
-    def start(self) -> Cpu:
-        self.base = sum(proc_cpu(self.pid))
-        return self
-
-    @property
-    def used(self) -> float:
-        return sum(proc_cpu(self.pid)) - self.base
-
-
-@contextmanager
-def daemon(home: Path, work: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with open(work / "daemon.log", "ab") as log:
-        proc = subprocess.Popen([*mesyx_command(), "--home", str(home), "run"], stdout=log, stderr=log)
-    try:
-        yield proc
-    finally:
-        stop(proc)
-
-
 def login(port: int, user: str = ACCOUNT, password: str = PASSPHRASE) -> imaplib.IMAP4:
     client = imaplib.IMAP4("127.0.0.1", port, timeout=600)
     client.login(user, password)
     return client
-
-
-def fill(smtp_port: int, count: int, size: int) -> None:
-    if count <= 0:
-        return
-    started = time.perf_counter()
-    result = load(smtp_port, count, size, 8)
-    if result.failures or result.accepted != count:
-        raise SystemExit(f"filling the mailbox failed: {result.accepted} of {count}, {result.failures[:1]}")
-    print(f"  filled            {count:,} messages of {size:,} bytes in {time.perf_counter() - started:.1f} s")
 
 
 def full_fetch(client: imaplib.IMAP4, expected: int) -> tuple[float, int, int]:
