@@ -15,7 +15,7 @@ import pytest
 
 from mesyx.crypto.encoding import b32
 from mesyx.modes.client.index import IndexWriter
-from mesyx.modes.client.rest.events import decode_position, encode_position
+from mesyx.modes.client.rest.events import MAX_STREAMS, decode_position, encode_position
 from tests.client_rest.conftest import Running, fill_mailbox, login
 from tests.helpers.daemon import make_message
 
@@ -119,5 +119,25 @@ def test_stream_needs_a_token_and_ends_with_it(rest: Running) -> None:
                 # the next keep-alive sees the token gone and ends the stream
                 async with asyncio.timeout(40):
                     assert await stream.content.read() is not None
+
+    asyncio.run(main())
+
+
+def test_an_account_holds_a_bounded_number_of_streams(rest: Running) -> None:
+    token = login(rest.url).json()["token"]
+
+    async def main() -> None:
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
+            open_streams = []
+            try:
+                for _ in range(MAX_STREAMS):
+                    stream = await session.get(f"{rest.url}/v1/events")
+                    open_streams.append(stream)
+                    assert (await next_event(stream)).event == "mailboxes"
+                async with session.get(f"{rest.url}/v1/events") as refused:
+                    assert refused.status == 429 and refused.headers["Retry-After"]
+            finally:
+                for stream in open_streams:
+                    stream.close()
 
     asyncio.run(main())

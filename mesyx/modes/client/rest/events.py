@@ -23,7 +23,8 @@ split into events of at most :data:`MAX_ITEMS` messages, and only the last one o
 position carries its id, so a client cut off half-way resumes before the rest.
 
 The stream ends when the token ends (checked at each keep-alive), and when the service
-stops (it is cancelled then, so shutdown does not wait for it).
+stops (it is cancelled then, so shutdown does not wait for it). One account holds at most
+:data:`MAX_STREAMS` streams open (a phone, a desktop, a few tabs); past that, 429.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from mesyx.crypto.encoding import b32
+from mesyx.errors import MesyxError
+from mesyx.http.problems import ProblemError
+from mesyx.log import get_logger
 from mesyx.modes.client.index import MailboxDelta, MailboxInfo
 from mesyx.modes.client.rest import queries
 from mesyx.modes.client.rest.index import IndexContext, RestIndex
@@ -47,10 +51,14 @@ from mesyx.modes.client.rest.routes import RestApi, context_of, parse_query
 
 __all__ = ["EventsQuery", "Streams", "declare", "decode_position", "encode_position", "KEEPALIVE", "MAX_ITEMS"]
 
+_log = get_logger("http")
+
 #: Seconds between keep-alive comments on an idle stream.
 KEEPALIVE: Final = 15.0
 #: Messages one event lists at most.
 MAX_ITEMS: Final = 200
+#: Streams one account may hold open.
+MAX_STREAMS: Final = 16
 #: The longest position accepted (a header of aiohttp's 8 KiB bound, with room to spare).
 MAX_POSITION: Final = 6000
 _DIGEST: Final = 5
@@ -125,10 +133,27 @@ def sse(event: str, data: Any, event_id: str | None = None) -> bytes:
 
 
 class Streams:
-    """The open event streams, cancelled when the service stops."""
+    """The open event streams, cancelled when the service stops, and counted per account."""
 
     def __init__(self) -> None:
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.per_account: dict[bytes, int] = {}
+
+    def enter(self, account_id: bytes, task: asyncio.Task[Any]) -> None:
+        """Count a new stream of ``account_id`` (429 past :data:`MAX_STREAMS`)."""
+        if self.per_account.get(account_id, 0) >= MAX_STREAMS:
+            raise ProblemError(429, f"an account holds at most {MAX_STREAMS} event streams open",
+                               headers={"Retry-After": str(int(KEEPALIVE))})  # fmt: skip
+        self.per_account[account_id] = self.per_account.get(account_id, 0) + 1
+        self.tasks.add(task)
+
+    def leave(self, account_id: bytes, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        left = self.per_account.get(account_id, 1) - 1
+        if left > 0:
+            self.per_account[account_id] = left
+        else:
+            self.per_account.pop(account_id, None)
 
     async def close(self, _app: web.Application) -> None:
         """aiohttp's ``on_shutdown``: end every stream before the runner waits for requests."""
@@ -218,6 +243,34 @@ class _Stream:
         return out
 
 
+async def _pump(stream: _Stream, since: dict[bytes, tuple[int, int]] | None, queue: asyncio.Queue[Any],
+                alive: Callable[[], bool]) -> None:
+    """Tell the stream's client what changes until the token ends or the client goes.
+
+    Once the reply has started, a failure can no longer be a problem details reply: a
+    database that is busy or down (:class:`~mesyx.errors.MesyxError`) ends the stream,
+    logged, and the client reconnects with its last id, which loses nothing.
+    """
+    try:
+        await stream.start(since)
+        while True:
+            try:
+                async with asyncio.timeout(KEEPALIVE):
+                    await queue.get()
+            except TimeoutError:
+                if not alive():
+                    return
+                await stream.response.write(b": keepalive\n\n")
+                continue
+            while not queue.empty():
+                queue.get_nowait()
+            await stream.report()
+    except ConnectionResetError:
+        return  # the client went away
+    except MesyxError as exc:
+        _log.warning("rest.events_ended", error=exc.kind, reason=exc.message)
+
+
 def declare(api: RestApi, index: RestIndex, streams: Streams, alive: Callable[[web.Request], bool]) -> None:
     """``GET /v1/events``; ``alive`` says whether the request's token still works."""
 
@@ -230,34 +283,21 @@ def declare(api: RestApi, index: RestIndex, streams: Streams, alive: Callable[[w
         query = parse_query(request, EventsQuery)
         since_text = request.headers.get("Last-Event-ID", query.last_event_id or "")
         since = decode_position(since_text) if since_text else None
-        queue = index.feed.subscribe(context.account_id)
         task = asyncio.current_task()
         assert task is not None
-        streams.tasks.add(task)
+        streams.enter(context.account_id, task)
         try:
-            response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
-                                                   "X-Accel-Buffering": "no"})  # fmt: skip
-            await response.prepare(request)
-            stream = _Stream(index, context, response)
-            await stream.start(since)
-            while True:
-                try:
-                    async with asyncio.timeout(KEEPALIVE):
-                        await queue.get()
-                except TimeoutError:
-                    if not alive(request):
-                        break
-                    await response.write(b": keepalive\n\n")
-                    continue
-                while not queue.empty():
-                    queue.get_nowait()
-                await stream.report()
-        except ConnectionResetError:
-            pass  # the client went away: the stream just ends
+            queue = index.feed.subscribe(context.account_id)
+            try:
+                response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                                       "X-Accel-Buffering": "no"})  # fmt: skip
+                await response.prepare(request)
+                await _pump(_Stream(index, context, response), since, queue, lambda: alive(request))
+            finally:
+                index.feed.unsubscribe(context.account_id, queue)
         finally:
-            streams.tasks.discard(task)
-            index.feed.unsubscribe(context.account_id, queue)
+            streams.leave(context.account_id, task)
         return response
 
     api.raw_auth("GET", "/v1/events", events, summary="Changes as server-sent events", media_type="text/event-stream",
-                 query=EventsQuery, tags=("events",))  # fmt: skip
+                 query=EventsQuery, problems=(429,), tags=("events",))  # fmt: skip
