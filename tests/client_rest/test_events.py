@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -14,9 +16,10 @@ import aiohttp
 import pytest
 
 from mesyx.crypto.encoding import b32
+from mesyx.http.server import SHUTDOWN_GRACE
 from mesyx.modes.client.index import IndexWriter
 from mesyx.modes.client.rest.events import MAX_STREAMS, decode_position, encode_position
-from tests.client_rest.conftest import Running, fill_mailbox, login
+from tests.client_rest.conftest import Accounts, Running, fill_mailbox, login, running_service
 from tests.helpers.daemon import make_message
 
 
@@ -141,3 +144,24 @@ def test_an_account_holds_a_bounded_number_of_streams(rest: Running) -> None:
                     stream.close()
 
     asyncio.run(main())
+
+
+def test_open_streams_do_not_hold_up_shutdown(accounts: Accounts) -> None:
+    """Stopping the service cancels its streams rather than waiting out the grace period."""
+    with running_service(accounts.store) as service:
+        token = login(service.url).json()["token"]
+
+        async def open_stream() -> None:
+            async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
+                async with session.get(f"{service.url}/v1/events") as stream:
+                    await next_event(stream)
+                    await stream.content.read()  # until the node ends it, cleanly
+                    done.set()
+
+        done = threading.Event()
+        thread = threading.Thread(target=lambda: asyncio.run(open_stream()), daemon=True)
+        thread.start()
+        time.sleep(1.0)
+        started = time.monotonic()
+    assert time.monotonic() - started < SHUTDOWN_GRACE
+    assert done.wait(10)

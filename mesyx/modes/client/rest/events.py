@@ -23,7 +23,7 @@ split into events of at most :data:`MAX_ITEMS` messages, and only the last one o
 position carries its id, so a client cut off half-way resumes before the rest.
 
 The stream ends when the token ends (checked at each keep-alive), and when the service
-stops (it is cancelled then, so shutdown does not wait for it). One account holds at most
+stops (woken then, so shutdown does not wait for it). One account holds at most
 :data:`MAX_STREAMS` streams open (a phone, a desktop, a few tabs); past that, 429.
 """
 
@@ -44,7 +44,7 @@ from mesyx.crypto.encoding import b32
 from mesyx.errors import MesyxError
 from mesyx.http.problems import ProblemError
 from mesyx.log import get_logger
-from mesyx.modes.client.index import MailboxDelta, MailboxInfo
+from mesyx.modes.client.index import IndexChanges, MailboxDelta, MailboxInfo
 from mesyx.modes.client.rest import queries
 from mesyx.modes.client.rest.index import IndexContext, RestIndex
 from mesyx.modes.client.rest.routes import RestApi, context_of, parse_query
@@ -133,22 +133,23 @@ def sse(event: str, data: Any, event_id: str | None = None) -> bytes:
 
 
 class Streams:
-    """The open event streams, cancelled when the service stops, and counted per account."""
+    """The open event streams, counted per account, and ended when the service stops."""
 
     def __init__(self) -> None:
-        self.tasks: set[asyncio.Task[Any]] = set()
+        self.queues: set[asyncio.Queue[IndexChanges]] = set()
         self.per_account: dict[bytes, int] = {}
+        self.closing = False
 
-    def enter(self, account_id: bytes, task: asyncio.Task[Any]) -> None:
+    def enter(self, account_id: bytes, queue: asyncio.Queue[IndexChanges]) -> None:
         """Count a new stream of ``account_id`` (429 past :data:`MAX_STREAMS`)."""
         if self.per_account.get(account_id, 0) >= MAX_STREAMS:
             raise ProblemError(429, f"an account holds at most {MAX_STREAMS} event streams open",
                                headers={"Retry-After": str(int(KEEPALIVE))})  # fmt: skip
         self.per_account[account_id] = self.per_account.get(account_id, 0) + 1
-        self.tasks.add(task)
+        self.queues.add(queue)
 
-    def leave(self, account_id: bytes, task: asyncio.Task[Any]) -> None:
-        self.tasks.discard(task)
+    def leave(self, account_id: bytes, queue: asyncio.Queue[IndexChanges]) -> None:
+        self.queues.discard(queue)
         left = self.per_account.get(account_id, 1) - 1
         if left > 0:
             self.per_account[account_id] = left
@@ -156,9 +157,12 @@ class Streams:
             self.per_account.pop(account_id, None)
 
     async def close(self, _app: web.Application) -> None:
-        """aiohttp's ``on_shutdown``: end every stream before the runner waits for requests."""
-        for task in list(self.tasks):
-            task.cancel()
+        """aiohttp's ``on_shutdown`` (before the runner waits for requests in flight): wake
+        every stream to end it, so its client sees the stream end cleanly (and reconnects
+        with its last id), and shutdown does not wait out its grace period."""
+        self.closing = True
+        for queue in self.queues:
+            queue.put_nowait(IndexChanges(b""))
 
 
 class _Stream:
@@ -243,9 +247,10 @@ class _Stream:
         return out
 
 
-async def _pump(stream: _Stream, since: dict[bytes, tuple[int, int]] | None, queue: asyncio.Queue[Any],
-                alive: Callable[[], bool]) -> None:
-    """Tell the stream's client what changes until the token ends or the client goes.
+async def _pump(stream: _Stream, since: dict[bytes, tuple[int, int]] | None, queue: asyncio.Queue[IndexChanges],
+                alive: Callable[[], bool], closing: Callable[[], bool]) -> None:
+    """Tell the stream's client what changes until the token ends, the client goes or the
+    service stops.
 
     Once the reply has started, a failure can no longer be a problem details reply: a
     database that is busy or down (:class:`~mesyx.errors.MesyxError`) ends the stream,
@@ -264,6 +269,8 @@ async def _pump(stream: _Stream, since: dict[bytes, tuple[int, int]] | None, que
                 continue
             while not queue.empty():
                 queue.get_nowait()
+            if closing():
+                return
             await stream.report()
     except ConnectionResetError:
         return  # the client went away
@@ -283,20 +290,19 @@ def declare(api: RestApi, index: RestIndex, streams: Streams, alive: Callable[[w
         query = parse_query(request, EventsQuery)
         since_text = request.headers.get("Last-Event-ID", query.last_event_id or "")
         since = decode_position(since_text) if since_text else None
-        task = asyncio.current_task()
-        assert task is not None
-        streams.enter(context.account_id, task)
+        queue = index.feed.subscribe(context.account_id)
         try:
-            queue = index.feed.subscribe(context.account_id)
+            streams.enter(context.account_id, queue)
             try:
                 response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                                        "X-Accel-Buffering": "no"})  # fmt: skip
                 await response.prepare(request)
-                await _pump(_Stream(index, context, response), since, queue, lambda: alive(request))
+                stream = _Stream(index, context, response)
+                await _pump(stream, since, queue, lambda: alive(request), lambda: streams.closing)
             finally:
-                index.feed.unsubscribe(context.account_id, queue)
+                streams.leave(context.account_id, queue)
         finally:
-            streams.leave(context.account_id, task)
+            index.feed.unsubscribe(context.account_id, queue)
         return response
 
     api.raw_auth("GET", "/v1/events", events, summary="Changes as server-sent events", media_type="text/event-stream",
