@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import imaplib
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,3 +103,28 @@ def test_delivery_and_an_imap_flag_change_arrive_on_the_event_stream(node: Node)
                     {"id": added["id"], "uid": added["uid"], "keywords": ["$flagged"]}]
 
     asyncio.run(main())
+
+
+def test_rest_writes_show_in_imap(node: Node) -> None:
+    """A mailbox made and a keyword set over REST are what IMAP LIST and FETCH show at once."""
+    url = _url(node)
+    token = login(url, ADDRESS, DEFAULT_PASSPHRASE).json()["token"]
+    subject = f"shared-{uuid.uuid4().hex[:8]}"
+    assert node.send("bob@ext.test", ADDRESS, make_message(subject=subject)).ok
+    name = f"Rest{uuid.uuid4().hex[:6]}"
+    assert curl(f"{url}/v1/mailboxes", method="POST", data=json.dumps({"path": name}), token=token).status == 201
+    inbox = next(b for b in curl(f"{url}/v1/mailboxes", token=token).json()["mailboxes"] if b["role"] == "inbox")
+    listing = curl(f"{url}/v1/search?mailbox={inbox['id']}&subject={subject}", token=token).json()["messages"]
+    (message,) = listing
+    reply = curl(f"{url}/v1/messages/{message['id']}/keywords", method="PATCH", data='{"set": ["$seen", "$flagged"]}',
+                 token=token)  # fmt: skip
+    assert reply.status == 200
+    client = imaplib.IMAP4("127.0.0.1", node.config().ports.imap, timeout=30)
+    try:
+        client.login(ADDRESS, DEFAULT_PASSPHRASE)
+        assert any(name.encode() in line for line in client.list()[1] if isinstance(line, bytes))
+        assert client.select("INBOX")[0] == "OK"
+        typ, data = client.uid("FETCH", str(message["uid"]), "(FLAGS)")
+        assert typ == "OK" and b"\\Seen" in data[0] and b"\\Flagged" in data[0]  # type: ignore[operator]
+    finally:
+        client.logout()
