@@ -81,8 +81,9 @@ def declare(api: RestApi, index: RestIndex, need: Need) -> None:
         prefers), attachments by part number, and the message's mailboxes and keywords.
         The HTML is the sender's: sanitise it before rendering it anywhere."""
         context = context_of(need(call))
-        state = message_state(await locate(index, context, call.request))
-        message = await opened(index, context, call.request)
+        places = await locate(index, context, call.request)
+        state = message_state(places)
+        message = await opened(index, context, places[0])
         fields = await index.work(_detail_fields, await index.work(view, message.raw))
         return MessageDetail.model_validate({**state.model_dump(), **fields})
 
@@ -90,7 +91,7 @@ def declare(api: RestApi, index: RestIndex, need: Need) -> None:
         """One part's content, transfer encoding undone, as a download."""
         context = context_of(api.authenticate(request))
         part = path_param(request, "part")
-        message = await opened(index, context, request)
+        message = await opened(index, context, (await locate(index, context, request))[0])
         content_type, data, filename = await index.work(_download, message.raw, part)
         return web.Response(body=data, headers={
             "Content-Type": content_type if _MEDIA_TYPE.match(content_type) else _OCTETS,

@@ -101,9 +101,8 @@ def _open_one(context: IndexContext, store: Store, envelope_id: bytes) -> Opened
     return result
 
 
-async def opened(index: RestIndex, context: IndexContext, request: web.Request) -> Opened:
-    """The decrypted message of the path's ``message_id`` (decrypted in a worker thread)."""
-    place = (await locate(index, context, request))[0]
+async def opened(index: RestIndex, context: IndexContext, place: queries.Row) -> Opened:
+    """The decrypted message of ``place`` (one of :func:`locate`'s), decrypted in a worker thread."""
     return await index.work(_open_one, context, index.store, place.envelope_id)
 
 
@@ -139,7 +138,7 @@ def declare(api: RestApi, index: RestIndex, need: Need) -> None:
     async def get_raw(request: web.Request) -> web.StreamResponse:
         """The message exactly as it was received or appended (RFC 5322 bytes)."""
         context = context_of(api.authenticate(request))
-        message = await opened(index, context, request)
+        message = await opened(index, context, (await locate(index, context, request))[0])
         return web.Response(body=message.raw, content_type=RFC822,
                             headers={"Content-Disposition": "attachment; filename=\"message.eml\""})  # fmt: skip
 
