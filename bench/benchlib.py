@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
@@ -243,6 +244,19 @@ def init_home(work: Path) -> tuple[Path, int]:
 
 
 # --------------------------------------------------------------------------- a node to measure
+
+
+@contextmanager
+def workdir(prefix: str, *, keep: bool, parent: str | None = None) -> Iterator[Path]:
+    """A scratch folder for one run, removed at the end unless ``keep`` (then printed)."""
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    try:
+        yield work
+    finally:
+        if keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 @dataclass

@@ -59,6 +59,7 @@ from benchlib import (
     make_message,
     mesyx_command,
     wait_port,
+    workdir,
 )
 
 PARTS = ("fetch", "mbsync", "idle", "select", "load")
@@ -344,11 +345,10 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    work = Path(tempfile.mkdtemp(prefix="mesyx-bench-imap-"))
-    figures: dict[str, float] = {}
-    print(f"bench/imap.py on {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average "
-          f"{os.getloadavg()[0]:.2f}, fsync {1000 * fsync_latency(work):.2f} ms; work dir {work}")
-    try:
+    with workdir("mesyx-bench-imap-", keep=args.keep) as work:
+        figures: dict[str, float] = {}
+        print(f"bench/imap.py on {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average "
+              f"{os.getloadavg()[0]:.2f}, fsync {1000 * fsync_latency(work):.2f} ms; work dir {work}")
         home, base = init_home(work)
         passfile = work / "passphrase"
         subprocess.run([*mesyx_command(), "--home", str(home), "account", "add", LOAD_ACCOUNT,
@@ -372,11 +372,6 @@ def main() -> None:
                 part_select(base, proc.pid, have, args.select_messages, args.size, figures)
         summarise(figures)
         print(f"load average at the end {os.getloadavg()[0]:.2f}")
-    finally:
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -39,12 +39,10 @@ import json
 import os
 import platform
 import re
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +63,7 @@ from benchlib import (
     proc_cpu,
     stop,
     wait_port,
+    workdir,
 )
 
 #: What a run measures (``--only``): the daemon, stock aiosmtpd, Mesyx's SMTP layer alone,
@@ -300,12 +299,11 @@ def main() -> None:
     print(f"bench/ingest.py: {args.messages} messages of {args.size} bytes from {args.sessions} sessions")
     print(f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
           f"Python {platform.python_version()}, {loop_runner()[1]}, SQLite {sqlite3.sqlite_version}")
-    work = Path(tempfile.mkdtemp(prefix="mesyx-bench-", dir=args.dir))
-    print(f"fsync (write 10 KiB + fdatasync, median) in {work.parent}: {1000 * fsync_latency(work):.2f} ms; "
-          f"load average {os.getloadavg()[0]:.2f}\n")
-    mesyx = bare = None
-    roof: Ceiling | None = None
-    try:
+    with workdir("mesyx-bench-", keep=args.keep, parent=args.dir) as work:
+        print(f"fsync (write 10 KiB + fdatasync, median) in {work.parent}: {1000 * fsync_latency(work):.2f} ms; "
+              f"load average {os.getloadavg()[0]:.2f}\n")
+        mesyx = bare = None
+        roof: Ceiling | None = None
         home, base = init_home(work)
         if "mesyx" in parts:
             mesyx = run_mesyx(args, work, home, base)
@@ -324,11 +322,6 @@ def main() -> None:
             report_ceiling(roof, args.messages)
         summarise(mesyx, bare, roof, args.messages)
         print(f"fsync at the end: {1000 * fsync_latency(work):.2f} ms; load average {os.getloadavg()[0]:.2f}")
-    finally:
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -19,15 +19,12 @@ import asyncio
 import json
 import os
 import random
-import shutil
 import smtplib
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import aiohttp
 from benchlib import (
@@ -41,6 +38,7 @@ from benchlib import (
     loop_runner,
     make_message,
     wait_port,
+    workdir,
 )
 
 CLIENTS = 8
@@ -213,11 +211,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.messages, args.seconds, args.sse_rounds = 1_000, 5.0, 10
-    work = Path(tempfile.mkdtemp(prefix="mesyx-bench-rest-"))
-    run, loop_name = loop_runner()
-    print(f"bench/rest.py on {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, {loop_name}, load average "
-          f"{os.getloadavg()[0]:.2f}, fsync {1000 * fsync_latency(work):.2f} ms; {CLIENTS} clients; work dir {work}")
-    try:
+    with workdir("mesyx-bench-rest-", keep=args.keep) as work:
+        run, loop_name = loop_runner()
+        print(f"bench/rest.py on {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, {loop_name}, "
+              f"load average {os.getloadavg()[0]:.2f}, fsync {1000 * fsync_latency(work):.2f} ms; {CLIENTS} clients; "
+              f"work dir {work}")
         home, base = init_home(work)
         with daemon(home, work) as proc:
             wait_port(base + 25, proc, "mesyx run")
@@ -228,11 +226,6 @@ def main() -> None:
                                   args.sse_rounds))
         summarise(figures)
         print(f"load average at the end {os.getloadavg()[0]:.2f}")
-    finally:
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
