@@ -259,9 +259,9 @@ class _Router:
 
 
 def test_mail_from_must_be_the_accounts_and_is_rate_limited_per_account() -> None:
-    submitter = cast(Any, SimpleNamespace(router=_Router()))
-    handler = SubmissionHandler(_Logins(), submitter, cast(Any, None), max_recipients=10, hostname="h",
-                                account_limit=RateLimiter(2))
+    submitter = Submitter(cast(Any, None), cast(Any, None), cast(Any, _Router()), cast(Any, None), "h", None,
+                          account_limit=RateLimiter(2))
+    handler = SubmissionHandler(_Logins(), submitter, cast(Any, None), max_recipients=10, hostname="h")
     alice = Sender(cast(Any, SimpleNamespace(record=SimpleNamespace(account_id=b"alice"))), cast(Any, None))
     session = SimpleNamespace(auth_data=alice, peer=("127.0.0.1", 1))
 

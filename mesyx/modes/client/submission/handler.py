@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import time
 from typing import Protocol
 
 from aiosmtpd.smtp import SMTP, Envelope, Session, TLSSetupException
@@ -32,10 +31,7 @@ from mesyx.errors import LimitExceeded, MesyxError, PermissionDenied, Temporary,
 from mesyx.log import get_logger, new_error_id
 from mesyx.modes.client.index import IndexFeed, IndexSyncer
 from mesyx.modes.client.login import AuthenticationFailed
-from mesyx.modes.client.submission.message import complete_message
 from mesyx.modes.client.submission.submit import Sender, Submitter
-from mesyx.pipeline.inbound import InboundMessage
-from mesyx.pipeline.ratelimit import RateLimiter
 from mesyx.store.mailcrypt import UnlockedAccount
 
 __all__ = ["Authenticator", "SubmissionHandler", "is_secure", "peer_ip"]
@@ -83,13 +79,12 @@ class SubmissionHandler:
     """One per listener pair; aiosmtpd calls the hooks once per command of a session."""
 
     def __init__(self, login: Authenticator, submitter: Submitter, feed: IndexFeed, *,
-                 max_recipients: int, hostname: str, account_limit: RateLimiter | None = None) -> None:
+                 max_recipients: int, hostname: str) -> None:
         self.login = login
         self.submitter = submitter
         self.feed = feed
         self.max_recipients = max_recipients
         self.hostname = hostname
-        self.account_limit = account_limit or RateLimiter(0)
 
     # -- AUTH ---------------------------------------------------------------------------
 
@@ -158,19 +153,17 @@ class SubmissionHandler:
         sender = session.auth_data
         assert isinstance(sender, Sender)  # aiosmtpd answered 530 before AUTH
         try:
-            check_address(address)
-            owner = await self.submitter.router.resolve(address)
+            await self.submitter.check_sender(sender, address)
         except UsageError:
             return "553 5.1.7 Malformed sender address"
-        except MesyxError as exc:
-            return self._temporary(exc)
-        if owner != sender.account_id:
+        except PermissionDenied:
             _log.warning("sender_refused", ip=peer_ip(session))
             return "553 5.7.1 Sender address is not an address of the authenticated account"
-        if not self.account_limit.allow(sender.account_id.hex()):
-            # A stolen password must not turn the relay into a spam cannon (RFC 6409 section 9).
+        except LimitExceeded:
             _log.warning("rate_limited", what="account", ip=peer_ip(session))
             return "450 4.7.1 Too many messages from this account, try again later"
+        except MesyxError as exc:
+            return self._temporary(exc)
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 OK"
@@ -194,24 +187,12 @@ class SubmissionHandler:
         assert isinstance(sender, Sender) and envelope.mail_from is not None
         if not isinstance(raw, bytes):
             return "554 5.6.0 Message content unavailable"
-        now = time.time()
         try:
-            completed = complete_message(raw, hostname=self.hostname, now=now)
+            submitted = await self.submitter.send(sender, envelope.mail_from, envelope.rcpt_tos, raw,
+                                                  client_ip=peer_ip(session), helo=session.host_name or "",
+                                                  tls=is_secure(server))
         except UsageError as exc:
             return f"554 5.6.0 Malformed message: {exc.message}"
-        message = InboundMessage(
-            source="submission",
-            mail_from=envelope.mail_from,
-            rcpt_to=tuple(envelope.rcpt_tos),
-            raw=completed,
-            received_at=now,
-            client_ip=peer_ip(session),
-            helo=session.host_name or "",
-            tls=is_secure(server),
-            authenticated=True,
-        )
-        try:
-            submitted = await self.submitter.submit(sender, message)
         except PermissionDenied as exc:
             return f"550 5.7.1 {exc.message}"
         except LimitExceeded as exc:

@@ -37,11 +37,13 @@ class SubmissionService:
                  login: Authenticator, tls: ssl.SSLContext | None) -> None:
         self.config = config
         self.tls = tls
-        submitter = Submitter(store, broadcaster, Router(store), KeepFilter(), config.node.hostname,
-                              config.submission.relay_node)
+        #: Shared with the REST API's send: the same checks, budget and path.
+        self.submitter = Submitter(store, broadcaster, Router(store), KeepFilter(), config.node.hostname,
+                                   config.submission.relay_node,
+                                   account_limit=RateLimiter(config.limits.messages_per_sender_per_minute))
         self.handler = SubmissionHandler(
-            login, submitter, feed, max_recipients=config.submission.max_recipients, hostname=config.node.hostname,
-            account_limit=RateLimiter(config.limits.messages_per_sender_per_minute),
+            login, self.submitter, feed, max_recipients=config.submission.max_recipients,
+            hostname=config.node.hostname,
         )
         self._sessions: weakref.WeakSet[SubmissionSMTP] = weakref.WeakSet()
 

@@ -31,14 +31,17 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from mesyx.addresses import check_address
 from mesyx.crypto.envelope import InnerRecord
-from mesyx.errors import Temporary
+from mesyx.errors import LimitExceeded, PermissionDenied, Temporary
 from mesyx.log import get_logger
 from mesyx.modes.client.index import IndexSyncer
 from mesyx.modes.client.index.keywords import SEEN
+from mesyx.modes.client.submission.message import complete_message
 from mesyx.pipeline.deliver import Deliverer, Router
 from mesyx.pipeline.filtering import Filter
 from mesyx.pipeline.inbound import InboundMessage
+from mesyx.pipeline.ratelimit import RateLimiter
 from mesyx.store.devices import DeviceRole
 from mesyx.store.engine import write_transaction
 from mesyx.store.events import Broadcaster, Event, OpsAppended
@@ -110,16 +113,49 @@ class _OneCommit:
 
 
 class Submitter:
-    """Stores accepted submissions; one per listener pair, shared by every session."""
+    """Stores accepted submissions; one per client node, shared by SMTP submission's
+    sessions and the REST API's send (the same checks, the same path)."""
 
     def __init__(self, store: Store, broadcaster: Broadcaster, router: Router, message_filter: Filter,
-                 hostname: str, relay_node: str | None) -> None:
+                 hostname: str, relay_node: str | None, *, account_limit: RateLimiter | None = None) -> None:
         self.store = store
         self.broadcaster = broadcaster
         self.router = router
         self.filter = message_filter
         self.hostname = hostname
         self.relay_node = relay_node
+        self.account_limit = account_limit or RateLimiter(0)
+
+    async def check_sender(self, sender: Sender, address: str) -> None:
+        """The envelope sender must be one of the account's own addresses (RFC 6409
+        section 8.1: the server may check it and refuse), and the account within its
+        budget of messages (section 9: a stolen password must not turn the relay into a
+        spam cannon). Raises UsageError (malformed), PermissionDenied (not the account's
+        address), LimitExceeded (budget spent), Temporary (the directory is down)."""
+        check_address(address)
+        if await self.router.resolve(address) != sender.account_id:
+            raise PermissionDenied("the sender address is not an address of the authenticated account")
+        if not self.account_limit.allow(sender.account_id.hex()):
+            raise LimitExceeded("too many messages from this account, try again later")
+
+    async def send(self, sender: Sender, mail_from: str, rcpt_to: Sequence[str], raw: bytes, *, client_ip: str,
+                   helo: str, tls: bool) -> Submitted:
+        """Submit ``raw`` from ``mail_from`` (checked with :meth:`check_sender` first) to
+        ``rcpt_to``: completed (``Date``, ``Message-ID``; UsageError if malformed), then
+        :meth:`submit`."""
+        now = time.time()
+        message = InboundMessage(
+            source="submission",
+            mail_from=mail_from,
+            rcpt_to=tuple(rcpt_to),
+            raw=complete_message(raw, hostname=self.hostname, now=now),
+            received_at=now,
+            client_ip=client_ip,
+            helo=helo,
+            tls=tls,
+            authenticated=True,
+        )
+        return await self.submit(sender, message)
 
     def relay_for(self, account: UnlockedAccount) -> Relay:
         """The configured relay's box key from the account's signed device list (verified
