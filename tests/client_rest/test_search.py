@@ -59,3 +59,16 @@ def test_search_pages_and_problems(rest: Running, box: tuple[str, list[bytes]]) 
     assert curl(f"{rest.url}/v1/search?q=x", token=token).status == 422
     assert curl(f"{rest.url}/v1/search?mailbox={mailbox}&q=", token=token).status == 422
     assert curl(f"{rest.url}/v1/search?mailbox={mailbox}&q=x").status == 401
+
+
+def test_search_body_text(rest: Running, writer: IndexWriter) -> None:
+    token = login(rest.url).json()["token"]
+    messages = [make_message(subject="plain", body="the launch code is 0000\n"),
+                make_message(subject="quoted", body="caf\u00e9 au lait\n"),
+                make_message(subject="other", body="nothing here\n")]  # fmt: skip
+    mailbox, eids = fill_mailbox(writer, f"Tests/{uuid.uuid4().hex[:8]}",
+                                 [(raw, BASE + i) for i, raw in enumerate(messages)])  # fmt: skip
+    assert _ids(rest, token, mailbox=mailbox, body="LAUNCH CODE") == [b32(eids[0])]
+    assert _ids(rest, token, mailbox=mailbox, body="café") == [b32(eids[1])]
+    assert _ids(rest, token, mailbox=mailbox, body="here", subject="plain") == []
+    assert _ids(rest, token, mailbox=mailbox, body="plain") == []  # the subject is no body text
