@@ -4,7 +4,8 @@
 decrypted message (decoded headers, the text and HTML RFC 2046 section 5.1.4 prefers,
 attachments by IMAP part number), plus where the message is and its keywords;
 ``GET /v1/messages/{id}/parts/{part}`` one part's decoded bytes. Decryption and parsing
-run in a worker thread.
+run together, on the loop for a message up to 1 MiB, else in a worker thread
+(:meth:`~.index.RestIndex.sized`).
 
 Bounds: the text and the HTML are cut at :data:`MAX_SHOWN` characters each (``truncated``
 says so; ``/raw`` has everything), so one reply stays a size a client can hold whatever
@@ -24,7 +25,7 @@ from aiohttp import web
 
 from mesyx.http.api import Call, NoBody
 from mesyx.modes.client.rest.index import RestIndex
-from mesyx.modes.client.rest.messages import locate, message_state, opened
+from mesyx.modes.client.rest.messages import locate, message_state, with_message
 from mesyx.modes.client.rest.models import AttachmentInfo, Header, MessageDetail
 from mesyx.modes.client.rest.routes import Need, RestApi, context_of, path_param
 from mesyx.modes.client.rest.tokens import Session
@@ -83,16 +84,15 @@ def declare(api: RestApi, index: RestIndex, need: Need) -> None:
         context = context_of(need(call))
         places = await locate(index, context, call.request)
         state = message_state(places)
-        message = await opened(index, context, places[0])
-        fields = await index.work(_detail_fields, await index.work(view, message.raw))
+        fields = await with_message(index, context, places[0], lambda raw: _detail_fields(view(raw)))
         return MessageDetail.model_validate({**state.model_dump(), **fields})
 
     async def get_part(request: web.Request) -> web.StreamResponse:
         """One part's content, transfer encoding undone, as a download."""
         context = context_of(api.authenticate(request))
         part = path_param(request, "part")
-        message = await opened(index, context, (await locate(index, context, request))[0])
-        content_type, data, filename = await index.work(_download, message.raw, part)
+        place = (await locate(index, context, request))[0]
+        content_type, data, filename = await with_message(index, context, place, lambda raw: _download(raw, part))
         return web.Response(body=data, headers={
             "Content-Type": content_type if _MEDIA_TYPE.match(content_type) else _OCTETS,
             "Content-Disposition": _disposition(filename),

@@ -8,13 +8,16 @@ own (:class:`~mesyx.modes.client.index.IndexWriter`: STORE, MOVE, EXPUNGE), in a
 thread, so IMAP sessions (and their IDLE) see it at once.
 
 Listings answer from the index and its header cache (no decryption, one query for the
-page and one for its headers); the original bytes are decrypted in a worker thread.
+page and one for its headers); a message is decrypted on the loop up to 1 MiB, in a
+worker thread above (:meth:`~.index.RestIndex.sized`).
 An unknown or malformed id is 404, whatever its shape, so ids cannot be probed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from aiohttp import web
 
@@ -41,7 +44,9 @@ from mesyx.modes.client.rest.tokens import Session
 from mesyx.proto.mime import ParsedMessage, decode_words
 from mesyx.store.store import Store
 
-__all__ = ["declare", "envelope_id_of", "message_state", "opened", "summary"]
+__all__ = ["declare", "envelope_id_of", "locate", "message_state", "summary", "when", "with_message"]
+
+T = TypeVar("T")
 
 _TAGS = ("messages",)
 #: RFC 5322 messages are bytes: served as message/rfc822 (RFC 2046 section 5.2.1).
@@ -62,18 +67,20 @@ def envelope_id_of(text: str) -> bytes:
 
 def summary(row: queries.Row, cached: CachedMessage | None) -> MessageSummary:
     """A listing's item: the index row, and what its header cache says (no decryption)."""
-    item = MessageSummary(id=b32(row.envelope_id), uid=row.uid, keywords=list(row.keywords),
-                          received_at=when(row.received_at), size=row.size, available=row.available)  # fmt: skip
-    if cached is None:
-        return item
-    parsed = ParsedMessage(cached.header)
+    subject = sender = to = date = None
+    if cached is not None:
+        parsed = ParsedMessage(cached.header)
+        subject, sender, to = (_decoded(parsed.header.get(name)) for name in (b"subject", b"from", b"to"))
+        date = parsed.sent_date
+    return MessageSummary.model_validate({
+        "id": b32(row.envelope_id), "uid": row.uid, "keywords": list(row.keywords),
+        "received_at": when(row.received_at), "size": row.size, "available": row.available,
+        "subject": subject, "from": sender, "to": to, "date": date,
+    })  # fmt: skip
 
-    def field(name: bytes) -> str | None:
-        value = parsed.header.get(name)
-        return None if value is None else decode_words(value)
 
-    return item.model_copy(update={"subject": field(b"subject"), "from_": field(b"from"), "to": field(b"to"),
-                                   "date": parsed.sent_date})  # fmt: skip
+def _decoded(value: bytes | None) -> str | None:
+    return None if value is None else decode_words(value)
 
 
 def message_state(places: list[queries.Row]) -> MessageState:
@@ -101,9 +108,19 @@ def _open_one(context: IndexContext, store: Store, envelope_id: bytes) -> Opened
     return result
 
 
-async def opened(index: RestIndex, context: IndexContext, place: queries.Row) -> Opened:
-    """The decrypted message of ``place`` (one of :func:`locate`'s), decrypted in a worker thread."""
-    return await index.work(_open_one, context, index.store, place.envelope_id)
+def _open_and(context: IndexContext, store: Store, envelope_id: bytes, then: Callable[[bytes], T]) -> T:
+    return then(_open_one(context, store, envelope_id).raw)
+
+
+async def with_message(index: RestIndex, context: IndexContext, place: queries.Row, then: Callable[[bytes], T]) -> T:
+    """``then(raw)`` of the decrypted message of ``place`` (one of :func:`locate`'s), both
+    on the loop for a small message, in one worker thread call for a large one
+    (:meth:`RestIndex.sized`)."""
+    return await index.sized(place.size, _open_and, context, index.store, place.envelope_id, then)
+
+
+def _same(raw: bytes) -> bytes:
+    return raw
 
 
 def declare(api: RestApi, index: RestIndex, need: Need) -> None:
@@ -120,16 +137,17 @@ def declare(api: RestApi, index: RestIndex, need: Need) -> None:
         query = parse_query(call.request, MessagesQuery)
         mailbox_id = path_param(call.request, "mailbox_id")
         await index.current(context)
-        box = await index.read(index.reader.mailbox, context.account_id, mailbox_id)
+        await index.read(index.reader.mailbox, context.account_id, mailbox_id, counts=False)  # 404 if none
+        total = await index.read(queries.count, index.store.engine, context.account_id, mailbox_id)
         after = queries.decode_cursor(query.cursor) if query.cursor is not None else None
-        rows = await index.read_over(box.messages, queries.page, index.store.engine, context.account_id, mailbox_id,
+        rows = await index.read_over(total, queries.page, index.store.engine, context.account_id, mailbox_id,
                                      order=query.order, limit=query.limit + 1, after=after,
                                      offset=query.offset)  # fmt: skip
         more, rows = len(rows) > query.limit, rows[: query.limit]
         cached = await index.read(index.reader.cached, context.account_id, [r.envelope_id for r in rows])
         return MessagePage(
             messages=[summary(row, cached.get(row.envelope_id)) for row in rows],
-            total=box.messages,
+            total=total,
             next_cursor=queries.encode_cursor(rows[-1]) if more else None,
         )
 
@@ -138,8 +156,8 @@ def declare(api: RestApi, index: RestIndex, need: Need) -> None:
     async def get_raw(request: web.Request) -> web.StreamResponse:
         """The message exactly as it was received or appended (RFC 5322 bytes)."""
         context = context_of(api.authenticate(request))
-        message = await opened(index, context, (await locate(index, context, request))[0])
-        return web.Response(body=message.raw, content_type=RFC822,
+        raw = await with_message(index, context, (await locate(index, context, request))[0], _same)
+        return web.Response(body=raw, content_type=RFC822,
                             headers={"Content-Disposition": "attachment; filename=\"message.eml\""})  # fmt: skip
 
     api.raw_auth("GET", "/v1/messages/{message_id}/raw", get_raw, summary="The original message",

@@ -18,14 +18,14 @@ import struct
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from sqlalchemy import BindParameter, Engine, Select, and_, bindparam, or_, select
+from sqlalchemy import BindParameter, Engine, Select, and_, bindparam, func, or_, select
 
 from mesyx.modes.client.index import schema as x
 from mesyx.modes.client.index.db import chunked
 from mesyx.modes.client.index.keywords import decode_keywords
 from mesyx.store.engine import read_transaction
 
-__all__ = ["Order", "Place", "Row", "decode_cursor", "encode_cursor", "envelopes_of", "page", "places"]
+__all__ = ["Order", "Place", "Row", "count", "decode_cursor", "encode_cursor", "envelopes_of", "page", "places"]
 
 Order = Literal["asc", "desc"]
 
@@ -90,6 +90,10 @@ _ENVELOPES_OF = select(_u.c.uid, _u.c.envelope_id).where(
     _u.c.uid.in_(bindparam("uids", expanding=True)),
 )
 
+#: One mailbox's messages, on the primary key: what :meth:`IndexReader.mailbox` counts
+#: for every mailbox of the account at once (a pass over all its messages).
+_COUNT = select(func.count()).where(_IN_MAILBOX)
+
 
 def _row(r: Any) -> Row:
     mailbox_id, uid, eid, words, received, size, available = r
@@ -123,6 +127,12 @@ def page(engine: Engine, account_id: bytes, mailbox_id: str, *, order: Order, li
         params["offset"] = offset
     with read_transaction(engine) as conn:
         return [_row(r) for r in conn.execute(_PAGES[(order, after is not None)], params)]
+
+
+def count(engine: Engine, account_id: bytes, mailbox_id: str) -> int:
+    """How many messages one mailbox holds."""
+    with read_transaction(engine) as conn:
+        return int(conn.execute(_COUNT, {"account_id": account_id, "mailbox_id": mailbox_id}).scalar_one())
 
 
 def places(engine: Engine, account_id: bytes, envelope_id: bytes) -> list[Row]:

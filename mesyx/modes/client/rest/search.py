@@ -155,13 +155,14 @@ def declare(api: RestApi, index: RestIndex, need: Need) -> None:
         context = context_of(need(call))
         query = parse_query(call.request, SearchQuery)
         await index.current(context)
-        box = await index.read(index.reader.mailbox, context.account_id, query.mailbox)
+        await index.read(index.reader.mailbox, context.account_id, query.mailbox, counts=False)  # 404 if none
+        total = await index.read(queries.count, index.store.engine, context.account_id, query.mailbox)
         after = queries.decode_cursor(query.cursor) if query.cursor is not None else None
         found, last = await index.work(scan, index.store, index.reader, context, query.mailbox, Terms.of(query),
                                        query.limit, after)  # fmt: skip
         return MessagePage(
             messages=[summary(row, entry) for row, entry in found],
-            total=box.messages,
+            total=total,
             next_cursor=queries.encode_cursor(last) if last is not None else None,
         )
 
