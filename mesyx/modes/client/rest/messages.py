@@ -15,6 +15,7 @@ An unknown or malformed id is 404, whatever its shape, so ids cannot be probed.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -65,15 +66,50 @@ def envelope_id_of(text: str) -> bytes:
         raise NotFound("no such message") from None
 
 
+#: What a listing shows of a message that does not change: its id (base32), Subject, From
+#: and To (decoded), Date.
+HeaderFields = tuple[str, str | None, str | None, str | None, datetime | None]
+
+
+class _HeaderFields:
+    """Listing fields of cached headers, remembered by envelope id (at most ``size``, the
+    oldest forgotten first; used on the loop only).
+
+    Sound because an envelope id is the hash of its content (DESIGN.md, Envelope): its
+    header never changes. Worth it because parsing them is most of what a listing costs
+    (the whole header block is scanned and decoded) and listings show the same messages
+    again and again (paging, refreshes, several clients). Only a request of the account
+    reaches an entry: listings find envelope ids in the account's own index first.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._known: OrderedDict[bytes, HeaderFields] = OrderedDict()
+
+    def of(self, envelope_id: bytes, header: bytes) -> HeaderFields:
+        known = self._known.get(envelope_id)
+        if known is not None:
+            self._known.move_to_end(envelope_id)
+            return known
+        parsed = ParsedMessage(header)
+        subject, sender, to = (_decoded(parsed.header.get(name)) for name in (b"subject", b"from", b"to"))
+        fields = self._known[envelope_id] = (b32(envelope_id), subject, sender, to, parsed.sent_date)
+        if len(self._known) > self.size:
+            self._known.popitem(last=False)
+        return fields
+
+
+_FIELDS = _HeaderFields(16_384)
+
+
 def summary(row: queries.Row, cached: CachedMessage | None) -> MessageSummary:
     """A listing's item: the index row, and what its header cache says (no decryption)."""
-    subject = sender = to = date = None
     if cached is not None:
-        parsed = ParsedMessage(cached.header)
-        subject, sender, to = (_decoded(parsed.header.get(name)) for name in (b"subject", b"from", b"to"))
-        date = parsed.sent_date
+        eid, subject, sender, to, date = _FIELDS.of(row.envelope_id, cached.header)
+    else:
+        eid, subject, sender, to, date = b32(row.envelope_id), None, None, None, None
     return MessageSummary.model_validate({
-        "id": b32(row.envelope_id), "uid": row.uid, "keywords": list(row.keywords),
+        "id": eid, "uid": row.uid, "keywords": list(row.keywords),
         "received_at": when(row.received_at), "size": row.size, "available": row.available,
         "subject": subject, "from": sender, "to": to, "date": date,
     })  # fmt: skip
