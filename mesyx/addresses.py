@@ -11,15 +11,18 @@ import re
 
 from mesyx.errors import UsageError
 
-__all__ = ["check_address", "check_route", "base_address"]
+__all__ = ["check_address", "check_route", "base_address", "ADDRESS_PATTERN"]
 
 # Dot-atom local part and a domain of LDH labels (RFC 5321 section 4.1.2); quoted local
 # parts and address literals are refused for accounts, never needed for mailbox names.
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_ADDRESS = re.compile(
+#: The shape of an address (without the length limits): also a JSON Schema ``pattern``
+#: (the REST API's documents), which is why it uses nothing ECMA regexes lack.
+ADDRESS_PATTERN = (
     rf"^{_ATOM}(?:\.{_ATOM})*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)*"
     r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
 )
+_ADDRESS = re.compile(ADDRESS_PATTERN)
 
 
 def check_address(address: str) -> str:

@@ -27,6 +27,9 @@ from mesyx.modes.client.index import IndexFeed, IndexReader, IndexSyncer, IndexW
 from mesyx.modes.client.login import LoginService
 from mesyx.modes.client.rest import RestService
 from mesyx.modes.client.rest.tokens import TokenStore
+from mesyx.modes.client.submission.submit import Submitter
+from mesyx.pipeline.deliver import Router
+from mesyx.pipeline.filtering import KeepFilter
 from mesyx.store.events import Broadcaster
 from mesyx.store.mailcrypt import unlock
 from mesyx.store.records import AccountRecord
@@ -111,7 +114,8 @@ def running_service(
         login = LoginService(store, limits, concurrency=2)
         broadcaster = Broadcaster()
         feed = IndexFeed(broadcaster, IndexReader(store))
-        service = RestService(config, store, tls, broadcaster, feed, login, tokens=tokens)
+        submitter = Submitter(store, broadcaster, Router(store), KeepFilter(), config.node.hostname, None)
+        service = RestService(config, store, tls, broadcaster, feed, login, submitter, tokens=tokens)
         holder["service"] = service
         async with AsyncExitStack() as stack:
             await feed.start(stack)

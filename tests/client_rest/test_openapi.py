@@ -31,6 +31,7 @@ ROUTES = {
     ("get", "/v1/search"),
     ("get", "/v1/events"),
     ("get", "/v1/status"),
+    ("post", "/v1/send"),
 }
 
 

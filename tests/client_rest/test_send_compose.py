@@ -6,6 +6,7 @@ import email
 import email.policy
 
 import pytest
+from pydantic import ValidationError
 
 from mesyx.errors import UsageError
 from mesyx.modes.client.rest.send import MAX_RECIPIENTS, SendRequest, compose
@@ -36,8 +37,19 @@ def test_compose_writes_a_complete_message_with_bcc_left_out() -> None:
     {"bcc": ["@x"]},
     {"subject": "two\r\nBcc: eve@example.org"},
     {"in_reply_to": "<a>\nX-Injected: 1"},
-    {"cc": [f"c{i}@example.org" for i in range(MAX_RECIPIENTS)]},
+    {"subject": "form\x0cfeed"},
+    {"subject": "next\u2028line"},
+    {"text": "a lone surrogate \udc00 (valid JSON, no UTF-8)"},
+    {"cc": [f"c{i}@example.org" for i in range(MAX_RECIPIENTS + 1)]},
 ])
-def test_compose_refuses_what_would_break_the_message(fields: dict[str, object]) -> None:
+def test_the_schema_refuses_what_would_break_the_message(fields: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        _request(**fields)
+
+
+def test_compose_never_writes_a_line_break_into_a_header() -> None:
+    """A request built in code skips the schema: compose refuses it all the same."""
+    request = _request().model_copy(update={"subject": "two\r\nBcc: eve@example.org"})
     with pytest.raises(UsageError):
-        compose(_request(**fields), "alice@mesyx.test", "h.test")
+        compose(request, "alice@mesyx.test", "h.test")
+

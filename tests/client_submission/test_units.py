@@ -47,7 +47,7 @@ def test_complete_message_adds_date_and_message_id_only_when_missing() -> None:
     done = complete_message(bare, hostname="mx.mesyx.test", now=0.0)
     assert done.endswith(bare)
     added = done[: -len(bare)]
-    assert added.startswith(b"Date: Thu, 01 Jan 1970 00:00:00 -0000\r\nMessage-ID: <")
+    assert added.startswith(b"Date: Thu, 01 Jan 1970 00:00:00 +0000\r\nMessage-ID: <")
     assert added.endswith(b"@mx.mesyx.test>\r\n")
     full = b"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <x@y>\r\n" + bare
     assert complete_message(full, hostname="h", now=0.0) == full

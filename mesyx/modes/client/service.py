@@ -46,7 +46,7 @@ class ClientService:
         )
         self.imap = ImapService(config, store, tls, broadcaster, self.feed, self.login)
         self.submission = SubmissionService(config, store, broadcaster, self.feed, self.login, tls)
-        self.rest = RestService(config, store, tls, broadcaster, self.feed, self.login)
+        self.rest = RestService(config, store, tls, broadcaster, self.feed, self.login, self.submission.submitter)
 
     async def start(self, stack: AsyncExitStack, supervise: Spawn) -> None:
         """Start the index feed, then the listeners. The feed runs from the start, not

@@ -164,14 +164,16 @@ class ParsedMessage:
 
     @cached_property
     def sent_date(self) -> datetime.datetime | None:
-        """The Date field parsed (SENTBEFORE/SENTON/SENTSINCE, SORT DATE), or None if missing or unreadable."""
+        """The Date field parsed (SENTBEFORE/SENTON/SENTSINCE, SORT DATE), or None if missing or
+        unreadable; always with a zone: ``-0000`` (or none) is UTC (RFC 5322 section 3.3)."""
         value = self.header.get(b"date")
         if not value:
             return None
         try:
-            return email.utils.parsedate_to_datetime(decode_words(value))
+            sent = email.utils.parsedate_to_datetime(decode_words(value))
         except (TypeError, ValueError, IndexError, OverflowError):
             return None
+        return sent if sent.tzinfo is not None else sent.replace(tzinfo=datetime.UTC)
 
 
 def search_text(raw: bytes, what: str) -> str | None:

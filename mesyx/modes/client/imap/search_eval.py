@@ -69,8 +69,6 @@ def sent_timestamp(message: ParsedMessage | None, info: MessageInfo) -> float:
     sent = message.sent_date if message is not None else None
     if sent is None:
         return info.received_at
-    if sent.tzinfo is None:
-        sent = sent.replace(tzinfo=datetime.UTC)
     return sent.timestamp()
 
 

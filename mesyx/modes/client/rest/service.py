@@ -31,12 +31,13 @@ from mesyx.http.problems import ProblemError, problem_middleware
 from mesyx.http.server import serve_app
 from mesyx.modes.client.index import IndexFeed
 from mesyx.modes.client.login import AuthenticationFailed, LoginService
-from mesyx.modes.client.rest import autoconfig, events, mailboxes, message_view, messages, search, status
+from mesyx.modes.client.rest import autoconfig, events, mailboxes, message_view, messages, search, send, status
 from mesyx.modes.client.rest.index import RestIndex
 from mesyx.modes.client.rest.messages import when
 from mesyx.modes.client.rest.models import AccountInfo, LoginRequest, LoginResponse
 from mesyx.modes.client.rest.routes import RestApi
 from mesyx.modes.client.rest.tokens import Session, TokenStore
+from mesyx.modes.client.submission.submit import Submitter
 from mesyx.store.events import Broadcaster
 from mesyx.store.store import Store
 
@@ -83,6 +84,7 @@ class RestService:
         broadcaster: Broadcaster,
         feed: IndexFeed,
         login: LoginService,
+        submitter: Submitter,
         *,
         port: int | None = None,
         tokens: TokenStore | None = None,
@@ -90,6 +92,7 @@ class RestService:
         self.config = config
         self.tls = tls
         self.login = login
+        self.submitter = submitter
         self.index = RestIndex(store, broadcaster, feed)
         self.port = config.ports.rest if port is None else port
         self.tokens = tokens if tokens is not None else TokenStore()
@@ -175,6 +178,7 @@ class RestService:
         search.declare(api, self.index, self._session)
         events.declare(api, self.index, self.streams, self._alive)
         status.declare(api, self.index, self._session, self.config, self.tokens.count)
+        send.declare(api, self.submitter, self._session, self.config.node.hostname)
         api.add_docs()
 
     def app(self) -> web.Application:

@@ -14,6 +14,7 @@ not exactly one ``From`` (section 3.6, the one origination field a server cannot
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import re
 import secrets
@@ -45,7 +46,9 @@ def complete_message(raw: bytes, *, hostname: str, now: float) -> bytes:
         raise UsageError("the message needs exactly one From field (RFC 5322 section 3.6)")
     added = b""
     if "date" not in header:
-        added += f"Date: {email.utils.formatdate(now, localtime=False)}\r\n".encode("ascii")
+        # +0000, not formatdate's -0000 ("no zone known", RFC 5322 section 3.3): the server knows it is UTC.
+        moment = datetime.datetime.fromtimestamp(now, datetime.UTC)
+        added += f"Date: {email.utils.format_datetime(moment)}\r\n".encode("ascii")
     if "message-id" not in header:
         added += f"Message-ID: <{secrets.token_hex(12)}@{hostname}>\r\n".encode("ascii")
     return added + raw
