@@ -93,7 +93,8 @@ _log = get_logger("index")
 #: (it is derived data; the UID map goes with it, so clients resync once).
 #: 4: subscriptions left ``index_mailboxes`` for ``client_subscriptions``.
 #: 5: the cache holds BODY and BODYSTRUCTURE.
-INDEX_SCHEMA_VERSION = 5
+#: 6: messages indexed by envelope and by received date (REST: where a message is, pages).
+INDEX_SCHEMA_VERSION = 6
 index_metadata = MetaData()
 #: What this node keeps that the log cannot rebuild: never dropped with the index.
 local_metadata = MetaData()
@@ -161,6 +162,12 @@ index_messages = Table(
     Column("available", Boolean, nullable=False),
     Index("ix_index_messages_envelope", "account_id", "mailbox_id", "envelope_id", unique=True),
     Index("ix_index_messages_modseq", "account_id", "mailbox_id", "modseq"),
+    # Where one message is, whatever the mailbox (REST GET /v1/messages/{id}): without it,
+    # a scan of the account's rows (~1 ms per 10,000).
+    Index("ix_index_messages_placed", "account_id", "envelope_id"),
+    # A page of a mailbox by received date (REST listings): an index walk of the page,
+    # not a sort of the whole mailbox (14 ms per page at 10,000 messages).
+    Index("ix_index_messages_received", "account_id", "mailbox_id", "received_at", "uid"),
 )
 
 index_uids = Table(
