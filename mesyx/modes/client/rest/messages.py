@@ -127,9 +127,12 @@ def message_state(places: list[queries.Row]) -> MessageState:
 
 
 async def locate(index: RestIndex, context: IndexContext, request: web.Request) -> list[queries.Row]:
-    """Where the message of the path's ``message_id`` is (404 if in no mailbox of the account)."""
+    """Where the message of the path's ``message_id`` is (404 if in no mailbox of the account).
+
+    Without a sync first, as an IMAP FETCH: the index follows this process's writes and
+    deliveries as they commit (the feed), and a listing (like SELECT) syncs; a message
+    another process just wrote is found once the feed's poll has seen it."""
     envelope_id = envelope_id_of(path_param(request, "message_id"))
-    await index.current(context)
     found = await index.read(queries.places, index.store.engine, context.account_id, envelope_id)
     if not found:
         raise NotFound("no such message")
