@@ -73,6 +73,12 @@ cat <<BANNER
 
   REST API (docs/rest.md; OpenAPI at http://127.0.0.1:$((base + 80))/openapi.json, browsable at /docs):
     curl -s http://127.0.0.1:$((base + 80))/v1/login -H 'Content-Type: application/json' -d '{"address": "$account", "password": "'"\$(cat $passfile)"'"}'
+    then, with TOKEN=<the token it answers> and R=http://127.0.0.1:$((base + 80))/v1:
+    curl -s \$R/mailboxes -H "Authorization: Bearer \$TOKEN"                       # mailboxes, with their ids
+    curl -s "\$R/mailboxes/<id>/messages?limit=50" -H "Authorization: Bearer \$TOKEN"  # a page, newest first
+    curl -s \$R/messages/<message id> -H "Authorization: Bearer \$TOKEN"               # one, decrypted, as JSON
+    curl -s \$R/send -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' -d '{"to": ["$account"], "subject": "hi", "text": "hello\\n"}'
+    curl -sN \$R/events -H "Authorization: Bearer \$TOKEN"                            # changes as they happen (SSE)
   The certificate is self-signed: when Thunderbird shows "Add Security Exception",
   check that its SHA-256 fingerprint is the one above, tick "Permanently store this
   exception" and "Confirm Security Exception" (beforehand: Settings > Privacy &

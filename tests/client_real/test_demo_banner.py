@@ -11,6 +11,7 @@ methods and certificate fingerprint.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -133,3 +134,18 @@ def test_printed_rest_login_gives_a_token(printed: str) -> None:
     proc = subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert '"token"' in proc.stdout, proc.stdout
+
+
+def test_printed_rest_lines_work_with_the_token(printed: str, real_node: Node) -> None:
+    """The lines after the login, with TOKEN and R set as the banner says: mailboxes, send."""
+    require("curl", "curl")
+    login = subprocess.run(["bash", "-c", _printed_line(printed, "curl ", "/v1/login")], capture_output=True,
+                           text=True, timeout=60)
+    token = json.loads(login.stdout)["token"]
+    env = {**os.environ, "TOKEN": token, "R": f"http://127.0.0.1:{real_node.port_base + 80}/v1"}
+    listed = subprocess.run(["bash", "-c", _printed_line(printed, "curl ", "/mailboxes -H")], capture_output=True,
+                            text=True, timeout=60, env=env)
+    assert '"role":"inbox"' in listed.stdout.replace(" ", ""), listed.stdout + listed.stderr
+    sent = subprocess.run(["bash", "-c", _printed_line(printed, "curl ", "/send ")], capture_output=True, text=True,
+                          timeout=60, env=env)
+    assert '"local":1' in sent.stdout.replace(" ", ""), sent.stdout + sent.stderr
