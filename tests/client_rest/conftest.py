@@ -48,10 +48,14 @@ class Accounts:
     record: AccountRecord
 
 
-@pytest.fixture(scope="package")
-def writer(accounts: Accounts) -> IndexWriter:
+def make_writer(accounts: Accounts) -> IndexWriter:
     """Client writes to the account's index from the test (as another IMAP session would)."""
     return IndexWriter(IndexSyncer(accounts.store, unlock(accounts.store, accounts.record, PASSPHRASE)))
+
+
+@pytest.fixture(scope="package")
+def writer(accounts: Accounts) -> IndexWriter:
+    return make_writer(accounts)
 
 
 def fill_mailbox(writer: IndexWriter, path: str, messages: list[tuple[bytes, float]]) -> tuple[str, list[bytes]]:
@@ -64,7 +68,11 @@ def fill_mailbox(writer: IndexWriter, path: str, messages: list[tuple[bytes, flo
 
 @pytest.fixture(scope="package")
 def accounts(tmp_path_factory: pytest.TempPathFactory) -> Accounts:
-    root: Path = tmp_path_factory.mktemp("rest")
+    return make_accounts(tmp_path_factory.mktemp("rest"))
+
+
+def make_accounts(root: Path) -> Accounts:
+    """A node's store with the test account (and an app password) in ``root``."""
     store = Store(f"sqlite:///{root / 'db.sqlite3'}", root / "blobs", NodeKeys.generate())
     store.create_schema()
     record = create_account(store, ADDRESS, PASSPHRASE, load_policy("weekly"), "interactive")

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
 from mesyx.crypto.encoding import b32
 from mesyx.modes.client.index import IndexWriter
-from tests.client_rest.conftest import Accounts, fill_mailbox, login, running_service
+from tests.client_rest.conftest import Accounts, fill_mailbox, login, make_accounts, make_writer, running_service
 from tests.client_rest.test_messages import MULTIPART
 
 pytestmark = pytest.mark.slow
@@ -41,6 +42,18 @@ def _run(url: str, token: str, seconds: int, workdir: Path, *args: str, config: 
     assert set(refused) <= {"- POST /v1/login"}, result.stdout[-4000:]
 
 
+@pytest.fixture(scope="module")
+def accounts(tmp_path_factory: pytest.TempPathFactory) -> Accounts:
+    """A store of its own: the fuzzing renames and deletes mailboxes, which the other
+    tests' mailboxes must not meet (a renamed parent made their CREATE fail)."""
+    return make_accounts(tmp_path_factory.mktemp("rest-fuzz"))
+
+
+@pytest.fixture(scope="module")
+def writer(accounts: Accounts) -> IndexWriter:
+    return make_writer(accounts)
+
+
 def test_no_route_breaks_its_schema_or_fails(accounts: Accounts, tmp_path: Path) -> None:
     with running_service(accounts.store) as rest:
         token = login(rest.url).json()["token"]
@@ -53,7 +66,8 @@ def test_message_routes_on_a_real_message(accounts: Accounts, writer: IndexWrite
     mailbox (random ids only reach the 404), so the fuzzing gets past the lookup: parts,
     keywords, moves, listings and searches of a mailbox that has mail. DELETE is left
     out (the first call would leave nothing to fuzz); the run above covers it."""
-    mailbox_id, (eid,) = fill_mailbox(writer, "Tests/schemathesis", [(MULTIPART, 1_700_000_000.0)])
+    # A top-level name of its own: the run above may have renamed any mailbox it found.
+    mailbox_id, (eid,) = fill_mailbox(writer, f"Fuzz-{uuid.uuid4().hex[:8]}", [(MULTIPART, 1_700_000_000.0)])
     config = tmp_path / "schemathesis.toml"
     config.write_text(f'[parameters]\n"path.message_id" = "{b32(eid)}"\n"path.mailbox_id" = "{mailbox_id}"\n'
                       f'"query.mailbox" = "{mailbox_id}"\n')  # fmt: skip
