@@ -451,7 +451,7 @@ def test_a_shared_syncer_adopts_a_newer_unlock(env: Env) -> None:
 
 
 def test_is_current_says_whether_a_sync_has_anything_to_do(env: Env) -> None:
-    """The IMAP server's cheap check before a sync (IndexBackend.sync): yes right after a
+    """The IMAP server's cheap check before a sync (Offload.sync): yes right after a
     sync or a write of this syncer; no when anything reached the store meanwhile, an
     operation written by another process or a delivery."""
     assert not env.syncer.is_current()  # never synced

@@ -2,11 +2,9 @@
 
 One :class:`IndexBackend` per listener holds the index reader and the feed; each logged-in
 session gets a :class:`MailboxSession` (its account's shared syncer, a writer, and the
-selected mailbox's sequence map). Index calls are blocking database work: writes, syncs
-and anything that decrypts run in worker threads (``asyncio.to_thread``); the small reads
-that nearly every command makes (what changed since the session looked, a mailbox by
-name, the new rows) go through :meth:`IndexBackend.read`, which runs them on the loop when
-the store is SQLite (see there why).
+selected mailbox's sequence map). Index calls are blocking database work; where each runs
+(on the loop when small and the store is SQLite, else in a worker thread) is decided by
+:attr:`IndexBackend.offload` (:mod:`mesyx.modes.client.index.offload`, REST's rule too).
 
 The selected mailbox (RFC 9051 section 5.2): the session keeps the UID of every sequence
 number, the flags it last showed, and the HIGHESTMODSEQ and UIDNEXT it has been told of;
@@ -21,7 +19,6 @@ import asyncio
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ParamSpec, TypeVar
 
 from mesyx.errors import PermissionDenied
 from mesyx.modes.client.imap.capabilities import backend_capabilities, enableable
@@ -29,32 +26,12 @@ from mesyx.modes.client.imap.session import Session
 from mesyx.modes.client.index import IndexFeed, IndexReader, IndexSyncer, IndexWriter, MessageInfo
 from mesyx.modes.client.index.changes import IndexChanges
 from mesyx.modes.client.index.keywords import to_imap
+from mesyx.modes.client.index.offload import Offload
 from mesyx.proto.imap.values import Atom
 from mesyx.store.events import Broadcaster, Event
 from mesyx.store.store import Store
 
-__all__ = ["IndexBackend", "MailboxSession", "Selected", "Load", "ctx", "imap_flags", "SYSTEM_FLAG_LIST"]
-
-P = ParamSpec("P")
-T = TypeVar("T")
-
-#: Work on at most this many messages and octets may run on the loop
-#: (:meth:`IndexBackend.run`): a few milliseconds at most.
-_LOOP_MESSAGES = 64
-_LOOP_OCTETS = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Load:
-    """How much a piece of index work handles: messages, and octets of them if it reads or
-    parses their bytes."""
-
-    messages: int
-    octets: int = 0
-
-    @property
-    def small(self) -> bool:
-        return self.messages <= _LOOP_MESSAGES and self.octets <= _LOOP_OCTETS
+__all__ = ["IndexBackend", "MailboxSession", "Selected", "ctx", "imap_flags", "SYSTEM_FLAG_LIST"]
 
 #: The flags every mailbox shows in FLAGS (RFC 9051 section 7.3.5).
 SYSTEM_FLAG_LIST: tuple[str, ...] = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
@@ -151,7 +128,8 @@ class IndexBackend:
         #: command's end skips the index query while it has not moved since the session
         #: looked; NOOP, CHECK and IDLE always look (another process may have written).
         self.changes: dict[bytes, int] = {}
-        self.inline_reads = store.is_sqlite
+        #: Where index work runs: small reads and bounded work on the loop on SQLite (:mod:`.offload`).
+        self.offload = Offload(store.is_sqlite)
 
     # -- Backend protocol ---------------------------------------------------------------
 
@@ -188,7 +166,7 @@ class IndexBackend:
         if not isinstance(box, MailboxSession) or box.selected is None:
             return
         if sync:
-            await self.sync(box)
+            await self.offload.sync(box.syncer)
         elif self.changes.get(box.account_id, 0) == box.looked_at and not (
             expunges and box.selected.pending_expunge
         ):
@@ -196,50 +174,6 @@ class IndexBackend:
         await self.send_updates(session, box, expunges=expunges)
 
     # -- helpers for the command modules --------------------------------------------------
-
-    async def run(self, box: MailboxSession, load: Load, call: Callable[P, T], /, *args: P.args,
-                  **kwargs: P.kwargs) -> T:
-        """Run a bounded piece of index work (a client write of a few messages, the
-        rendering of a small FETCH chunk): on the loop when the store is SQLite and the
-        account's syncer is free, else in a worker thread.
-
-        Why on the loop: the daemon is bound by the CPU of one interpreter (the GIL), and
-        worker threads competing for it cost more than the work: under imaptest's steady
-        load, 3.6 ms of CPU per command with worker threads, 2.0 with none (bench/README.md).
-        What may run long stays off the loop: work whose ``load`` is not small goes to a
-        thread (:class:`Load`: 64 messages, 1 MiB), and so does work while the account's
-        syncer is held by another thread (a sync decrypting a large delivery), rather than
-        making the loop wait for it. A commit's fsync (a fraction of a millisecond) is the
-        longest wait left on the loop. On PostgreSQL (network round trips) all of it goes
-        to threads.
-        """
-        if self.inline_reads and load.small:
-            with box.syncer.held_if_free() as free:
-                if free:
-                    return call(*args, **kwargs)
-        return await asyncio.to_thread(call, *args, **kwargs)
-
-    async def sync(self, box: MailboxSession) -> None:
-        """Bring the session's account index up to date (SELECT, STATUS, EXPUNGE, NOOP...):
-        first the cheap check on the loop (:meth:`IndexSyncer.is_current`, nearly always
-        yes: this process's writes and deliveries sync as they happen), a sync in a worker
-        thread only when it says no (another process wrote, or the feed is behind)."""
-        if not await self.read(box.syncer.is_current):
-            await asyncio.to_thread(box.syncer.sync)
-
-    async def read(self, query: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run a small index read (an :class:`IndexReader` query bounded by what changed or
-        by one mailbox's rows).
-
-        On SQLite it runs right here, on the loop: a read in WAL mode never waits for a
-        lock and takes tens of microseconds, while handing it to a worker thread and back
-        cost about 0.3 ms of CPU per call under imaptest's steady load (the daemon made
-        3.6 such hand-overs per command; measured in bench/README.md). On PostgreSQL a
-        read is a network round trip, so it goes to a worker thread.
-        """
-        if self.inline_reads:
-            return query(*args, **kwargs)
-        return await asyncio.to_thread(query, *args, **kwargs)
 
     def publish(self, events: tuple[Event, ...]) -> None:
         """Tell the daemon's subscribers (IDLE in other sessions, replication) of a write."""

@@ -16,12 +16,13 @@ named one with data.
 
 from __future__ import annotations
 
-from mesyx.modes.client.imap.backend import Load, ctx
+from mesyx.modes.client.imap.backend import ctx
 from mesyx.modes.client.imap.capabilities import advertise
 from mesyx.modes.client.imap.commands_mailbox import backend_of, target_mailbox
 from mesyx.modes.client.imap.session import AUTHENTICATED, Completion, ImapRefusal, Session, register
 from mesyx.modes.client.index import NewMessage
 from mesyx.modes.client.index.keywords import from_imap
+from mesyx.modes.client.index.offload import Load
 from mesyx.proto.imap import commands as c
 from mesyx.proto.imap import responses as r
 from mesyx.proto.mime.convert import encode_binary_parts
@@ -63,8 +64,8 @@ async def append(session: Session, command: c.Command) -> Completion:
     # A CATENATE part's size is not known before it is read: such an APPEND counts as large.
     load = Load(len(command.messages), sum(len(m.data) if isinstance(m.data, bytes) else 1 << 62
                                            for m in command.messages))
-    pending = await backend.run(box, load, check_messages, command.messages)
-    result = await backend.run(box, load, box.writer.append_many, pending, target.mailbox_id)
+    pending = await backend.offload.run(load, box.syncer, check_messages, command.messages)
+    result = await backend.offload.run(load, box.syncer, box.writer.append_many, pending, target.mailbox_id)
     backend.publish(result.events)
     if box.selected is not None:
         await backend.send_updates(session, box)

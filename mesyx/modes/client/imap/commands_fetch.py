@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from mesyx.errors import MesyxError
-from mesyx.modes.client.imap.backend import Load, MailboxSession, Selected, ctx
+from mesyx.modes.client.imap.backend import MailboxSession, Selected, ctx
 from mesyx.modes.client.imap.capabilities import advertise
 from mesyx.modes.client.imap.commands_mailbox import backend_of
 from mesyx.modes.client.imap.fetch_items import CONDSTORE, FetchPlan, header_only, internaldate, message_items
@@ -34,6 +34,7 @@ from mesyx.modes.client.imap.recent import shown_recent
 from mesyx.modes.client.imap.session import SELECTED, Completion, ImapRefusal, Session, register
 from mesyx.modes.client.index import IndexReader, MessageInfo
 from mesyx.modes.client.index.decrypt import CHUNK, Opened, open_envelopes
+from mesyx.modes.client.index.offload import Load
 from mesyx.proto.imap import commands as c
 from mesyx.proto.imap import responses as r
 from mesyx.proto.imap.fetch import FetchItem
@@ -159,11 +160,11 @@ async def _mark_seen(session: Session, box: MailboxSession, wanted: list[Message
     unseen = [m for m in wanted if m.available and "$seen" not in m.keywords]
     if not unseen:
         return set()
-    result = await backend.run(box, Load(len(unseen)), box.writer.set_flags, [m.envelope_id for m in unseen],
-                               ["\\Seen"], True)
+    result = await backend.offload.run(Load(len(unseen)), box.syncer, box.writer.set_flags,
+                                       [m.envelope_id for m in unseen], ["\\Seen"], True)
     backend.publish(result.events)
     # The rows from the lowest of them on (the new MODSEQs too), not the whole mailbox.
-    fresh = await backend.read(backend.reader.messages, box.account_id, selected.mailbox_id,
+    fresh = await backend.offload.read(backend.reader.messages, box.account_id, selected.mailbox_id,
                                from_uid=min(m.uid for m in unseen))
     by_uid = {m.uid: m for m in fresh}
     for m in wanted:
@@ -177,7 +178,7 @@ async def _vanished(session: Session, box: MailboxSession, command: c.Fetch) -> 
     selected = box.selected
     assert selected is not None and command.modifiers.changed_since is not None
     backend = backend_of(session)
-    delta = await backend.read(
+    delta = await backend.offload.read(
         backend.reader.changes_since, box.account_id, selected.mailbox_id, command.modifiers.changed_since
     )
     messages = command.messages
@@ -199,7 +200,7 @@ async def _enable_condstore(session: Session, box: MailboxSession) -> None:
     assert selected is not None
     session.enabled.add(CONDSTORE)
     backend = backend_of(session)
-    info = await backend.read(backend.reader.mailbox, box.account_id, selected.mailbox_id)
+    info = await backend.offload.read(backend.reader.mailbox, box.account_id, selected.mailbox_id)
     if info.highestmodseq > 0:
         session.send(r.untagged_status("OK", "Highest", r.highestmodseq(info.highestmodseq)))
 
@@ -238,7 +239,7 @@ async def fetch(session: Session, command: c.Command) -> Completion:
     backend = backend_of(session)
     for chunk in _chunks(wanted):
         load = Load(len(chunk), sum(m.size for m in chunk) if plan.content and not plan.cache_suffices else 0)
-        rendered = await backend.run(box, load, _render, session, box, plan, chunk, flagged)
+        rendered = await backend.offload.run(load, box.syncer, _render, session, box, plan, chunk, flagged)
         for line in rendered.lines:
             session.send(line)
         unreadable += rendered.unreadable

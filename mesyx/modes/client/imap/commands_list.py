@@ -33,8 +33,8 @@ async def _tree(session: Session) -> MailboxTree:
     by LIST (SUBSCRIBED) (RFC 9051 section 6.3.7, RFC 5258 section 3.1).
     """
     account_id, backend = ctx(session).account_id, backend_of(session)
-    boxes = await backend.read(backend.reader.mailboxes, account_id)
-    return MailboxTree(boxes, await backend.read(backend.reader.subscriptions, account_id))
+    boxes = await backend.offload.read(backend.reader.mailboxes, account_id)
+    return MailboxTree(boxes, await backend.offload.read(backend.reader.subscriptions, account_id))
 
 
 def _root(session: Session, kind: c.List | c.Lsub) -> Completion:
@@ -62,7 +62,7 @@ async def list_(session: Session, command: c.Command) -> Completion:
     )
     items = command.returns.status
     if items:
-        await backend_of(session).sync(ctx(session))
+        await backend_of(session).offload.sync(ctx(session).syncer)
     tree = await _tree(session)
     utf8 = utf8_names(session)
     for line in tree.listing(matcher(command.reference, command.patterns), selection):

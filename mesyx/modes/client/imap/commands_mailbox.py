@@ -44,7 +44,7 @@ async def find_mailbox(session: Session, path: str, *, counts: bool = True) -> M
     box = ctx(session)
     backend = backend_of(session)
     try:
-        return await backend.read(backend.reader.find, box.account_id, path.rstrip(DELIMITER) or path,
+        return await backend.offload.read(backend.reader.find, box.account_id, path.rstrip(DELIMITER) or path,
                                   counts=counts)
     except NotFound as exc:
         raise NotFound(f"no mailbox named {path}") from exc
@@ -75,7 +75,7 @@ async def status_values(session: Session, info: MailboxInfo, items: tuple[c.Stat
     }
     if c.StatusItem.RECENT in items:
         backend = backend_of(session)
-        values[c.StatusItem.RECENT] = await backend.read(backend.reader.count_above, ctx(session).account_id,
+        values[c.StatusItem.RECENT] = await backend.offload.read(backend.reader.count_above, ctx(session).account_id,
                                                          info.mailbox_id, MARKS.mark(info.mailbox_id, info.uidvalidity))
     return {item.value: values[item] for item in items}
 
@@ -85,7 +85,7 @@ async def status(session: Session, command: c.Command) -> Completion:
     """STATUS of any mailbox, the selected one included (RFC 9051 section 6.3.11 allows it):
     the index is synced first, so the numbers include what other sessions just did."""
     assert isinstance(command, c.Status)
-    await backend_of(session).sync(ctx(session))
+    await backend_of(session).offload.sync(ctx(session).syncer)
     info = await find_mailbox(session, command.mailbox)
     values = await status_values(session, info, command.items)
     session.send(r.status_response(info.path, values, utf8=utf8_names(session)))

@@ -15,7 +15,7 @@ import contextlib
 
 from mesyx.errors import MesyxError
 from mesyx.log import new_error_id
-from mesyx.modes.client.imap.backend import Load, ctx
+from mesyx.modes.client.imap.backend import ctx
 from mesyx.modes.client.imap.capabilities import advertise
 from mesyx.modes.client.imap.commands_fetch import resolve
 from mesyx.modes.client.imap.commands_mailbox import backend_of, target_mailbox
@@ -23,6 +23,7 @@ from mesyx.modes.client.imap.recent import shown_recent
 from mesyx.modes.client.imap.session import AUTHENTICATED, SELECTED, Completion, ImapRefusal, Session, register
 from mesyx.modes.client.imap.updates import CONDSTORE, QRESYNC, announce_keywords, flag_items, report
 from mesyx.modes.client.index.keywords import DELETED, keyword_key
+from mesyx.modes.client.index.offload import Load
 from mesyx.proto.imap import ContinuationLine
 from mesyx.proto.imap import commands as c
 from mesyx.proto.imap import responses as r
@@ -70,7 +71,7 @@ async def store(session: Session, command: c.Command) -> Completion:
     if since is not None:
         session.enabled.add(CONDSTORE)  # a CONDSTORE enabling command (RFC 7162 section 3.1)
     base = selected.modseq if since is None else min(since, selected.modseq)
-    delta = await backend.read(
+    delta = await backend.offload.read(
         backend.reader.changes_since, box.account_id, selected.mailbox_id, base, known_uidnext=selected.uidnext
     )
     stale = set(delta.expunged) | selected.pending_expunge
@@ -78,11 +79,12 @@ async def store(session: Session, command: c.Command) -> Completion:
     targets = [u for u in uids if u not in stale and u not in modified]
     if targets:
         eids = [selected.messages[u].envelope_id for u in targets]
+        load, run = Load(len(eids)), backend.offload.run
         if command.mode is c.StoreMode.REPLACE:
-            result = await backend.run(box, Load(len(eids)), box.writer.replace_flags, eids, command.flags)
+            result = await run(load, box.syncer, box.writer.replace_flags, eids, command.flags)
         else:
             add = command.mode is c.StoreMode.ADD
-            result = await backend.run(box, Load(len(eids)), box.writer.set_flags, eids, command.flags, add)
+            result = await run(load, box.syncer, box.writer.set_flags, eids, command.flags, add)
         backend.publish(result.events)
     await report(session, box, backend, expunges=False, echo=targets)
     if not command.silent or CONDSTORE in session.enabled:
@@ -109,7 +111,7 @@ async def expunge(session: Session, command: c.Command) -> Completion:
     selected = box.selected
     assert selected is not None
     backend = backend_of(session)
-    await backend.sync(box)
+    await backend.offload.sync(box.syncer)
     await backend.send_updates(session, box)
     candidates = resolve(selected, command.uids, uid=True) if command.uids is not None else list(selected.uids)
     doomed = [
@@ -118,7 +120,8 @@ async def expunge(session: Session, command: c.Command) -> Completion:
         if any(keyword_key(k) == DELETED for k in selected.messages[u].keywords)
     ]
     if doomed:
-        result = await backend.run(box, Load(len(doomed)), box.writer.expunge, doomed, selected.mailbox_id)
+        result = await backend.offload.run(Load(len(doomed)), box.syncer, box.writer.expunge, doomed,
+                                           selected.mailbox_id)
         backend.publish(result.events)
         await backend.send_updates(session, box)
     if QRESYNC in session.enabled and selected.modseq > 0:
@@ -139,10 +142,12 @@ async def _copy_or_move(session: Session, command: c.Copy | c.Move, *, move: boo
     eids = [selected.messages[u].envelope_id for u in uids]
     if not eids:
         return Completion()
+    load = Load(len(eids))
     if move:
-        result = await backend.run(box, Load(len(eids)), box.writer.move, eids, selected.mailbox_id, target.mailbox_id)
+        result = await backend.offload.run(load, box.syncer, box.writer.move, eids, selected.mailbox_id,
+                                           target.mailbox_id)
     else:
-        result = await backend.run(box, Load(len(eids)), box.writer.copy, eids, target.mailbox_id)
+        result = await backend.offload.run(load, box.syncer, box.writer.copy, eids, target.mailbox_id)
     backend.publish(result.events)
     pairs = [(u, result.uids[e]) for u, e in zip(uids, eids, strict=True) if e in result.uids]
     code = None
@@ -184,7 +189,7 @@ async def idle(session: Session, command: c.Command) -> Completion | None:
                         queue.get_nowait()
                 else:
                     await asyncio.sleep(IDLE_POLL)
-                    await backend.sync(box)
+                    await backend.offload.sync(box.syncer)
                 await backend.send_updates(session, box)
                 await session.transport.drain()
         except asyncio.CancelledError:

@@ -49,7 +49,7 @@ async def _select(session: Session, command: c.Command, *, readonly: bool) -> Co
         deselect(session)
         session.send(r.untagged_status("OK", "previous mailbox closed", r.Code.CLOSED))
     backend = backend_of(session)
-    await backend.sync(box)
+    await backend.offload.sync(box.syncer)
     # The mailbox before its messages: a change made between the two is seen twice, never missed.
     info = await find_mailbox(session, command.mailbox, counts=False)  # EXISTS comes from the messages
     messages = await asyncio.to_thread(backend.reader.messages, box.account_id, info.mailbox_id)
@@ -86,8 +86,8 @@ async def _list_line(session: Session, info: MailboxInfo) -> None:
     """IMAP4rev2's SELECT answers the mailbox's LIST response too, with accurate attributes
     (RFC 9051 section 6.3.2), as LIST would show it."""
     backend, box = backend_of(session), ctx(session)
-    boxes = await backend.read(backend.reader.mailboxes, box.account_id, counts=False)
-    subscriptions = await backend.read(backend.reader.subscriptions, box.account_id)
+    boxes = await backend.offload.read(backend.reader.mailboxes, box.account_id, counts=False)
+    subscriptions = await backend.offload.read(backend.reader.subscriptions, box.account_id)
     for line in MailboxTree(boxes, subscriptions).listing(lambda path: path == info.path, Selection()):
         session.send(r.list_response(line.attributes, DELIMITER, line.path, utf8=utf8_names(session)))
 
@@ -99,7 +99,8 @@ async def _resync(session: Session, selected: Selected, qresync: c.QResync) -> N
     (``index_expunged``), so the sequence-match data (a hint for servers that forget) is not needed."""
     backend = backend_of(session)
     box = ctx(session)
-    delta = await backend.read(backend.reader.changes_since, box.account_id, selected.mailbox_id, qresync.modseq)
+    delta = await backend.offload.read(backend.reader.changes_since, box.account_id, selected.mailbox_id,
+                                       qresync.modseq)
     known = qresync.known_uids
     largest = max(selected.uidnext - 1, 1)
 

@@ -91,7 +91,7 @@ async def _arrivals(backend: IndexBackend, box: MailboxSession, selected: Select
                     ) -> list[MessageInfo]:
     """The new messages' index rows (their envelope ids and sizes, which the delta lacks):
     only the rows from the lowest new UID on, so a large mailbox costs no more than a small one."""
-    rows = await backend.read(backend.reader.messages, box.account_id, selected.mailbox_id, from_uid=min(uids))
+    rows = await backend.offload.read(backend.reader.messages, box.account_id, selected.mailbox_id, from_uid=min(uids))
     return [m for m in rows if m.uid in uids]
 
 
@@ -122,7 +122,7 @@ async def report(
     if selected is None:
         return
     try:
-        delta = await backend.read(
+        delta = await backend.offload.read(
             backend.reader.changes_since, box.account_id, selected.mailbox_id, selected.modseq,
             known_uidnext=selected.uidnext,
         )

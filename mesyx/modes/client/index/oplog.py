@@ -25,7 +25,7 @@ read).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, select
@@ -49,7 +49,16 @@ from mesyx.store.mailcrypt import UnlockedAccount
 from mesyx.store.operations import Operation, OpKind
 from mesyx.store.payloads import decode_change
 
-__all__ = ["DecodedLog"]
+__all__ = ["DecodedLog", "Fingerprint", "fingerprint_of"]
+
+#: ``(origin, operations, highest seq)`` per origin, sorted: where a log stands.
+Fingerprint = tuple[tuple[str, int, int], ...]
+
+
+def fingerprint_of(origins: Mapping[str, tuple[int, int]]) -> Fingerprint:
+    """The fingerprint of ``{origin: (operations, highest seq)}`` (this log's, or the
+    store's :func:`~mesyx.store.op_heads.heads`)."""
+    return tuple(sorted((o, c, m) for o, (c, m) in origins.items()))
 
 _log = get_logger("index")
 _SEQ_CHUNK = 500
@@ -227,8 +236,8 @@ class DecodedLog:
         return count == highest >= seq
 
     @property
-    def fingerprint(self) -> tuple[tuple[str, int, int], ...]:
-        return tuple(sorted((o, c, m) for o, (c, m) in self._origins.items()))
+    def fingerprint(self) -> Fingerprint:
+        return fingerprint_of(self._origins)
 
     @property
     def basis(self) -> dict[str, int]:

@@ -57,7 +57,7 @@ from mesyx.modes.client.index import schema as x
 from mesyx.modes.client.index.changes import IndexChanges
 from mesyx.modes.client.index.db import chunked, insert_ignore, upsert
 from mesyx.modes.client.index.decrypt import CHUNK, Opened, header_end, open_envelopes, openable
-from mesyx.modes.client.index.oplog import DecodedLog
+from mesyx.modes.client.index.oplog import DecodedLog, Fingerprint, fingerprint_of
 from mesyx.modes.client.index.paths import resolve_paths
 from mesyx.modes.client.index.reconcile import Stale, reconcile
 from mesyx.proto.mime.message import ParsedMessage
@@ -96,7 +96,7 @@ _COUNT_ENVELOPES = select(func.count()).select_from(t.envelopes).where(
 class _Position:
     """Where the log stands: per origin (operations, max seq), envelopes, keysets here."""
 
-    operations: tuple[tuple[str, int, int], ...]
+    operations: Fingerprint
     envelopes: int  # -1 while no placed email waits for its envelope (then arrivals do not matter)
     keysets: tuple[bytes, ...]
 
@@ -206,13 +206,8 @@ class IndexSyncer:
         last = self._position
         if last is None:
             return False
-        waiting = bool(self._waiting)
         with read_transaction(self.store.engine) as conn:
-            heads = op_heads.heads(conn, self.account_id)
-            envelopes = int(conn.execute(_COUNT_ENVELOPES, {"k_account": self.account_id}).scalar_one()) \
-                if waiting else -1
-        operations = tuple(sorted((origin, count, highest) for origin, (count, highest) in heads.items()))
-        return _Position(operations, envelopes, tuple(sorted(self.account.keysets))) == last
+            return self._position_in(conn, fingerprint_of(op_heads.heads(conn, self.account_id))) == last
 
     def rebuild(self, progress: Progress | None = None) -> IndexChanges:
         """Open every operation and decrypt every message again, and rewrite the
@@ -313,12 +308,14 @@ class IndexSyncer:
 
     # -- sync passes ----------------------------------------------------------------------
 
-    def _position_in(self, conn: Connection) -> _Position:
-        """Where the log stands (read it first)."""
+    def _position_in(self, conn: Connection, operations: Fingerprint | None = None) -> _Position:
+        """Where the log stands (read it first), or, given ``operations``, where the store's
+        log stands (:meth:`is_current`)."""
         envelopes = -1
         if self._waiting:
             envelopes = int(conn.execute(_COUNT_ENVELOPES, {"k_account": self.account_id}).scalar_one())
-        return _Position(self.log.fingerprint, envelopes, tuple(sorted(self.account.keysets)))
+        return _Position(self.log.fingerprint if operations is None else operations, envelopes,
+                         tuple(sorted(self.account.keysets)))
 
     def _read_log(self) -> _Position:
         """Read new operations; where the log stands now."""

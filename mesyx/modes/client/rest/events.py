@@ -177,8 +177,8 @@ class _Stream:
         self.paths: dict[str, str] = {}
 
     async def _boxes(self) -> list[MailboxInfo]:
-        await self.index.current(self.context)
-        return await self.index.read(self.index.reader.mailboxes, self.context.account_id, counts=False)
+        await self.index.offload.sync(self.context.syncer)
+        return await self.index.offload.read(self.index.reader.mailboxes, self.context.account_id, counts=False)
 
     async def start(self, since: dict[bytes, tuple[int, int]] | None) -> None:
         """The mailbox list, then (resuming) what changed since ``since``."""
@@ -208,8 +208,9 @@ class _Stream:
         for mailbox_id, (modseq, _uidnext) in now.items():
             known_modseq, known_uidnext = self.position.get(mailbox_id, (0, 1))
             if modseq > known_modseq:
-                delta = await self.index.read(self.index.reader.changes_since, self.context.account_id, mailbox_id,
-                                              known_modseq, known_uidnext=known_uidnext)  # fmt: skip
+                reader = self.index.reader
+                delta = await self.index.offload.read(reader.changes_since, self.context.account_id, mailbox_id,
+                                                      known_modseq, known_uidnext=known_uidnext)  # fmt: skip
                 if delta:
                     pending.extend(await self._changes(delta))
         self.position = now
@@ -225,7 +226,7 @@ class _Stream:
     async def _changes(self, delta: MailboxDelta) -> list[dict[str, Any]]:
         """The ``changes`` events of one mailbox's delta, at most :data:`MAX_ITEMS` messages each."""
         uids = [f.uid for f in delta.added] + [f.uid for f in delta.flags] + list(delta.expunged)
-        ids = await self.index.read(queries.envelopes_of, self.index.store.engine, self.context.account_id,
+        ids = await self.index.offload.read(queries.envelopes_of, self.index.store.engine, self.context.account_id,
                                     delta.mailbox_id, uids)  # fmt: skip
 
         def eid(uid: int) -> str | None:

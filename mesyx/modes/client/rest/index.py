@@ -22,25 +22,15 @@ from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 from mesyx.modes.client.index import IndexFeed, IndexReader, IndexSyncer, IndexWriter
+from mesyx.modes.client.index.offload import Offload
 from mesyx.store.events import Broadcaster, Event
 from mesyx.store.mailcrypt import UnlockedAccount
 from mesyx.store.store import Store
 
-__all__ = ["IndexContext", "RestIndex", "INLINE_OCTETS", "INLINE_ROWS"]
+__all__ = ["IndexContext", "RestIndex"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
-
-#: A read over a mailbox of more messages than this goes to a worker thread even on
-#: SQLite: a page sorted by received date visits every row of its mailbox (the index has
-#: no received-date index): 17 ms for a page of a 100,000-message mailbox, measured.
-INLINE_ROWS = 5000
-#: A message up to this size is decrypted and parsed on the loop (on SQLite): well under a
-#: millisecond (0.2 ms to open 10 KiB, 0.05 ms to parse it), where a hand-over to a worker
-#: thread and back cost about 0.5 ms of CPU per request under load (bench/rest.py); the
-#: IMAP server's FETCH draws the line at the same 1 MiB.
-INLINE_OCTETS = 1024 * 1024
-
 
 @dataclass(frozen=True)
 class IndexContext:
@@ -67,7 +57,8 @@ class RestIndex:
         self.broadcaster = broadcaster
         self.feed = feed
         self.reader = IndexReader(store)
-        self.inline_reads = store.is_sqlite
+        #: Where index work runs (the IMAP server's rule, :mod:`~.index.offload`).
+        self.offload = Offload(store.is_sqlite)
 
     async def open(self, account: UnlockedAccount) -> IndexContext:
         """Attach ``account`` to the feed and bring its index up to date (a first login
@@ -85,25 +76,6 @@ class RestIndex:
         """Let go of the account (the feed stops following it with its last session)."""
         self.feed.detach(context.account_id)
 
-    async def read(self, query: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        """A small, bounded index read: inline on SQLite, in a worker thread otherwise."""
-        if self.inline_reads:
-            return query(*args, **kwargs)
-        return await asyncio.to_thread(query, *args, **kwargs)
-
-    async def read_over(self, rows: int, query: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        """A read that visits ``rows`` rows: :meth:`read` if they are few, a worker thread otherwise."""
-        if self.inline_reads and rows <= INLINE_ROWS:
-            return query(*args, **kwargs)
-        return await asyncio.to_thread(query, *args, **kwargs)
-
-    async def current(self, context: IndexContext) -> None:
-        """Make the index current before answering from it: the cheap check first (nearly
-        always yes, deliveries and writes in this process sync as they happen), a sync in
-        a worker thread only when another process wrote or the feed is behind."""
-        if not await self.read(context.syncer.is_current):
-            await asyncio.to_thread(context.syncer.sync)
-
     async def write(self, call: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """A client write (signed operations, then a sync) in a worker thread; its events
         go to the daemon's broadcaster so other sessions and replication hear of it."""
@@ -112,13 +84,6 @@ class RestIndex:
         if events:
             self.broadcaster.publish(events)
         return result
-
-    async def sized(self, octets: int, call: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        """Decryption or parsing of ``octets`` of mail: on the loop when small (on SQLite),
-        else in a worker thread."""
-        if self.inline_reads and octets <= INLINE_OCTETS:
-            return call(*args, **kwargs)
-        return await asyncio.to_thread(call, *args, **kwargs)
 
     async def work(self, call: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Decryption and parsing of message bodies: always in a worker thread."""

@@ -51,8 +51,8 @@ def declare(api: RestApi, index: RestIndex, need: Need) -> None:
     async def list_mailboxes(call: Call[NoBody, Session | None]) -> MailboxList:
         """Every mailbox of the account with its counts, sorted by path."""
         context = context_of(need(call))
-        await index.current(context)
-        boxes = await index.read(index.reader.mailboxes, context.account_id)
+        await index.offload.sync(context.syncer)
+        boxes = await index.offload.read(index.reader.mailboxes, context.account_id)
         return MailboxList(mailboxes=[mailbox_model(box) for box in boxes])
 
     @api.json("GET", "/v1/mailboxes/{mailbox_id}", summary="One mailbox", body=NoBody, response=Mailbox,
@@ -60,9 +60,9 @@ def declare(api: RestApi, index: RestIndex, need: Need) -> None:
     async def get_mailbox(call: Call[NoBody, Session | None]) -> Mailbox:
         """One mailbox by id, with its counts."""
         context = context_of(need(call))
-        await index.current(context)
+        await index.offload.sync(context.syncer)
         mailbox_id = path_param(call.request, "mailbox_id")
-        return mailbox_model(await index.read(index.reader.mailbox, context.account_id, mailbox_id))
+        return mailbox_model(await index.offload.read(index.reader.mailbox, context.account_id, mailbox_id))
 
     @api.json("POST", "/v1/mailboxes", summary="Create a mailbox", body=MailboxCreate, response=Mailbox,
               status=201, auth=True, problems=(403, 409), tags=_TAGS)  # fmt: skip
@@ -72,7 +72,7 @@ def declare(api: RestApi, index: RestIndex, need: Need) -> None:
         context = context_of(need(call))
         result = await index.write(context.writer.create_mailbox, call.body.path, call.body.role)
         assert result.mailbox_id is not None  # a create names the mailbox it made
-        return mailbox_model(await index.read(index.reader.mailbox, context.account_id, result.mailbox_id))
+        return mailbox_model(await index.offload.read(index.reader.mailbox, context.account_id, result.mailbox_id))
 
     @api.json("PATCH", "/v1/mailboxes/{mailbox_id}", summary="Rename or move a mailbox", body=MailboxRename,
               response=Mailbox, auth=True, problems=(404, 409), tags=_TAGS)  # fmt: skip
@@ -84,7 +84,7 @@ def declare(api: RestApi, index: RestIndex, need: Need) -> None:
         mailbox_id = path_param(call.request, "mailbox_id")
         result = await _conflicts(index.write(context.writer.rename_mailbox, mailbox_id, call.body.path))
         now_at = result.mailbox_id or mailbox_id
-        return mailbox_model(await index.read(index.reader.mailbox, context.account_id, now_at))
+        return mailbox_model(await index.offload.read(index.reader.mailbox, context.account_id, now_at))
 
     @api.json("DELETE", "/v1/mailboxes/{mailbox_id}", summary="Delete a mailbox", body=NoBody, response=None,
               auth=True, problems=(403, 404, 409), tags=_TAGS)  # fmt: skip

@@ -5,7 +5,7 @@ decrypted message (decoded headers, the text and HTML RFC 2046 section 5.1.4 pre
 attachments by IMAP part number), plus where the message is and its keywords;
 ``GET /v1/messages/{id}/parts/{part}`` one part's decoded bytes. Decryption and parsing
 run together, on the loop for a message up to 1 MiB, else in a worker thread
-(:meth:`~.index.RestIndex.sized`).
+(:meth:`~mesyx.modes.client.index.offload.Offload.run`).
 
 Bounds: the text and the HTML are cut at :data:`MAX_SHOWN` characters each (``truncated``
 says so; ``/raw`` has everything), so one reply stays a size a client can hold whatever

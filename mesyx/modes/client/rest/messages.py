@@ -9,7 +9,7 @@ thread, so IMAP sessions (and their IDLE) see it at once.
 
 Listings answer from the index and its header cache (no decryption, one query for the
 page and one for its headers); a message is decrypted on the loop up to 1 MiB, in a
-worker thread above (:meth:`~.index.RestIndex.sized`).
+worker thread above (:meth:`~mesyx.modes.client.index.offload.Offload.run`).
 An unknown or malformed id is 404, whatever its shape, so ids cannot be probed.
 """
 
@@ -28,6 +28,7 @@ from mesyx.http.api import Call, NoBody
 from mesyx.http.problems import ProblemError
 from mesyx.modes.client.index import CachedMessage
 from mesyx.modes.client.index.decrypt import Opened, open_envelopes
+from mesyx.modes.client.index.offload import Load
 from mesyx.modes.client.rest import queries
 from mesyx.modes.client.rest.index import IndexContext, RestIndex
 from mesyx.modes.client.rest.models import (
@@ -133,7 +134,7 @@ async def locate(index: RestIndex, context: IndexContext, request: web.Request) 
     deliveries as they commit (the feed), and a listing (like SELECT) syncs; a message
     another process just wrote is found once the feed's poll has seen it."""
     envelope_id = envelope_id_of(path_param(request, "message_id"))
-    found = await index.read(queries.places, index.store.engine, context.account_id, envelope_id)
+    found = await index.offload.read(queries.places, index.store.engine, context.account_id, envelope_id)
     if not found:
         raise NotFound("no such message")
     return found
@@ -154,8 +155,8 @@ def _open_and(context: IndexContext, store: Store, envelope_id: bytes, then: Cal
 async def with_message(index: RestIndex, context: IndexContext, place: queries.Row, then: Callable[[bytes], T]) -> T:
     """``then(raw)`` of the decrypted message of ``place`` (one of :func:`locate`'s), both
     on the loop for a small message, in one worker thread call for a large one
-    (:meth:`RestIndex.sized`)."""
-    return await index.sized(place.size, _open_and, context, index.store, place.envelope_id, then)
+    (:meth:`~mesyx.modes.client.index.offload.Offload.run`)."""
+    return await index.offload.run(Load(1, place.size), None, _open_and, context, index.store, place.envelope_id, then)
 
 
 def _same(raw: bytes) -> bytes:
@@ -175,15 +176,15 @@ def declare(api: RestApi, index: RestIndex, need: Need) -> None:
         context = context_of(need(call))
         query = parse_query(call.request, MessagesQuery)
         mailbox_id = path_param(call.request, "mailbox_id")
-        await index.current(context)
-        await index.read(index.reader.mailbox, context.account_id, mailbox_id, counts=False)  # 404 if none
-        total = await index.read(queries.count, index.store.engine, context.account_id, mailbox_id)
+        await index.offload.sync(context.syncer)
+        await index.offload.read(index.reader.mailbox, context.account_id, mailbox_id, counts=False)  # 404 if none
+        total = await index.offload.read(queries.count, index.store.engine, context.account_id, mailbox_id)
         after = queries.decode_cursor(query.cursor) if query.cursor is not None else None
-        rows = await index.read_over(total, queries.page, index.store.engine, context.account_id, mailbox_id,
-                                     order=query.order, limit=query.limit + 1, after=after,
-                                     offset=query.offset)  # fmt: skip
+        rows = await index.offload.run(Load(rows=total), None, queries.page, index.store.engine,
+                                       context.account_id, mailbox_id, order=query.order, limit=query.limit + 1,
+                                       after=after, offset=query.offset)  # fmt: skip
         more, rows = len(rows) > query.limit, rows[: query.limit]
-        cached = await index.read(index.reader.cached, context.account_id, [r.envelope_id for r in rows])
+        cached = await index.offload.read(index.reader.cached, context.account_id, [r.envelope_id for r in rows])
         return MessagePage(
             messages=[summary(row, cached.get(row.envelope_id)) for row in rows],
             total=total,

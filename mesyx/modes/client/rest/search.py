@@ -154,9 +154,9 @@ def declare(api: RestApi, index: RestIndex, need: Need) -> None:
         after 20,000 messages (or 2,000 decrypted). ``total`` counts the mailbox."""
         context = context_of(need(call))
         query = parse_query(call.request, SearchQuery)
-        await index.current(context)
-        await index.read(index.reader.mailbox, context.account_id, query.mailbox, counts=False)  # 404 if none
-        total = await index.read(queries.count, index.store.engine, context.account_id, query.mailbox)
+        await index.offload.sync(context.syncer)
+        await index.offload.read(index.reader.mailbox, context.account_id, query.mailbox, counts=False)  # 404 if none
+        total = await index.offload.read(queries.count, index.store.engine, context.account_id, query.mailbox)
         after = queries.decode_cursor(query.cursor) if query.cursor is not None else None
         found, last = await index.work(scan, index.store, index.reader, context, query.mailbox, Terms.of(query),
                                        query.limit, after)  # fmt: skip

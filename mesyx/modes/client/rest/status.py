@@ -74,10 +74,10 @@ def declare(api: RestApi, index: RestIndex, need: Need, config: Config, sessions
         keysets unlocked, live tokens, the index version)."""
         session = need(call)
         context = context_of(session)
-        await index.current(context)
-        boxes = await index.read(index.reader.mailboxes, context.account_id)
-        cached = await index.read(index.reader.cached_count, context.account_id)
-        version = await index.read(index.reader.version, context.account_id)
+        await index.offload.sync(context.syncer)
+        boxes = await index.offload.read(index.reader.mailboxes, context.account_id)
+        cached = await index.offload.read(index.reader.cached_count, context.account_id)
+        version = await index.offload.read(index.reader.version, context.account_id)
         record = session.account.record
         return Status(node=node, account=AccountStatus(
             account_id=b32(record.account_id), address=record.primary_address, mailboxes=len(boxes),
