@@ -18,6 +18,7 @@ __all__ = [
     "CryptoError",
     "ConfigError",
     "UsageError",
+    "ScriptError",
 ]
 
 
@@ -87,3 +88,22 @@ class UsageError(MesyxError):
     """The command or request is malformed (bad argument, bad address)."""
 
     kind = "usage"
+
+
+class ScriptError(UsageError):
+    """A SIEVE script does not parse or validate (RFC 5228 section 2.10.6: "compile time").
+
+    ``line`` and ``column`` (1-based) point at the offending token, as ManageSieve and
+    ``mesyx sieve check`` show them; the message itself does not repeat them.
+    """
+
+    kind = "script"
+
+    def __init__(self, message: str, line: int, column: int) -> None:
+        super().__init__(message)
+        self.line = line
+        self.column = column
+
+    def located(self) -> str:
+        """``line L, column C: message``, the one-line form the edges print."""
+        return f"line {self.line}, column {self.column}: {self.message}"
