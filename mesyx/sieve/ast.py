@@ -123,8 +123,12 @@ class Call:
     section 2.7.1), ``address-part`` ("all", section 2.7.4). ``match`` holds the match
     type's tag name (``is``, ``contains``, ``matches``, ``regex``, ``value``,
     ``count``); for ``value`` and ``count`` the relational operator is in ``tags["relation"]``
-    (RFC 5231). ``address-part`` holds ``all``, ``localpart``, ``domain``, ``user`` or
-    ``detail`` (RFC 5233).
+    (RFC 5231), lower-cased. ``address-part`` holds ``all``, ``localpart``, ``domain``,
+    ``user`` or ``detail`` (RFC 5233). ``size`` holds ``over`` or ``under``; ``transform``
+    (body, default ``text``) holds ``raw``, ``content`` or ``text``, with the content
+    types in ``tags["content"]``. Every other tag is under its own name: ``zone`` (the
+    offset string), ``originalzone``, ``index``, ``last``, ``days``, ``seconds``,
+    ``flags``, ``copy``, ``create``, set's modifiers, and so on.
 
     ``positional`` holds the remaining arguments in order: a ``tuple[str, ...]`` for a
     string list, an ``int`` for a number. ``tests`` are the nested tests (``if``,
