@@ -12,7 +12,6 @@ backslash and double quote escaped), so a line can be pasted back into a script.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 __all__ = [
     "Keep",
@@ -119,7 +118,7 @@ class Vacation:
         return f"vacation {quote(self.recipient)} :subject {quote(self.subject)} {quote(self.reason)}"
 
 
-Action = Union[Keep, FileInto, Redirect, Discard, Reject, Vacation]
+Action = Keep | FileInto | Redirect | Discard | Reject | Vacation
 
 
 @dataclass(frozen=True)

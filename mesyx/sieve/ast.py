@@ -15,7 +15,6 @@ case-insensitive.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 __all__ = [
     "Position",
@@ -73,7 +72,7 @@ class Tag:
     pos: Position = field(default=Position(0, 0), compare=False)
 
 
-Argument = Union[StringList, Number, Tag]
+Argument = StringList | Number | Tag
 
 
 @dataclass(frozen=True)
@@ -109,7 +108,7 @@ class Script:
 
 
 #: The value a validated tag carries: True for a flag (``:copy``), else its argument.
-TagValue = Union[bool, str, int, tuple[str, ...]]
+TagValue = bool | str | int | tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -138,7 +137,7 @@ class Call:
     """
 
     name: str
-    pos: Position
+    pos: Position = field(compare=False)
     tags: dict[str, TagValue] = field(default_factory=dict)
     positional: tuple[tuple[str, ...] | int, ...] = ()
     tests: tuple[Call, ...] = ()

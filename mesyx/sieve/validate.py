@@ -77,6 +77,12 @@ class CompiledScript:
     cache: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
 
 
+def _shown(text: str) -> str:
+    """A script's string inside an error message: quoted, on one line, at most 60 characters."""
+    cut = text if len(text) <= 60 else text[:57] + "..."
+    return '"' + "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in cut) + '"'
+
+
 def _error(message: str, pos: Position) -> ScriptError:
     return ScriptError(message, pos.line, pos.column)
 
@@ -203,15 +209,15 @@ class _Validator:
         """Comparator, match type, relational operator and regex of a match test."""
         comparator = str(tags.setdefault("comparator", "i;ascii-casemap"))
         if comparator not in COMPARATORS:
-            raise _error(f"unknown comparator \"{comparator}\"", pos)
-        self.need(COMPARATORS[comparator], f"comparator \"{comparator}\"", pos)
+            raise _error(f"unknown comparator {_shown(comparator)}", pos)
+        self.need(COMPARATORS[comparator], f"comparator {_shown(comparator)}", pos)
         match = str(tags.setdefault("match", "is"))
         if comparator in _NO_SUBSTRING and match in _SUBSTRING_MATCHES:
-            raise _error(f"comparator \"{comparator}\" cannot do :{match} matching", pos)
+            raise _error(f"comparator {_shown(comparator)} cannot do :{match} matching", pos)
         if match in ("value", "count"):
             relation = str(tags["relation"])
             if self.constant(relation) and relation.lower() not in RELATIONS:
-                raise _error(f"\"{relation}\" is not a relational operator (gt, ge, lt, le, eq, ne)", pos)
+                raise _error(f"{_shown(relation)} is not a relational operator (gt, ge, lt, le, eq, ne)", pos)
             tags["relation"] = relation.lower()
         if match == "regex":
             for key in keys:
@@ -222,7 +228,8 @@ class _Validator:
                 try:
                     re2.compile(key)
                 except re2.error as exc:
-                    raise _error(f"{name}: invalid regular expression \"{key}\": {exc}", pos) from None
+                    problem = f"{name}: invalid regular expression {_shown(key)}: {_shown(str(exc))}"
+                    raise _error(problem, pos) from None
 
     def check_semantics(self, call: Call) -> None:
         name, tags, args, pos = call.name, call.tags, call.positional, call.pos
@@ -241,20 +248,20 @@ class _Validator:
             names = args[0] if isinstance(args[0], tuple) else (args[0],)
             for header in names:
                 if isinstance(header, str) and self.constant(header) and not _FIELD_NAME.fullmatch(header):
-                    raise _error(f"\"{header}\" is not a valid header field name", pos)
+                    raise _error(f"{_shown(header)} is not a valid header field name", pos)
         if name == "envelope":
             parts = args[0]
             assert isinstance(parts, tuple)
             for part in parts:
                 if self.constant(part) and part.lower() not in _ENVELOPE_PARTS:
-                    raise _error(f"envelope part \"{part}\" is not supported (from, to)", pos)
+                    raise _error(f"envelope part {_shown(part)} is not supported (from, to)", pos)
         if name in ("date", "currentdate"):
             date_part = args[-2]
             if isinstance(date_part, str) and self.constant(date_part) and date_part.lower() not in DATE_PARTS:
-                raise _error(f"unknown date part \"{date_part}\"", pos)
+                raise _error(f"unknown date part {_shown(date_part)}", pos)
             zone = tags.get("zone")
             if isinstance(zone, str) and self.constant(zone) and not _ZONE.fullmatch(zone):
-                raise _error(f"\"{zone}\" is not a time zone offset such as +0100", pos)
+                raise _error(f"{_shown(zone)} is not a time zone offset such as +0100", pos)
         if name == "size" and "size" not in tags:
             raise _error("size takes :over or :under", pos)
         if name == "set":
@@ -272,11 +279,11 @@ class _Validator:
         if name == "redirect":
             address = str(args[0])
             if self.constant(address) and not _ADDRESS.fullmatch(address.strip()):
-                raise _error(f"redirect: \"{address}\" is not a valid address", pos)
+                raise _error(f"redirect: {_shown(address)} is not a valid address", pos)
 
     def check_variable(self, name: str, pos: Position) -> None:
         if self.constant(name) and not _VARIABLE_NAME.fullmatch(name):
-            raise _error(f"\"{name}\" is not a valid variable name", pos)
+            raise _error(f"{_shown(name)} is not a valid variable name", pos)
 
     # -- trees ------------------------------------------------------------------------
 
@@ -285,7 +292,7 @@ class _Validator:
         if signature is None:
             if test.name in COMMANDS:
                 raise _error(f"{test.name} is a command, not a test", test.pos)
-            raise _error(f"unknown test \"{test.name}\"", test.pos)
+            raise _error(f"unknown test {_shown(test.name)}", test.pos)
         self.need(signature.requires, f"the {test.name} test", test.pos)
         tags, positional = self.arguments(signature, test.arguments, test.pos)
         tests = self.nested(signature, test.tests, test.pos)
@@ -307,7 +314,7 @@ class _Validator:
         if signature is None:
             if command.name in TESTS:
                 raise _error(f"{command.name} is a test, not a command", command.pos)
-            raise _error(f"unknown command \"{command.name}\"", command.pos)
+            raise _error(f"unknown command {_shown(command.name)}", command.pos)
         self.need(signature.requires, f"the {command.name} command", command.pos)
         tags, positional = self.arguments(signature, command.arguments, command.pos)
         tests = self.nested(signature, command.tests, command.pos)
@@ -361,7 +368,7 @@ class _Validator:
             assert isinstance(names, tuple)
             for name in names:
                 if name.lower() not in EXTENSIONS:
-                    raise _error(f"unsupported extension \"{name}\"", command.pos)
+                    raise _error(f"unsupported extension {_shown(name)}", command.pos)
                 self.requires.add(name.lower())
                 if name.lower() in _IMPLIES:
                     self.requires.add(_IMPLIES[name.lower()])
