@@ -74,7 +74,7 @@ class SieveMessage:
         self.raw = raw
         self._header: HeaderBlock | None = None
         self._values: dict[str, tuple[str, ...]] = {}
-        self._addresses: dict[str, tuple[MailAddress, ...]] = {}
+        self._addresses: dict[str, tuple[tuple[MailAddress, ...], ...]] = {}
         self._root: MimePart | None = None
         self._bodies: dict[tuple[str, ...] | None, tuple[str, ...]] = {}
 
@@ -110,20 +110,14 @@ class SieveMessage:
 
     def addresses(self, name: str) -> tuple[MailAddress, ...]:
         """The addresses in the fields called ``name`` (RFC 5228 section 2.7.4), groups flattened."""
+        return tuple(a for field in self.field_addresses(name) for a in field)
+
+    def field_addresses(self, name: str) -> tuple[tuple[MailAddress, ...], ...]:
+        """The addresses of each field called ``name``, field by field (for ``:index``, RFC 5260 section 6)."""
         key = name.lower()
         found = self._addresses.get(key)
         if found is None:
-            out: list[MailAddress] = []
-            for value in self.header_block.get_all(key):
-                for addr in parse_address_list(value):
-                    if addr.host is None or addr.mailbox is None:
-                        continue  # a group's start or end marker
-                    if addr.mailbox == MISSING_MAILBOX:
-                        continue  # a display name without an address
-                    local = decode_8bit(addr.mailbox)
-                    domain = None if addr.host == MISSING_DOMAIN else decode_8bit(addr.host)
-                    out.append(MailAddress(local, domain))
-            found = self._addresses[key] = tuple(out)
+            found = self._addresses[key] = tuple(_addresses(v) for v in self.header_block.get_all(key))
         return found
 
     # -- body (RFC 5173) ------------------------------------------------------------------
@@ -166,6 +160,18 @@ class SieveMessage:
                 text = html_text(text)
             out.append(text)
         return out
+
+
+def _addresses(value: bytes) -> tuple[MailAddress, ...]:
+    out: list[MailAddress] = []
+    for addr in parse_address_list(value):
+        if addr.host is None or addr.mailbox is None:
+            continue  # a group's start or end marker: the group's name is no address
+        if addr.mailbox == MISSING_MAILBOX:
+            continue  # a display name without an address
+        domain = None if addr.host == MISSING_DOMAIN else decode_8bit(addr.host)
+        out.append(MailAddress(decode_8bit(addr.mailbox), domain))
+    return tuple(out)
 
 
 def _decoded(part: MimePart) -> str:

@@ -1,0 +1,121 @@
+"""The ``date`` and ``currentdate`` tests (RFC 5260 sections 4 and 5).
+
+A date header field's value (for ``Received``, the part after its last ``;``, section
+4.1) is parsed as an RFC 5322 date-time; one that does not parse is skipped (the test is
+false for it). It is then shown in a zone: ``:zone "+0100"``, ``:originalzone`` (the
+field's own offset), or by default the local zone, which is the offset of
+:attr:`Environment.now` (UTC unless the pipeline says otherwise). The date part is
+formatted as section 4.2 says (``year`` ``2009``, ``julian`` the Modified Julian Day,
+``weekday`` ``0`` for Sunday, ``iso8601`` with a ``+01:00`` offset, ``std11`` as RFC 5322
+writes it) and compared with the keys.
+"""
+
+from __future__ import annotations
+
+import datetime
+from email.utils import parsedate_tz
+from typing import Final
+
+from mesyx.errors import UsageError
+from mesyx.sieve.ast import Call
+from mesyx.sieve.run_state import Run, pick
+
+__all__ = ["date_test", "currentdate_test", "parse_date", "date_part"]
+
+_MJD_EPOCH: Final = datetime.date(1858, 11, 17)
+_DAYS: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def parse_date(text: str) -> datetime.datetime | None:
+    """An RFC 5322 date-time with its own offset (``-0000`` and none: UTC), or None."""
+    try:
+        parts = parsedate_tz(text)
+        if parts is None:
+            return None
+        offset = datetime.timedelta(seconds=parts[9] or 0)
+        year, month, day, hour, minute, second = parts[:6]
+        return datetime.datetime(year, month, day, hour, minute, min(second, 59), tzinfo=datetime.timezone(offset))
+    except (ValueError, TypeError, IndexError, OverflowError):
+        return None
+
+
+def _zone(text: str) -> datetime.timezone:
+    """``+hhmm`` / ``-hhmm`` as a zone (section 4.1)."""
+    if len(text) != 5 or text[0] not in "+-" or not text[1:].isdigit():
+        raise UsageError(f'"{text}" is not a time zone offset such as +0100')
+    minutes = int(text[1:3]) * 60 + int(text[3:5])
+    if minutes >= 24 * 60:
+        raise UsageError(f'"{text}" is not a time zone offset such as +0100')
+    return datetime.timezone(datetime.timedelta(minutes=-minutes if text[0] == "-" else minutes))
+
+
+def _offset(moment: datetime.datetime, colon: bool) -> str:
+    delta = moment.utcoffset() or datetime.timedelta(0)
+    minutes = int(delta.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    hours, mins = divmod(abs(minutes), 60)
+    return f"{sign}{hours:02d}:{mins:02d}" if colon else f"{sign}{hours:02d}{mins:02d}"
+
+
+def date_part(moment: datetime.datetime, part: str) -> str:
+    """One date part of ``moment`` as RFC 5260 section 4.2 writes it."""
+    if part == "year":
+        return f"{moment.year:04d}"
+    if part == "month":
+        return f"{moment.month:02d}"
+    if part == "day":
+        return f"{moment.day:02d}"
+    if part == "date":
+        return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+    if part == "julian":
+        return str((moment.date() - _MJD_EPOCH).days)
+    if part == "hour":
+        return f"{moment.hour:02d}"
+    if part == "minute":
+        return f"{moment.minute:02d}"
+    if part == "second":
+        return f"{moment.second:02d}"
+    if part == "time":
+        return f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
+    if part == "iso8601":
+        return moment.strftime("%Y-%m-%dT%H:%M:%S") + _offset(moment, colon=True)
+    if part == "std11":
+        return (
+            f"{_DAYS[moment.weekday()]}, {moment.day:02d} {_MONTHS[moment.month - 1]} {moment.year:04d} "
+            f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d} {_offset(moment, colon=False)}"
+        )
+    if part == "zone":
+        return _offset(moment, colon=False)
+    if part == "weekday":
+        return str(moment.isoweekday() % 7)
+    raise UsageError(f'unknown date part "{part}"')
+
+
+def _shown(run: Run, call: Call, moment: datetime.datetime) -> datetime.datetime:
+    zone = call.tags.get("zone")
+    if isinstance(zone, str):
+        return moment.astimezone(_zone(run.expand(zone)))
+    if call.tags.get("originalzone"):
+        return moment
+    return moment.astimezone(run.environment.now.tzinfo or datetime.UTC)
+
+
+def date_test(run: Run, call: Call) -> bool:
+    header, part, keys = call.positional
+    name = run.expand(str(header))
+    date_part_name = run.expand(str(part)).lower()
+    values = []
+    for value in pick(call, run.message.header(name)):
+        if name.lower() == "received":
+            value = value.rpartition(";")[2]
+        moment = parse_date(value)
+        if moment is not None:
+            values.append(date_part(_shown(run, call, moment), date_part_name))
+    return run.test(call, values, keys)  # type: ignore[arg-type]
+
+
+def currentdate_test(run: Run, call: Call) -> bool:
+    part, keys = call.positional
+    moment = _shown(run, call, run.environment.now)
+    return run.test(call, (date_part(moment, run.expand(str(part)).lower()),), keys)  # type: ignore[arg-type]

@@ -1,0 +1,109 @@
+"""The ``vacation`` action (RFC 5230, ``:seconds`` RFC 6131): decide whether to reply, and what.
+
+A reply is made only when RFC 5230 section 4.5 and 4.6 allow it, checked here in the
+order Pigeonhole checks them; when one says no, the action is dropped silently (that is
+no error: the script did its job). No reply goes
+
+* to the null sender, or to one of the user's own addresses (the envelope recipient,
+  ``:addresses``, :attr:`Environment.addresses`);
+* to senders that are software: ``MAILER-DAEMON``, ``LISTSERV``, ``majordomo``,
+  ``owner-*``, ``*-request`` (section 4.6);
+* for messages marked as automatic: ``Auto-Submitted`` other than ``no`` (RFC 3834),
+  mailing list fields (``List-Id``, ``List-Post`` ... RFC 2369, RFC 2919),
+  ``Precedence: bulk / list / junk``;
+* unless one of the user's addresses is among ``To``, ``Cc``, ``Bcc``, ``Resent-To``,
+  ``Resent-Cc``, ``Resent-Bcc`` (section 4.5): a message that reached the user as a Bcc of
+  a list, or through an alias the script does not know, gets no reply.
+
+The duplicate suppression (one reply per sender and handle per period, section 4.2) is
+the pipeline's: it keeps the table of who got which reply when. The default handle is a
+hash of what makes two vacation actions the same reply (section 4.2: reason, subject,
+from, mime), so editing the reason starts a new period.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Final
+
+from mesyx.sieve.actions import Vacation
+from mesyx.sieve.ast import Call
+from mesyx.sieve.environment import DAY
+from mesyx.sieve.message import split_address
+from mesyx.sieve.run_state import Run
+
+__all__ = ["vacation"]
+
+_LIST_FIELDS: Final = (
+    "list-id",
+    "list-owner",
+    "list-subscribe",
+    "list-post",
+    "list-unsubscribe",
+    "list-help",
+    "list-archive",
+)
+_RECIPIENT_FIELDS: Final = ("to", "cc", "bcc", "resent-to", "resent-cc", "resent-bcc")
+_SOFTWARE: Final = frozenset({"mailer-daemon", "listserv", "majordomo"})
+
+
+def _is_software(address: str) -> bool:
+    local = split_address(address).localpart.lower()
+    return local in _SOFTWARE or local.startswith("owner-") or local.endswith("-request")
+
+
+def _base(address: str, separator: str) -> str:
+    parts = split_address(address.strip())
+    local = parts.localpart.split(separator, 1)[0].lower()
+    return local if parts.domain is None else f"{local}@{parts.domain.lower()}"
+
+
+def _should_reply(run: Run, recipient: str, own: set[str]) -> bool:
+    separator = run.environment.separator
+    message = run.message
+    if not recipient or _base(recipient, separator) in own or _is_software(recipient):
+        return False
+    for value in message.header("auto-submitted"):
+        if value.split(";", 1)[0].strip().lower() != "no":
+            return False
+    if any(message.has(name) for name in _LIST_FIELDS):
+        return False
+    if any(value.strip().lower() in ("bulk", "list", "junk") for value in message.header("precedence")):
+        return False
+    for name in _RECIPIENT_FIELDS:
+        for address in message.addresses(name):
+            if _base(address.all, separator) in own:
+                return True
+    return False
+
+
+def vacation(run: Run, call: Call) -> None:
+    """Add the reply to the run's actions if RFC 5230 section 4.5-4.6 allow one."""
+    tags = call.tags
+    separator = run.environment.separator
+    envelope = run.envelope
+    addresses = run.expand_all(tags["addresses"]) if "addresses" in tags else ()
+    own = {_base(a, separator) for a in (envelope.rcpt_to, *addresses, *run.environment.addresses) if a}
+    recipient = envelope.mail_from
+    if not _should_reply(run, recipient, own):
+        return
+    reason = run.expand(str(call.positional[0]))
+    if "subject" in tags:
+        subject = run.expand(str(tags["subject"]))
+    else:
+        original = run.message.header("subject")
+        subject = "Auto: " + original[0] if original else "Automated reply"
+    sender = run.expand(str(tags["from"])) if "from" in tags else envelope.rcpt_to
+    mime = bool(tags.get("mime"))
+    if "handle" in tags:
+        handle = run.expand(str(tags["handle"]))
+    else:
+        seed = "\0".join((reason, str(tags.get("subject", "")), str(tags.get("from", "")), str(mime)))
+        handle = hashlib.blake2b(seed.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    if "seconds" in tags:
+        period = run.environment.vacation_period(int(str(tags["seconds"])))
+    elif "days" in tags:
+        period = run.environment.vacation_period(int(str(tags["days"])) * DAY)
+    else:
+        period = run.environment.vacation_period(None)
+    run.add(Vacation(recipient, sender, subject, reason, handle, period, mime))
