@@ -17,10 +17,12 @@ PYTEST_ARGS ?=
 
 # What the tests need from Debian: swaks (SMTP client in the integration tests),
 # postgresql (the real server the store tests start as `nobody`), tmux (daemon sessions,
-# neomutt's screen), isync, neomutt, curl (real IMAP clients in tests/client_real).
+# neomutt's screen), isync, neomutt, curl (real IMAP clients in tests/client_real),
+# dovecot-sieve (Pigeonhole's sieve-test: tests/sieve_corpus re-records and compares)
+# and sieve-connect (a real ManageSieve client, tests/managesieve).
 # tests/imaptest builds Dovecot's imaptest with ../shared/tools/imaptest/build.sh, which
 # installs its own build dependencies (dovecot-dev, build tools).
-DEB_PACKAGES := swaks postgresql tmux isync neomutt curl
+DEB_PACKAGES := swaks postgresql tmux isync neomutt curl dovecot-sieve sieve-connect
 
 DEMO_HOME := ./demo-home
 DEMO_PASSFILE := demo-home.passphrase
