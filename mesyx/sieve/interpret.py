@@ -116,7 +116,7 @@ def _discard(run: Run, call: Call) -> None:
 
 def _fileinto(run: Run, call: Call) -> None:
     mailbox = _string_arg(run, call)
-    if not mailbox or any(ord(c) < 0x20 for c in mailbox):
+    if not mailbox:
         raise UsageError(f"fileinto: {mailbox!r} is not a mailbox name")
     copy = bool(call.tags.get("copy"))
     run.add(FileInto(mailbox, _flags_of(run, call), copy, bool(call.tags.get("create"))))
