@@ -2,8 +2,13 @@
 
 Routing and the accounts' public keysets are cached for a few seconds, so the hot path
 does no database read; a miss (a new account imported by the CLI while the daemon runs)
-reads the store. All accounts' envelopes of one message commit in one transaction: the
-front end acknowledges all or nothing.
+reads the store. All accounts' envelopes of one message, and what their scripts made
+besides (mailboxes, outbox items: :mod:`mesyx.pipeline.carry`), commit in one
+transaction: the front end acknowledges all or nothing.
+
+Rejections (RFC 5429): when every routed account's script rejects, nothing is stored and
+the front end refuses the message with the reason (SMTP ``550 5.7.1``); when only some
+do, the others get the message and the sender a notice through the outbox.
 """
 
 from __future__ import annotations
@@ -16,11 +21,15 @@ from dataclasses import dataclass
 from mesyx.addresses import base_address
 from mesyx.crypto.envelope import InnerRecord
 from mesyx.errors import NotFound, PermissionDenied
-from mesyx.interfaces import AccountDirectory, EnvelopeSink
+from mesyx.interfaces import AccountDirectory
 from mesyx.log import get_logger
+from mesyx.pipeline.autoreply import smtp_reason
+from mesyx.pipeline.carry import Carrier
+from mesyx.pipeline.commit import DeliverySink
 from mesyx.pipeline.filtering import Filter
 from mesyx.pipeline.inbound import InboundMessage, trace_headers
 from mesyx.store.mailcrypt import SealingKeys, load_sealing_keys
+from mesyx.store.records import AccountRecord
 from mesyx.store.store import normalise_address
 
 __all__ = ["Router", "Deliverer", "Delivery"]
@@ -39,7 +48,7 @@ class Router:
         self.store = store
         self.ttl = ttl
         self._routes: dict[str, tuple[float, bytes | None]] = {}
-        self._keys: dict[bytes, tuple[float, SealingKeys]] = {}
+        self._keys: dict[bytes, tuple[float, SealingKeys, AccountRecord]] = {}
 
     @staticmethod
     def candidates(address: str) -> list[str]:
@@ -75,8 +84,8 @@ class Router:
             account_id = self.store.route(candidate)
             self._routes[candidate] = (time.monotonic(), account_id)
             if account_id is not None:
-                keys = load_sealing_keys(self.store, self.store.account(account_id))
-                self._keys[account_id] = (time.monotonic(), keys)
+                record = self.store.account(account_id)
+                self._keys[account_id] = (time.monotonic(), load_sealing_keys(self.store, record), record)
                 return account_id
         return None
 
@@ -88,10 +97,17 @@ class Router:
 
     def sealing_keys(self, account_id: bytes) -> SealingKeys:
         """Keys warmed by :meth:`resolve` for this transaction's recipients."""
+        return self._account(account_id)[1]
+
+    def account(self, account_id: bytes) -> AccountRecord:
+        """The account's record (addresses, device list), warmed with its keys."""
+        return self._account(account_id)[2]
+
+    def _account(self, account_id: bytes) -> tuple[float, SealingKeys, AccountRecord]:
         hit = self._keys.get(account_id)
         if hit is None:
             raise NotFound("account keys were not loaded")
-        return hit[1]
+        return hit
 
 
 @dataclass(frozen=True)
@@ -102,17 +118,19 @@ class Delivery:
 
 
 class Deliverer:
-    def __init__(self, router: Router, committer: EnvelopeSink, message_filter: Filter, hostname: str) -> None:
+    def __init__(self, router: Router, sink: DeliverySink, message_filter: Filter, carrier: Carrier) -> None:
         self.router = router
-        self.committer = committer
+        self.sink = sink
         self.filter = message_filter
-        self.hostname = hostname
+        self.carrier = carrier
+        self.hostname = carrier.hostname
 
     async def deliver(self, message: InboundMessage) -> Delivery:
-        """Encrypt for every routed account and return once durably committed.
+        """Filter and encrypt for every routed account; return once durably committed.
 
-        Raises NotFound if no recipient routes, Temporary if the store or a keyset is
-        unavailable; then nothing at all was stored.
+        Raises NotFound if no recipient routes, PermissionDenied (the reason, one line) if
+        every routed account's script rejects the message, Temporary if the store or a
+        keyset is unavailable; then nothing at all was stored.
         """
         transaction_id = secrets.token_hex(6)
         accounts: dict[bytes, list[str]] = {}
@@ -122,31 +140,39 @@ class Deliverer:
                 accounts.setdefault(account_id, []).append(rcpt)
         if not accounts:
             raise NotFound("no recipient is a local account")
-        raw = trace_headers(message, self.hostname, transaction_id) + message.raw
+        trace = trace_headers(message, self.hostname, transaction_id)
+        raw = trace + message.raw
         items = []
-        rejected: list[str] = []
+        effects = self.carrier.effects()
+        rejected: list[tuple[AccountRecord, list[str], str]] = []
         for account_id, rcpts in accounts.items():
-            decision = self.filter.decide(account_id, message)
+            record = self.router.account(account_id)
+            decision = await self.filter.decide(record, message, raw, rcpts[0])
             if decision.reject_reason is not None:
-                rejected.append(decision.reject_reason)
+                rejected.append((record, rcpts, decision.reject_reason))
                 continue
-            if decision.discard:
-                continue
+            keys = self.router.sealing_keys(account_id)
+            mailboxes = self.carrier.carry(effects, record, keys, message, trace, decision)
+            if not mailboxes:
+                continue  # discarded, or redirected only
             inner = InnerRecord(
                 received_at=message.received_at,
                 source=message.source,
                 mail_from=message.mail_from,
                 rcpt_to=tuple(rcpts),
-                mailboxes=decision.mailbox_ids,
+                mailboxes=mailboxes,
                 keywords=decision.keywords,
             )
-            items.append(self.router.sealing_keys(account_id).seal(inner, raw))
-        if rejected and not items:
-            raise PermissionDenied(rejected[0])
-        if items:
-            await self.committer.submit(items)
+            items.append(keys.seal(inner, raw))
+        if len(rejected) == len(accounts):
+            _log.info("rejected", id=transaction_id, source=message.source, accounts=len(rejected))
+            raise PermissionDenied(smtp_reason(rejected[0][2]))
+        for record, rcpts, reason in rejected:
+            self.carrier.reject(effects, record, message, rcpts, reason)
+        await self.sink.submit(items, effects)
+        effects.committed()
         _log.info(
             "delivered", id=transaction_id, source=message.source, accounts=len(items),
-            size=len(message.raw),
+            rejected=len(rejected), ops=len(effects.changes) + len(effects.once), size=len(message.raw),
         )
-        return Delivery(transaction_id, len(items), tuple(rejected))
+        return Delivery(transaction_id, len(items), tuple(reason for _, _, reason in rejected))

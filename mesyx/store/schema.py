@@ -33,6 +33,7 @@ __all__ = [
     "ops",
     "origin_seqs",
     "op_heads",
+    "pipeline_memory",
 ]
 
 SCHEMA_VERSION = 1
@@ -151,4 +152,15 @@ op_heads = Table(
     Column("origin", String(32), primary_key=True),
     Column("count", BigInteger, nullable=False),
     Column("highest", BigInteger, nullable=False),
+)
+
+# What the accept pipeline remembers having done (mesyx.pipeline.memory): a vacation reply
+# sent to a sender (until its period ends, RFC 5230 section 4.1), a mailbox a fileinto
+# created (``expires`` NULL: for good). Keys are BLAKE2b keyed by a node-local secret, so
+# the disk of an accept node holds no address and no mailbox name.
+pipeline_memory = Table(
+    "pipeline_memory",
+    metadata,
+    Column("key", LargeBinary(32), primary_key=True),
+    Column("expires", Float, nullable=True, index=True),
 )

@@ -7,12 +7,15 @@ import ssl
 from contextlib import AsyncExitStack
 
 from mesyx.config import Config
-from mesyx.interfaces import AccountDirectory, EnvelopeSink
 from mesyx.log import get_logger
 from mesyx.modes.accept.smtp import AcceptHandler, MesyxSMTP
+from mesyx.pipeline.carry import Carrier
+from mesyx.pipeline.commit import PipelineSink
 from mesyx.pipeline.deliver import Deliverer, Router
 from mesyx.pipeline.filtering import KeepFilter
 from mesyx.pipeline.ratelimit import RateLimiter
+from mesyx.store.committer import GroupCommitter
+from mesyx.store.store import Store
 
 __all__ = ["AcceptService"]
 
@@ -22,14 +25,16 @@ _log = get_logger("accept")
 class AcceptService:
     name = "accept"
 
-    def __init__(
-        self, config: Config, directory: AccountDirectory, sink: EnvelopeSink, tls: ssl.SSLContext | None
-    ) -> None:
+    def __init__(self, config: Config, store: Store, committer: GroupCommitter, tls: ssl.SSLContext | None) -> None:
         self.config = config
         self.tls = tls
         limits = config.limits
+        # Messages that make envelopes only go through the group committer; those whose
+        # scripts make more (mailboxes, outbox items) commit all of it in one transaction.
+        sink = PipelineSink(committer, store, committer.broadcaster)
+        carrier = Carrier.for_node(config.node.hostname, store.node, config.submission.relay_node)
         self.handler = AcceptHandler(
-            Deliverer(Router(directory), sink, KeepFilter(), config.node.hostname),
+            Deliverer(Router(store), sink, KeepFilter(), carrier),
             max_recipients=config.smtp.max_recipients,
             sender_limit=RateLimiter(limits.messages_per_sender_per_minute),
             client_ip_limit=RateLimiter(limits.messages_per_client_ip_per_minute),

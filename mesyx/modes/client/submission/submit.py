@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import secrets
 import time
 from collections.abc import Sequence
@@ -38,31 +39,24 @@ from mesyx.log import get_logger
 from mesyx.modes.client.index import IndexSyncer
 from mesyx.modes.client.index.keywords import SEEN
 from mesyx.modes.client.submission.message import complete_message
+from mesyx.pipeline.carry import Carrier
+from mesyx.pipeline.commit import Effects
 from mesyx.pipeline.deliver import Deliverer, Router
 from mesyx.pipeline.filtering import Filter
 from mesyx.pipeline.inbound import InboundMessage
 from mesyx.pipeline.ratelimit import RateLimiter
-from mesyx.store.devices import DeviceRole
+from mesyx.pipeline.relay import Relay, choose_relay, outbox_change
 from mesyx.store.engine import write_transaction
 from mesyx.store.events import Broadcaster, Event, OpsAppended
 from mesyx.store.mailbox_ids import MailboxRole, role_mailbox_id
 from mesyx.store.mailcrypt import UnlockedAccount, load_sealing_keys
 from mesyx.store.operations import OpKind
-from mesyx.store.outbox import OutboxItem
 from mesyx.store.records import IngestItem
 from mesyx.store.store import Store
 
 __all__ = ["Relay", "Sender", "Submitted", "Submitter"]
 
 _log = get_logger("submission")
-
-
-@dataclass(frozen=True)
-class Relay:
-    """Where outbox items go: a node id and the X25519 box key they are sealed to."""
-
-    node_id: str
-    box_key: bytes
 
 
 @dataclass(frozen=True)
@@ -86,8 +80,8 @@ class Submitted:
 
 @dataclass
 class _OneCommit:
-    """The pipeline's :class:`~mesyx.interfaces.EnvelopeSink` for one submission: the
-    deliveries' envelopes, the Sent copy and the outbox operation in one transaction."""
+    """The pipeline's :class:`~mesyx.pipeline.commit.DeliverySink` for one submission: the
+    deliveries' envelopes and effects, the Sent copy and the outbox operation in one transaction."""
 
     store: Store
     sent: IngestItem
@@ -96,17 +90,19 @@ class _OneCommit:
     events: list[Event] = field(default_factory=list)
     done: bool = False
 
-    async def submit(self, items: Sequence[IngestItem]) -> None:
-        self.events = await asyncio.to_thread(self._commit, [*items, self.sent])
+    async def submit(self, items: Sequence[IngestItem], effects: Effects | None = None) -> None:
+        self.events = await asyncio.to_thread(self._commit, [*items, self.sent], effects)
         self.done = True
 
-    def _commit(self, items: Sequence[IngestItem]) -> list[Event]:
+    def _commit(self, items: Sequence[IngestItem], effects: Effects | None) -> list[Event]:
         try:
             with write_transaction(self.store.engine) as conn:
                 events, _ = self.store.ingest_in(conn, items)
                 if self.ops:
                     ops = self.store.originate_in(conn, self.account_id, self.ops)
                     events.append(OpsAppended(self.account_id, ops[-1].origin, ops[-1].seq))
+                if effects:  # what the local recipients' scripts made (mailboxes, outbox items)
+                    events.extend(effects.write_in(conn, self.store))
         except SQLAlchemyError as exc:
             raise Temporary(f"database write failed: {exc}") from exc
         return events
@@ -125,6 +121,11 @@ class Submitter:
         self.hostname = hostname
         self.relay_node = relay_node
         self.account_limit = account_limit or RateLimiter(0)
+
+    @functools.cached_property
+    def carrier(self) -> Carrier:
+        """What local recipients' scripts need to create mailboxes and queue outbox items."""
+        return Carrier.for_node(self.hostname, self.store.node, self.relay_node)
 
     async def check_sender(self, sender: Sender, address: str) -> None:
         """The envelope sender must be one of the account's own addresses (RFC 6409
@@ -161,13 +162,7 @@ class Submitter:
         """The configured relay's box key from the account's signed device list (verified
         against the account key when the list was taken in); with no relay configured,
         this node's own box key: the relay of a later issue runs here."""
-        if self.relay_node is None:
-            return Relay(self.store.node.node_id, bytes(self.store.node.box_public))
-        devices = account.record.device_list
-        device = devices.find(self.relay_node) if devices is not None else None
-        if device is None or device.role is not DeviceRole.RELAY:
-            raise Temporary(f"relay node {self.relay_node} is not a relay on the account's device list")
-        return Relay(self.relay_node, device.box_key)
+        return choose_relay(account.record, self.relay_node, self.store.node)
 
     async def is_local(self, address: str) -> bool:
         return await self.router.resolve(address) is not None
@@ -184,7 +179,7 @@ class Submitter:
         commit = _OneCommit(self.store, sent, sender.account_id, ops)
         transaction_id = secrets.token_hex(6)
         if local:
-            deliverer = Deliverer(self.router, commit, self.filter, self.hostname)
+            deliverer = Deliverer(self.router, commit, self.filter, self.carrier)
             delivery = await deliverer.deliver(dataclasses.replace(message, rcpt_to=tuple(local)))
             transaction_id = delivery.transaction_id  # the id in the recipients' Received field
         if not commit.done:  # no local recipient, or every one's filter discarded it
@@ -202,9 +197,7 @@ class Submitter:
         sent = load_sealing_keys(self.store, account.record).seal(inner, message.raw)
         ops: list[tuple[OpKind, bytes, bytes]] = []
         if external:
-            relay = self.relay_for(account)
-            item = OutboxItem(time.time(), message.mail_from, tuple(external), message.raw)
-            ops.append((OpKind.OUTBOX, b"", item.seal(relay.node_id, relay.box_key)))
+            ops.append(outbox_change(self.relay_for(account), message.mail_from, tuple(external), message.raw))
         return sent, ops
 
     @staticmethod
