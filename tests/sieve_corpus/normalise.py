@@ -205,7 +205,7 @@ def _vacation_sent(executed: Run) -> tuple[str, str] | None:
     if sent is None:
         if re.search(r"vacation action: (discard|not sending)", executed.stderr):
             return None
-        raise PigeonholeOutputError("sieve-test -e neither sent nor refused the vacation reply")
+        raise PigeonholeOutputError(f"sieve-test -e neither sent nor refused the vacation reply: {executed.stderr}")
     for block in re.split(r"(?m)^(?=X-Sieve: Pigeonhole)", executed.stdout):
         if "Auto-Submitted: auto-replied (vacation)" in block:
             reply = email.message_from_string(block, policy=email.policy.default)

@@ -21,10 +21,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.sieve_corpus import pigeonhole  # noqa: E402
 from tests.sieve_corpus.corpus import Case, Recorded, load_cases, write_expected  # noqa: E402
+from tests.sieve_corpus.normalise import PigeonholeOutputError  # noqa: E402
 
 
 def _record(case: Case) -> Recorded:
-    answer, detail = pigeonhole.answer(case)
+    try:
+        answer, detail = pigeonhole.answer(case)
+    except PigeonholeOutputError as error:
+        raise PigeonholeOutputError(f"{case.id}: {error}") from error
     return Recorded(answer, detail)
 
 
