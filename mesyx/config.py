@@ -76,7 +76,7 @@ ALL_MODES: Final[frozenset[Mode]] = frozenset(Mode)
 #: port numbers, so ``--port-base 20000`` puts SMTP on 20025 and IMAP on 20143.
 PORT_OFFSETS: Final[dict[str, int]] = {
     "smtp": 25, "smtps": 465, "submission": 587, "rest": 80,
-    "imap": 143, "imaps": 993, "exchange": 443, "ircgw": 667,
+    "imap": 143, "imaps": 993, "exchange": 443, "ircgw": 667, "managesieve": 4190,
 }  # fmt: skip
 
 _MAX_PORT: Final = 65535
@@ -187,6 +187,7 @@ class PortsConfig:
     imaps: int = _port()
     exchange: int = _port()
     ircgw: int = _port()
+    managesieve: int = _port()
 
     @classmethod
     def from_base(cls, base: int) -> PortsConfig:
@@ -410,7 +411,8 @@ def render_config(
         "",
         "[ports]",
         "# Every listener sits at a fixed offset from base: SMTP +25, REST +80, IMAP +143,",
-        "# exchange +443, SMTPS +465, submission +587, IRC gateway +667, IMAPS +993.",
+        "# exchange +443, SMTPS +465, submission +587, IRC gateway +667, IMAPS +993,",
+        "# ManageSieve +4190.",
         f"base = {json.dumps(port_base)}",
         "",
     ]

@@ -54,6 +54,7 @@ __all__ = [
     "MAX_TOTAL_BYTES",
     "MAX_NAME_CHARS",
     "QuotaExceeded",
+    "ScriptActive",
     "ScriptSet",
     "Current",
     "ScriptSets",
@@ -80,6 +81,10 @@ class QuotaExceeded(LimitExceeded):
     def __init__(self, message: str, code: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class ScriptActive(PermissionDenied):
+    """The active script cannot be deleted (RFC 5804 section 2.10: ``NO (ACTIVE)``)."""
 
 
 def check_name(name: str) -> str:
@@ -139,7 +144,7 @@ class ScriptSet:
         """RFC 5804 section 2.10: the active script cannot be deleted (NO (ACTIVE))."""
         self.get(name)
         if name == self.active:
-            raise PermissionDenied(f"script {name!r} is active: deactivate it first")
+            raise ScriptActive(f"script {name!r} is active: deactivate it first")
         return replace(self, scripts=MappingProxyType({k: v for k, v in self.scripts.items() if k != name}))
 
     def rename(self, old: str, new: str) -> ScriptSet:

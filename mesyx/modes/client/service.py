@@ -1,8 +1,8 @@
 """The client mode's service object (DESIGN.md: one per mode, started by the daemon).
 
 It composes what a client node serves around one index feed and one login service:
-IMAP (:mod:`.imap`), SMTP submission (:mod:`.submission`) and the REST API with
-Thunderbird autoconfig (:mod:`.rest`). Sharing the logins means one set of rate limits
+IMAP (:mod:`.imap`), SMTP submission (:mod:`.submission`), the REST API with
+Thunderbird autoconfig (:mod:`.rest`) and ManageSieve for SIEVE scripts (:mod:`.managesieve`). Sharing the logins means one set of rate limits
 and one Argon2id semaphore whichever protocol a password arrives by; sharing the feed
 means IDLE, submission's Sent copies and REST see one index.
 
@@ -23,6 +23,7 @@ from mesyx.modes.client.imap.service import ImapService
 from mesyx.modes.client.index import IndexFeed, IndexReader
 from mesyx.modes.client.index.feed import Spawn
 from mesyx.modes.client.login import LoginService
+from mesyx.modes.client.managesieve.service import ManageSieveService
 from mesyx.modes.client.rest import RestService
 from mesyx.modes.client.submission import SubmissionService
 from mesyx.store.events import Broadcaster
@@ -32,7 +33,7 @@ __all__ = ["ClientService"]
 
 
 class ClientService:
-    """IMAP, submission and REST listeners of one client node."""
+    """IMAP, submission, REST and ManageSieve listeners of one client node."""
 
     name = "client"
 
@@ -47,6 +48,7 @@ class ClientService:
         self.imap = ImapService(config, store, tls, broadcaster, self.feed, self.login)
         self.submission = SubmissionService(config, store, broadcaster, self.feed, self.login, tls)
         self.rest = RestService(config, store, tls, broadcaster, self.feed, self.login, self.submission.submitter)
+        self.managesieve = ManageSieveService(config, store, tls, broadcaster, self.login)
 
     async def start(self, stack: AsyncExitStack, supervise: Spawn) -> None:
         """Start the index feed, then the listeners. The feed runs from the start, not
@@ -56,3 +58,4 @@ class ClientService:
         await self.imap.start(stack)
         await self.submission.start(stack)
         await self.rest.start(stack)
+        await self.managesieve.start(stack)
