@@ -2,8 +2,9 @@
 
 It composes what a client node serves around one index feed and one login service:
 IMAP (:mod:`.imap`), SMTP submission (:mod:`.submission`), the REST API with
-Thunderbird autoconfig (:mod:`.rest`) and ManageSieve for SIEVE scripts (:mod:`.managesieve`). Sharing the logins means one set of rate limits
-and one Argon2id semaphore whichever protocol a password arrives by; sharing the feed
+Thunderbird autoconfig (:mod:`.rest`) and ManageSieve for SIEVE scripts
+(:mod:`.managesieve`). Sharing the logins means one set of rate limits and one Argon2id
+semaphore whichever protocol a password arrives by; sharing the feed
 means IDLE, submission's Sent copies and REST see one index.
 
 The index feed (IDLE's source of changes) starts first, on the daemon's stack, under its
