@@ -18,7 +18,7 @@ from typing import Protocol
 
 from mesyx.log import get_logger
 from mesyx.pipeline.inbound import InboundMessage
-from mesyx.sieve import CompiledScript
+from mesyx.sieve import CompiledScript, interpret
 from mesyx.sieve.actions import Discard, FileInto, Keep, Outcome, Redirect, Reject, Vacation
 from mesyx.sieve.environment import Environment, SieveEnvelope
 from mesyx.sieve.message import SieveMessage
@@ -111,7 +111,7 @@ class ScriptSource(Protocol):
     async def active(self, account_id: bytes) -> CompiledScript | None: ...
 
 
-#: :func:`mesyx.sieve.interpret.evaluate`'s shape (injected, so tests can give Outcomes).
+#: :func:`mesyx.sieve.interpret.evaluate`'s shape (tests inject Outcomes of their own).
 Evaluate = Callable[[CompiledScript, SieveMessage, SieveEnvelope, Environment], Outcome]
 
 
@@ -211,7 +211,7 @@ def decision_of(account_id: bytes, outcome: Outcome) -> Decision:
 class SieveFilter:
     """Runs each account's active script; no script is the implicit keep."""
 
-    def __init__(self, source: ScriptSource, evaluate: Evaluate, hostname: str) -> None:
+    def __init__(self, source: ScriptSource, hostname: str, evaluate: Evaluate = interpret.evaluate) -> None:
         self.source = source
         self.evaluate = evaluate
         self.hostname = hostname

@@ -117,7 +117,7 @@ def pipeline(store: Store) -> Pipeline:
     scripts = Scripts()
     direct = DirectSink(store)
     deliverer = Deliverer(
-        Router(store), PipelineSink(direct, store, Broadcaster()), SieveFilter(scripts, scripts.evaluate, HOST),
+        Router(store), PipelineSink(direct, store, Broadcaster()), SieveFilter(scripts, HOST, scripts.evaluate),
         Carrier.for_node(HOST, store.node, None),
     )
     return Pipeline(store, scripts, deliverer, direct, alice, bob)

@@ -1,4 +1,5 @@
-"""The accept mode's service object: one SMTP listener wired to the pipeline."""
+"""The accept mode's service object: one SMTP listener wired to the pipeline (accounts'
+SIEVE scripts filtering, DESIGN.md, The accept pipeline)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from mesyx.modes.accept.smtp import AcceptHandler, MesyxSMTP
 from mesyx.pipeline.carry import Carrier
 from mesyx.pipeline.commit import PipelineSink
 from mesyx.pipeline.deliver import Deliverer, Router
-from mesyx.pipeline.filtering import KeepFilter
+from mesyx.pipeline.filtering import SieveFilter
 from mesyx.pipeline.ratelimit import RateLimiter
+from mesyx.pipeline.scripts import ActiveScripts
 from mesyx.store.committer import GroupCommitter
 from mesyx.store.store import Store
 
@@ -34,7 +36,7 @@ class AcceptService:
         sink = PipelineSink(committer, store, committer.broadcaster)
         carrier = Carrier.for_node(config.node.hostname, store.node, config.submission.relay_node)
         self.handler = AcceptHandler(
-            Deliverer(Router(store), sink, KeepFilter(), carrier),
+            Deliverer(Router(store), sink, SieveFilter(ActiveScripts(store), config.node.hostname), carrier),
             max_recipients=config.smtp.max_recipients,
             sender_limit=RateLimiter(limits.messages_per_sender_per_minute),
             client_ip_limit=RateLimiter(limits.messages_per_client_ip_per_minute),

@@ -20,8 +20,9 @@ from mesyx.modes.client.submission.handler import Authenticator, SubmissionHandl
 from mesyx.modes.client.submission.smtp import SubmissionSMTP
 from mesyx.modes.client.submission.submit import Submitter
 from mesyx.pipeline.deliver import Router
-from mesyx.pipeline.filtering import KeepFilter
+from mesyx.pipeline.filtering import SieveFilter
 from mesyx.pipeline.ratelimit import RateLimiter
+from mesyx.pipeline.scripts import ActiveScripts
 from mesyx.store.events import Broadcaster
 from mesyx.store.store import Store
 
@@ -38,7 +39,9 @@ class SubmissionService:
         self.config = config
         self.tls = tls
         #: Shared with the REST API's send: the same checks, budget and path.
-        self.submitter = Submitter(store, broadcaster, Router(store), KeepFilter(), config.node.hostname,
+        # Local recipients' scripts run as for mail from outside (DESIGN.md, The accept pipeline).
+        scripts = SieveFilter(ActiveScripts(store), config.node.hostname)
+        self.submitter = Submitter(store, broadcaster, Router(store), scripts, config.node.hostname,
                                    config.submission.relay_node,
                                    account_limit=RateLimiter(config.limits.messages_per_sender_per_minute))
         self.handler = SubmissionHandler(
