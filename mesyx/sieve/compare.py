@@ -220,8 +220,27 @@ class Matcher:
         return None
 
     def _glob(self, value: str, fold: bool) -> Captures | None:
+        if not value.isascii() and any("?" in parts for parts in self._prepared):
+            return self._glob_octets(value, fold)
+        return self._glob_chars(value, fold, self.keys, self._prepared)
+
+    def _glob_octets(self, value: str, fold: bool) -> Captures | None:
+        """``?`` is one octet for these comparators, as Pigeonhole has it: match on the UTF-8 octets.
+
+        Each octet is taken as one Latin-1 character, so the same machinery runs; match
+        variables are turned back into text (a character cut in two becomes U+FFFD).
+        """
+        octets = value.encode("utf-8", "surrogatepass").decode("latin-1")
+        keys = tuple(k.encode("utf-8", "surrogatepass").decode("latin-1") for k in self.keys)
+        found = self._glob_chars(octets, fold, keys, tuple(_glob_parts(k) for k in keys))
+        if found is None:
+            return None
+        return tuple(c.encode("latin-1").decode("utf-8", "replace") for c in found)
+
+    @staticmethod
+    def _glob_chars(value: str, fold: bool, all_keys: tuple[str, ...], prepared: tuple[Any, ...]) -> Captures | None:
         folded: str | None = None
-        for key, parts in zip(self.keys, self._prepared, strict=True):
+        for key, parts in zip(all_keys, prepared, strict=True):
             if len(parts) <= 1 and parts != ["*"] and parts != ["?"]:
                 literal = parts[0] if parts else ""
                 same = ascii_fold(value) == ascii_fold(literal) if fold else value == literal

@@ -16,7 +16,9 @@ Vacation (RFC 5230 section 4.1, RFC 6131): the period between two replies to one
 defaults to 7 days and is clamped between 1 and 90 days, Pigeonhole's defaults
 (``sieve_vacation_default_period``, ``min_period``, ``max_period``). ``addresses`` are the
 account's own addresses: no reply goes to them, and a reply is sent only when one of them
-is among the message's recipients (section 4.5).
+(or the envelope recipient, or one of ``:addresses``) is among the message's recipients
+(section 4.5); they are compared case-insensitively, ``+detail`` included, as Pigeonhole
+compares them.
 """
 
 from __future__ import annotations
@@ -80,15 +82,3 @@ class Environment:
         if seconds is None:
             return self.vacation_default_period
         return max(self.vacation_min_period, min(self.vacation_max_period, seconds))
-
-    def is_own(self, address: str) -> bool:
-        """Is ``address`` one of the account's (case-insensitive, ``+detail`` ignored)?"""
-        wanted = _base(address, self.separator)
-        return any(_base(own, self.separator) == wanted for own in self.addresses)
-
-
-def _base(address: str, separator: str) -> str:
-    local, at, domain = address.strip().rpartition("@")
-    if not at:
-        return address.strip().lower()
-    return local.split(separator, 1)[0].lower() + "@" + domain.lower()

@@ -101,11 +101,10 @@ class SieveMessage:
 
     def header(self, name: str) -> tuple[str, ...]:
         """The decoded values of the fields called ``name`` (case-insensitive), in order."""
-        key = name.lower()
-        values = self._values.get(key)
+        values = self._values.get(name)
         if values is None:
-            values = tuple(decode_words(v) for v in self.header_block.get_all(key))
-            self._values[key] = values
+            values = tuple(decode_words(v) for v in self.header_block.get_all(name))
+            self._values[name] = values
         return values
 
     def addresses(self, name: str) -> tuple[MailAddress, ...]:
@@ -147,13 +146,17 @@ class SieveMessage:
             root = self._root = parse_structure(self.raw[: self.header_block.body_start + limit])
         out: list[str] = []
         for part in root.walk():
+            major, minor = (s.decode("ascii", "replace").lower() for s in part.media_type)
+            if part.kind is PartKind.MULTIPART:
+                if types is not None and any(t in ("", major, f"{major}/{minor}") for t in types):
+                    out.extend(_prologue_epilogue(part))
+                continue
             if part.kind is not PartKind.LEAF:
                 continue
-            major, minor = (s.decode("ascii", "replace").lower() for s in part.media_type)
             if types is None:
                 if major != "text":
                     continue
-            elif not any(t == "" or t == major or t == f"{major}/{minor}" for t in types):
+            elif not any(t in ("", major, f"{major}/{minor}") for t in types):
                 continue
             text = _decoded(part)
             if types is None and minor == "html":
@@ -172,6 +175,22 @@ def _addresses(value: bytes) -> tuple[MailAddress, ...]:
         domain = None if addr.host == MISSING_DOMAIN else decode_8bit(addr.host)
         out.append(MailAddress(decode_8bit(addr.mailbox), domain))
     return tuple(out)
+
+
+def _prologue_epilogue(part: MimePart) -> list[str]:
+    """The text before a multipart's first boundary and after its closing one (RFC 5173 section 5.2)."""
+    if not part.children:
+        return []
+    raw = part.raw
+    before = raw[part.body_start : part.children[0].start]
+    cut = before.rfind(b"\n--")
+    prologue = b"" if before.startswith(b"--") else before[: max(cut, 0)].rstrip(b"\r")
+    after = raw[part.children[-1].end : part.end]
+    dashes = after.find(b"--")
+    line_end = after.find(b"\n", dashes) if dashes >= 0 else -1
+    epilogue = after[line_end + 1 :] if line_end >= 0 else b""
+    charset = part.charset
+    return [decode_charset(text, charset) for text in (prologue, epilogue) if text]
 
 
 def _decoded(part: MimePart) -> str:

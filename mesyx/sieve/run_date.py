@@ -16,7 +16,6 @@ import datetime
 from email.utils import parsedate_tz
 from typing import Final
 
-from mesyx.errors import UsageError
 from mesyx.sieve.ast import Call
 from mesyx.sieve.run_state import Run, pick
 
@@ -40,13 +39,13 @@ def parse_date(text: str) -> datetime.datetime | None:
         return None
 
 
-def _zone(text: str) -> datetime.timezone:
-    """``+hhmm`` / ``-hhmm`` as a zone (section 4.1)."""
+def _zone(text: str) -> datetime.timezone | None:
+    """``+hhmm`` / ``-hhmm`` as a zone (section 4.1); None if it is not one."""
     if len(text) != 5 or text[0] not in "+-" or not text[1:].isdigit():
-        raise UsageError(f'"{text}" is not a time zone offset such as +0100')
+        return None
     minutes = int(text[1:3]) * 60 + int(text[3:5])
     if minutes >= 24 * 60:
-        raise UsageError(f'"{text}" is not a time zone offset such as +0100')
+        return None
     return datetime.timezone(datetime.timedelta(minutes=-minutes if text[0] == "-" else minutes))
 
 
@@ -58,8 +57,12 @@ def _offset(moment: datetime.datetime, colon: bool) -> str:
     return f"{sign}{hours:02d}:{mins:02d}" if colon else f"{sign}{hours:02d}{mins:02d}"
 
 
-def date_part(moment: datetime.datetime, part: str) -> str:
-    """One date part of ``moment`` as RFC 5260 section 4.2 writes it."""
+def date_part(moment: datetime.datetime, part: str) -> str | None:
+    """One date part of ``moment`` as RFC 5260 section 4.2 writes it; None for an unknown part.
+
+    An unknown part makes the test false, as Pigeonhole has it (it can only come from a
+    variable: the validator refuses a constant one).
+    """
     if part == "year":
         return f"{moment.year:04d}"
     if part == "month":
@@ -79,7 +82,9 @@ def date_part(moment: datetime.datetime, part: str) -> str:
     if part == "time":
         return f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
     if part == "iso8601":
-        return moment.strftime("%Y-%m-%dT%H:%M:%S") + _offset(moment, colon=True)
+        # RFC 3339 section 5.6; UTC as "Z", as Pigeonhole writes it.
+        offset = _offset(moment, colon=True)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S") + ("Z" if offset == "+00:00" else offset)
     if part == "std11":
         return (
             f"{_DAYS[moment.weekday()]}, {moment.day:02d} {_MONTHS[moment.month - 1]} {moment.year:04d} "
@@ -89,13 +94,15 @@ def date_part(moment: datetime.datetime, part: str) -> str:
         return _offset(moment, colon=False)
     if part == "weekday":
         return str(moment.isoweekday() % 7)
-    raise UsageError(f'unknown date part "{part}"')
+    return None
 
 
 def _shown(run: Run, call: Call, moment: datetime.datetime) -> datetime.datetime:
     zone = call.tags.get("zone")
-    if isinstance(zone, str):
-        return moment.astimezone(_zone(run.expand(zone)))
+    shown = _zone(run.expand(zone)) if isinstance(zone, str) else None
+    if shown is not None:
+        return moment.astimezone(shown)
+    # An invalid zone (only a variable can make one) is the local zone, as Pigeonhole has it.
     if call.tags.get("originalzone"):
         return moment
     return moment.astimezone(run.environment.now.tzinfo or datetime.UTC)
@@ -110,12 +117,13 @@ def date_test(run: Run, call: Call) -> bool:
         if name.lower() == "received":
             value = value.rpartition(";")[2]
         moment = parse_date(value)
-        if moment is not None:
-            values.append(date_part(_shown(run, call, moment), date_part_name))
-    return run.test(call, values, keys)  # type: ignore[arg-type]
+        shown = None if moment is None else date_part(_shown(run, call, moment), date_part_name)
+        if shown is not None:
+            values.append(shown)
+    return run.test(call, values, keys)
 
 
 def currentdate_test(run: Run, call: Call) -> bool:
     part, keys = call.positional
-    moment = _shown(run, call, run.environment.now)
-    return run.test(call, (date_part(moment, run.expand(str(part)).lower()),), keys)  # type: ignore[arg-type]
+    shown = date_part(_shown(run, call, run.environment.now), run.expand(str(part)).lower())
+    return run.test(call, () if shown is None else (shown,), keys)

@@ -132,6 +132,8 @@ class Run:
             return (self.expand(values),)
         if not self.expand_variables:
             return values
+        if len(values) == 1:
+            return values if "${" not in values[0] else (self.expand(values[0]),)
         return tuple(self.expand(v) for v in values)
 
     def set_variable(self, name: str, value: str) -> None:
@@ -145,15 +147,14 @@ class Run:
 
     # -- matching ---------------------------------------------------------------------
 
-    def matcher(self, call: Call, keys: tuple[str, ...] | str) -> Matcher:
+    def matcher(self, call: Call, keys: tuple[str, ...] | str | int) -> Matcher:
         """The call's matcher: prepared once per script when its keys hold no variable."""
-        raw_keys = (keys,) if isinstance(keys, str) else keys
-        constant = not self.expand_variables or not any("${" in k for k in raw_keys)
+        cached = self.script.cache.get(id(call))
+        if cached is not None:  # only constant matchers are cached
+            return cached  # type: ignore[return-value]
+        raw_keys = keys if isinstance(keys, tuple) else (str(keys),)
         relation = call.tags.get("relation")
-        if constant and (relation is None or "${" not in str(relation)):
-            cached = self.script.cache.get(id(call))
-            if isinstance(cached, Matcher):
-                return cached
+        constant = not self.expand_variables or not any("${" in k for k in (*raw_keys, str(relation or "")))
         expanded_relation = self.expand(str(relation)).lower() if relation is not None else None
         if expanded_relation is not None and expanded_relation not in ("gt", "ge", "lt", "le", "eq", "ne"):
             raise UsageError(f'"{expanded_relation}" is not a relational operator')
@@ -168,7 +169,7 @@ class Run:
             self.script.cache[id(call)] = matcher
         return matcher
 
-    def test(self, call: Call, values: list[str] | tuple[str, ...], keys: tuple[str, ...] | str) -> bool:
+    def test(self, call: Call, values: list[str] | tuple[str, ...], keys: tuple[str, ...] | str | int) -> bool:
         """Do ``values`` match ``keys`` the way ``call`` says? ``:count`` counts ``values``."""
         matcher = self.matcher(call, keys)
         if matcher.kind == "count":
@@ -223,8 +224,8 @@ def _target(action: Keep | FileInto) -> str:
 
 
 def _merged(earlier: Keep | FileInto, later: Keep | FileInto) -> Keep | FileInto:
-    """Two stores into one mailbox are one store, with the flags of both (RFC 5232 section 5)."""
-    flags = tuple(split_flags(list(earlier.flags) + list(later.flags)))
+    """Two stores into one mailbox are one store, with the later one's flags (as Pigeonhole does)."""
+    flags = later.flags
     if isinstance(earlier, Keep):
         return Keep(flags, implicit=False)
     copy = earlier.copy and (isinstance(later, FileInto) and later.copy)

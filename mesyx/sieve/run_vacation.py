@@ -52,16 +52,14 @@ def _is_software(address: str) -> bool:
     return local in _SOFTWARE or local.startswith("owner-") or local.endswith("-request")
 
 
-def _base(address: str, separator: str) -> str:
-    parts = split_address(address.strip())
-    local = parts.localpart.split(separator, 1)[0].lower()
-    return local if parts.domain is None else f"{local}@{parts.domain.lower()}"
+def _base(address: str) -> str:
+    """An address as vacation compares them: case-insensitive, ``+detail`` kept (as Pigeonhole does)."""
+    return address.strip().lower()
 
 
 def _should_reply(run: Run, recipient: str, own: set[str]) -> bool:
-    separator = run.environment.separator
     message = run.message
-    if not recipient or _base(recipient, separator) in own or _is_software(recipient):
+    if not recipient or _base(recipient) in own or _is_software(recipient):
         return False
     for value in message.header("auto-submitted"):
         if value.split(";", 1)[0].strip().lower() != "no":
@@ -72,7 +70,7 @@ def _should_reply(run: Run, recipient: str, own: set[str]) -> bool:
         return False
     for name in _RECIPIENT_FIELDS:
         for address in message.addresses(name):
-            if _base(address.all, separator) in own:
+            if _base(address.all) in own:
                 return True
     return False
 
@@ -80,10 +78,9 @@ def _should_reply(run: Run, recipient: str, own: set[str]) -> bool:
 def vacation(run: Run, call: Call) -> None:
     """Add the reply to the run's actions if RFC 5230 section 4.5-4.6 allow one."""
     tags = call.tags
-    separator = run.environment.separator
     envelope = run.envelope
     addresses = run.expand_all(tags["addresses"]) if "addresses" in tags else ()
-    own = {_base(a, separator) for a in (envelope.rcpt_to, *addresses, *run.environment.addresses) if a}
+    own = {_base(a) for a in (envelope.rcpt_to, *addresses, *run.environment.addresses) if a}
     recipient = envelope.mail_from
     if not _should_reply(run, recipient, own):
         return

@@ -57,6 +57,10 @@ def test_matches_wildcards_and_captures() -> None:
     assert search("matches", ["abc"], ["a\\*c"]) is None
     assert search("matches", ["x"], ["*"]) == ("x", "x")
     assert search("matches", ["line1\nline2"], ["*2"]) == ("line1\nline2", "line1\nline")
+    # ? is one octet, as in Pigeonhole: é is two.
+    assert search("matches", ["Café"], ["Caf?"]) is None
+    assert search("matches", ["Café"], ["Caf??"]) == ("Café", "\ufffd", "\ufffd")
+    assert search("matches", ["CAFÉ x"], ["caf* ?"]) == ("CAFÉ x", "É", "x")
 
 
 def test_matches_long_values_use_re2_with_the_same_answers() -> None:

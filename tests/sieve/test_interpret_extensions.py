@@ -84,6 +84,8 @@ fileinto "Rest";
         'fileinto "From Coyote" :flags "\\\\Answered"',
         'fileinto "Rest" :flags ["\\\\Flagged", "Seen"]',
     ]
+    last_wins = 'require ["imap4flags", "fileinto"]; fileinto :flags "a" "Box"; fileinto :flags "b" "Box";'
+    assert lines(last_wins) == ['fileinto "Box" :flags "b"']
     implicit = 'require "imap4flags"; setflag "a b"; addflag "c"; removeflag "b";'
     assert lines(implicit) == ['keep :flags ["a", "c"]']
     variable = 'require ["imap4flags", "variables"]; set "v" "x y"; if hasflag :contains "v" "y" { discard; }'
@@ -132,11 +134,15 @@ if currentdate :value "ge" "date" "2026-01-01" { fileinto "recent"; }
         'fileinto "cet"',
         'fileinto "tuesday"',
         'fileinto "zone"',
-        'fileinto "2026-11-23T17:30:05+00:00"',
+        'fileinto "2026-11-23T17:30:05Z"',
         'fileinto "recent"',
     ]
     julian = head + 'if date :originalzone "date" "julian" "50539" { fileinto "mjd"; }'
     assert lines(julian) == ['fileinto "mjd"']
+    plus_one = head + 'if currentdate :zone "+0100" "iso8601" "2026-11-23T18:30:05+01:00" { fileinto "cet"; }'
+    assert lines(plus_one) == ['fileinto "cet"']
+    unknown_part = head + 'set "p" "fortnight"; if currentdate :count "eq" "${p}" "0" { fileinto "false"; }'
+    assert lines(unknown_part) == ['fileinto "false"']
     assert lines(head + 'if date :is "date" "year" "1997" { discard; }', "Date: garbage\r\n\r\n") == ["keep"]
 
 
@@ -168,6 +174,10 @@ def test_body_rfc5173() -> None:
         'fileinto "pdf"'
     ]
     assert lines(head + 'if body :content "text" :contains "%PDF" { fileinto "pdf"; }', mime) == ["keep"]
+    prologue = mime.replace("\r\n\r\n--b\r\n", "\r\n\r\nThis is MIME.\r\n--b\r\n", 1) + "the end\r\n"
+    script = head + 'if body :content "multipart" :contains ["This is MIME", "the end"] { fileinto "outside"; }'
+    assert lines(script, prologue) == ['fileinto "outside"']
+    assert lines(script, mime) == ["keep"]
 
 
 def test_mailbox_rfc5490() -> None:
