@@ -84,6 +84,9 @@ def _markdown() -> str:
         lines += ["", "```sieve", case.script.rstrip(), "```", ""]
         lines += ["- Mesyx:", *(f"  - `{line}`" for line in got)]
         lines += ["- Pigeonhole:", *(f"  - `{line}`" for line in expected)]
+        detail = case.answered_by or load_expected()[case.id].detail
+        if detail:
+            lines += ["", *(f"> {line}" for line in detail.splitlines())]
     return "\n".join(lines) + "\n"
 
 
