@@ -79,7 +79,7 @@ def _fail(message: str, code: int) -> NoReturn:
 def main(argv: list[str] | None = None) -> Any:
     """Console entry point: run the CLI, render every failure as one line."""
     import mesyx.cli.index  # noqa: F401  (registers the client index commands)
-    from mesyx.cli import account, keyset, message, node  # noqa: F401  (registers commands)
+    from mesyx.cli import account, keyset, message, node, sieve  # noqa: F401  (registers commands)
 
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:

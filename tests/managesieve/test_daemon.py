@@ -10,11 +10,12 @@ import shutil
 import socket
 import ssl
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.helpers.daemon import Node, scan_bytes, unverified_tls_context
+from tests.helpers.daemon import Node, make_message, scan_bytes, unverified_tls_context
 from tests.managesieve.conftest import PASSPHRASE, USER
 
 pytestmark = pytest.mark.slow
@@ -157,3 +158,23 @@ def test_wrong_passphrase(node: Node) -> None:
         assert client.command(b'AUTHENTICATE "PLAIN" "' + plain + b'"')[1] == b'NO "authentication failed"'
     finally:
         client.close()
+
+
+def test_mail_arrives_filtered(node: Node, tmp_path: Path) -> None:
+    """A script activated over ManageSieve sorts the next message; deactivated with the CLI
+    while the daemon runs, it stops within accept mode's few seconds of caching."""
+    local = tmp_path / "sorter.sieve"
+    local.write_text(SCRIPT, encoding="utf-8")
+    for args in (("--upload", "--localsieve", str(local), "--remotesieve", "sorter"),
+                 ("--activate", "--remotesieve", "sorter")):
+        done = sieve_connect(node, tmp_path, *args)
+        assert done.returncode == 0, done.stderr
+    assert node.send("someone@ext.test", USER, make_message(subject="okapi-report 1", to=USER)).ok
+    node.cli("sieve", "activate", "--none", check=True)
+    time.sleep(2.5)  # ActiveScripts checks the store again after 2 s
+    assert node.send("someone@ext.test", USER, make_message(subject="okapi-report 2", to=USER)).ok
+    assert node.passphrase_file is not None
+    rows = node.cli_json("message", "list", "--passphrase-file", node.passphrase_file, "--json")
+    placed = {row["subject"]: (row["mailboxes"], row["keywords"]) for row in rows}
+    assert placed["okapi-report 1"] == (["Okapis"], ["$seen"]), placed
+    assert placed["okapi-report 2"] == (["INBOX"], []), placed
