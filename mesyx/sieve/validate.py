@@ -15,10 +15,11 @@ found at compile time are reported then). The checks, each with its RFC:
 - comparator names are known and required; a comparator that cannot do substring work
   refuses ``:contains``/``:matches``/``:regex`` (RFC 4790 section 4.2); relational
   operators (RFC 5231 section 4), date parts and zones (RFC 5260 section 4.1-4.2), index
-  numbers (RFC 5260 section 6), variable names (RFC 5229 section 3), set's modifier
-  precedence (RFC 5229 section 4.1), regular expressions (RE2 syntax: linear-time
-  matching), header names, envelope parts (section 5.4) and redirect addresses (section
-  4.2) when they are constant;
+  numbers (RFC 5260 section 6), variable names and namespaces (RFC 5229 section 3), set's
+  modifier precedence (RFC 5229 section 4.1), regular expressions (RE2 syntax: linear-time
+  matching), header names, the address test's headers (section 5.1), envelope parts
+  (section 5.4) and redirect addresses (section 4.2) when they are constant. Date parts
+  and zones are not: an unknown one makes the test false at run time, as in Pigeonhole;
 - ``${hex:..}`` and ``${unicode:..}`` are decoded when ``encoded-character`` is required
   (section 2.4.2.4): the interpreter sees the decoded strings.
 """
@@ -33,10 +34,10 @@ import re2
 from mesyx.errors import ScriptError
 from mesyx.sieve.ast import Argument, Call, Command, Number, Position, Script, StringList, Tag, TagValue, Test
 from mesyx.sieve.limits import DEFAULT_LIMITS, Limits
+from mesyx.sieve.redirect import redirect_address
 from mesyx.sieve.signatures import (
     COMMANDS,
     COMPARATORS,
-    DATE_PARTS,
     EXTENSIONS,
     RELATIONS,
     TESTS,
@@ -59,10 +60,15 @@ _MODIFIER_LEVEL = {"lower": 40, "upper": 40, "lowerfirst": 30, "upperfirst": 30,
                    "quotewildcard": 20, "quoteregex": 20, "length": 10}
 _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 _FIELD_NAME = re.compile(r"[!-9;-~]+")
-_ZONE = re.compile(r"[+-]\d{4}")
-_ADDRESS = re.compile(r"[^\s@<>]+@[^\s@<>]+")
 _ENCODED = re.compile(r"\$\{(hex|unicode):([\s0-9A-Fa-f]*)\}", re.IGNORECASE)
 _ENVELOPE_PARTS = frozenset({"from", "to"})
+#: Header fields the address test may look at (RFC 5228 section 5.1: "structured headers
+#: that contain addresses"); the list Pigeonhole accepts, so scripts move both ways.
+_ADDRESS_HEADERS = frozenset({
+    "from", "sender", "reply-to", "to", "cc", "bcc", "resent-from", "resent-sender", "resent-to", "resent-cc",
+    "resent-bcc", "resent-reply-to", "return-receipt-to", "errors-to", "delivered-to", "x-original-to",
+    "x-beenthere", "mail-followup-to", "mail-reply-to", "apparently-to",
+})
 #: Tag groups whose chosen tag is the value of the group's key in Call.tags.
 _CHOICES = frozenset({"match", "address-part", "size", "transform"})
 
@@ -249,19 +255,19 @@ class _Validator:
             for header in names:
                 if isinstance(header, str) and self.constant(header) and not _FIELD_NAME.fullmatch(header):
                     raise _error(f"{_shown(header)} is not a valid header field name", pos)
+        if name == "address":
+            headers = args[0]
+            assert isinstance(headers, tuple)
+            for header in headers:
+                if self.constant(header) and header.lower() not in _ADDRESS_HEADERS:
+                    raise _error(f"header {_shown(header)} holds no addresses: the address test cannot use it"
+                                 " (RFC 5228 section 5.1)", pos)
         if name == "envelope":
             parts = args[0]
             assert isinstance(parts, tuple)
             for part in parts:
                 if self.constant(part) and part.lower() not in _ENVELOPE_PARTS:
                     raise _error(f"envelope part {_shown(part)} is not supported (from, to)", pos)
-        if name in ("date", "currentdate"):
-            date_part = args[-2]
-            if isinstance(date_part, str) and self.constant(date_part) and date_part.lower() not in DATE_PARTS:
-                raise _error(f"unknown date part {_shown(date_part)}", pos)
-            zone = tags.get("zone")
-            if isinstance(zone, str) and self.constant(zone) and not _ZONE.fullmatch(zone):
-                raise _error(f"{_shown(zone)} is not a time zone offset such as +0100", pos)
         if name == "size" and "size" not in tags:
             raise _error("size takes :over or :under", pos)
         if name == "set":
@@ -278,12 +284,17 @@ class _Validator:
                 self.check_variable(variable, pos)
         if name == "redirect":
             address = str(args[0])
-            if self.constant(address) and not _ADDRESS.fullmatch(address.strip()):
+            if self.constant(address) and redirect_address(address) is None:
                 raise _error(f"redirect: {_shown(address)} is not a valid address", pos)
 
     def check_variable(self, name: str, pos: Position) -> None:
-        if self.constant(name) and not _VARIABLE_NAME.fullmatch(name):
+        """A variable name (RFC 5229 section 3); ``a.b`` names namespace ``a``, and Mesyx has none."""
+        if not self.constant(name):
+            return
+        if not _VARIABLE_NAME.fullmatch(name):
             raise _error(f"{_shown(name)} is not a valid variable name", pos)
+        if "." in name:
+            raise _error(f"unknown variable namespace {_shown(name.partition('.')[0])}", pos)
 
     # -- trees ------------------------------------------------------------------------
 
