@@ -26,6 +26,7 @@ from mesyx.errors import MesyxError, UsageError
 from mesyx.log import get_logger, new_error_id
 from mesyx.sieve.actions import Discard, FileInto, Keep, Outcome, Redirect, Reject
 from mesyx.sieve.ast import Call
+from mesyx.sieve.compare import ascii_fold
 from mesyx.sieve.environment import Environment, SieveEnvelope
 from mesyx.sieve.limits import DEFAULT_LIMITS, Limits
 from mesyx.sieve.message import SieveMessage
@@ -38,8 +39,10 @@ __all__ = ["evaluate"]
 
 _log = get_logger("sieve")
 _ADDRESS: Final = re.compile(r"[^\s@<>\"]+@[^\s@<>\"]+")
+_ANGLE: Final = re.compile(r"<([^<>]*)>\s*$")
 _WILDCARDS: Final = re.compile(r"([*?\\])")
 _REGEX_SPECIALS: Final = re.compile(r"([\\.+*?\[\]^$(){}|])")
+_ASCII_UPPER: Final = {c: c - 32 for c in range(0x61, 0x7B)}
 
 
 def evaluate(
@@ -126,8 +129,9 @@ def _fileinto(run: Run, call: Call) -> None:
 
 def _redirect(run: Run, call: Call) -> None:
     address = _string_arg(run, call).strip()
-    if address.startswith("<") and address.endswith(">"):
-        address = address[1:-1]
+    angle = _ANGLE.search(address)
+    if angle is not None:  # "Name <a@b>": Pigeonhole sends to the address inside
+        address = angle.group(1).strip()
     if not _ADDRESS.fullmatch(address):
         raise UsageError(f'redirect: "{address}" is not a valid address')
     copy = bool(call.tags.get("copy"))
@@ -167,14 +171,15 @@ def _set(run: Run, call: Call) -> None:
     """``set`` with its modifiers in precedence order (RFC 5229 section 4.1)."""
     tags = call.tags
     value = _string_arg(run, call, 1)
+    # Case changes touch ASCII letters only, as Pigeonhole's do ("café" :upper is "CAFé").
     if tags.get("lower"):
-        value = value.lower()
+        value = ascii_fold(value)
     elif tags.get("upper"):
-        value = value.upper()
+        value = _ascii_upper(value)
     if tags.get("lowerfirst"):
-        value = value[:1].lower() + value[1:]
+        value = ascii_fold(value[:1]) + value[1:]
     elif tags.get("upperfirst"):
-        value = value[:1].upper() + value[1:]
+        value = _ascii_upper(value[:1]) + value[1:]
     if tags.get("quotewildcard"):
         value = _WILDCARDS.sub(r"\\\1", value)
     elif tags.get("quoteregex"):
@@ -182,6 +187,10 @@ def _set(run: Run, call: Call) -> None:
     if tags.get("length"):
         value = str(len(value))
     run.set_variable(run.expand(str(call.positional[0])), value)
+
+
+def _ascii_upper(text: str) -> str:
+    return text.upper() if text.isascii() else text.translate(_ASCII_UPPER)
 
 
 COMMANDS: dict[str, Callable[[Run, Call], None]] = {

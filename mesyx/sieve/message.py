@@ -17,8 +17,14 @@ What each test gets (RFC 5228 section 2.7.2 and the extensions):
 * ``header``, ``date``: the unfolded values, encoded-words decoded (RFC 2047), outer white
   space stripped, in message order.
 * ``address``: the addresses of address-list fields (RFC 5228 section 2.7.4): groups give
-  their members (the group's name is no address); an address without a domain has
-  ``domain`` None (``:all`` and ``:localpart`` see its local part, ``:domain`` nothing).
+  their members (the group's name is no address). A field that holds no valid address
+  (``To: root``, ``To: undisclosed``, an unclosed ``<``, an empty value) is one invalid
+  address whose ``:all`` is the field's value and which has no local part or domain
+  ("If an address is not syntactically valid, then it will not be matched by tests
+  specifying :localpart or :domain"); in a field with valid addresses the invalid ones
+  are dropped. This is what Pigeonhole does (checked with sieve-test).
+* Header bytes that are not UTF-8 are read as UTF-8 with replacement characters, as
+  Pigeonhole reads them.
 * ``body`` (RFC 5173 section 5): ``:raw`` the body bytes undecoded, ``:content`` the parts
   of the listed media types decoded from their transfer encoding and charset, ``:text``
   the text parts decoded, HTML with its mark-up removed. All of them look at no more than
@@ -47,10 +53,18 @@ _HTML_DROP: Final = re.compile(r"<(script|style)\b.*?</\1\s*>", re.S | re.I)
 
 
 class MailAddress(NamedTuple):
-    """One address as the ``address`` and ``envelope`` tests split it (RFC 5228 section 2.7.4)."""
+    """One address as the ``address`` and ``envelope`` tests split it (RFC 5228 section 2.7.4).
+
+    ``domain`` None marks an invalid address: ``localpart`` then holds its whole text,
+    which only ``:all`` sees.
+    """
 
     localpart: str
     domain: str | None
+
+    @property
+    def valid(self) -> bool:
+        return self.domain is not None
 
     @property
     def all(self) -> str:
@@ -103,7 +117,7 @@ class SieveMessage:
         """The decoded values of the fields called ``name`` (case-insensitive), in order."""
         values = self._values.get(name)
         if values is None:
-            values = tuple(decode_words(v) for v in self.header_block.get_all(name))
+            values = tuple(decode_words(_utf8(v)) for v in self.header_block.get_all(name))
             self._values[name] = values
         return values
 
@@ -165,16 +179,34 @@ class SieveMessage:
         return out
 
 
+def _utf8(value: bytes) -> bytes:
+    """Header bytes as UTF-8: invalid sequences become U+FFFD (Pigeonhole does not guess Latin-1)."""
+    if value.isascii():
+        return value
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("utf-8", "replace").encode("utf-8")
+    return value
+
+
 def _addresses(value: bytes) -> tuple[MailAddress, ...]:
+    """The valid addresses of one field, or the field as one invalid address (see the module doc)."""
     out: list[MailAddress] = []
-    for addr in parse_address_list(value):
-        if addr.host is None or addr.mailbox is None:
-            continue  # a group's start or end marker: the group's name is no address
-        if addr.mailbox == MISSING_MAILBOX:
-            continue  # a display name without an address
-        domain = None if addr.host == MISSING_DOMAIN else decode_8bit(addr.host)
-        out.append(MailAddress(decode_8bit(addr.mailbox), domain))
-    return tuple(out)
+    if value.count(b"<") == value.count(b">"):
+        for addr in parse_address_list(value):
+            if addr.host is None or addr.mailbox is None:
+                continue  # a group's start or end marker: the group's name is no address
+            if addr.mailbox != MISSING_MAILBOX and addr.host != MISSING_DOMAIN:
+                out.append(MailAddress(decode_8bit(addr.mailbox), decode_8bit(addr.host)))
+    if out or _group_only(value):
+        return tuple(out)
+    return (MailAddress(decode_words(_utf8(value)), None),)
+
+
+def _group_only(value: bytes) -> bool:
+    """``undisclosed-recipients:;``: a group without members is no address at all, not an invalid one."""
+    return bool(value.strip()) and all(a.host is None for a in parse_address_list(value))
 
 
 def _prologue_epilogue(part: MimePart) -> list[str]:

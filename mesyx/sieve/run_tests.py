@@ -53,6 +53,8 @@ def _part(call: Call, address: MailAddress, separator: str) -> str | None:
     part = call.tags.get("address-part", "all")
     if part == "all":
         return address.all
+    if address.domain is None:
+        return None  # an invalid address has no parts (RFC 5228 section 2.7.4)
     if part == "localpart":
         return address.localpart
     if part == "domain":
@@ -97,17 +99,8 @@ def _envelope(run: Run, call: Call) -> bool:
                 found.append(split_address(envelope.auth))
         else:
             raise UsageError(f'envelope part "{part}" is not supported')
-    values = []
-    for address in found:
-        if address.localpart == "" and address.domain is None:
-            # The null reverse-path "<>" is the empty string (RFC 5228 section 5.4).
-            if call.tags.get("address-part", "all") == "all":
-                values.append("")
-            continue
-        value = _part(call, address, run.environment.separator)
-        if value is not None:
-            values.append(value)
-    return run.test(call, values, keys)
+    # The null reverse-path "<>" is the invalid address "": only :all sees it, as "" (RFC 5228 section 5.4).
+    return run.test(call, _address_values(run, call, found), keys)
 
 
 def _exists(run: Run, call: Call) -> bool:
@@ -182,14 +175,18 @@ def spam_score(run: Run) -> float | None:
 
 
 def _spamtest(run: Run, call: Call) -> bool:
-    """RFC 5235 section 3.2 (1 clean .. 10 spam, 0 untested) and 3.3 (``:percent``, 0 .. 100)."""
+    """RFC 5235 section 3.2 (1 clean .. 10 spam, 0 untested) and 3.3 (``:percent``, 0 .. 100).
+
+    Scaled and truncated as Pigeonhole does (``sieve_spamtest_status_type = score``): 7.5 of
+    10 is 7 (``1 + 0.75 * 9`` truncated) or 75 %.
+    """
     score = spam_score(run)
     top = run.environment.spam_max
     if score is None:
         value = "0"
     else:
         ratio = min(max(score, 0.0), top) / top if top > 0 else 1.0
-        value = str(round(ratio * 100)) if call.tags.get("percent") else str(1 + round(ratio * 9))
+        value = str(int(ratio * 100)) if call.tags.get("percent") else str(int(1 + ratio * 9))
     return run.test(call, (value,), call.positional[0])
 
 

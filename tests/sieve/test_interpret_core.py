@@ -70,6 +70,9 @@ def test_tests() -> None:
     assert lines('if header :comparator "i;octet" :is "subject" "i have a PRESENT for you" { discard; }') == ["keep"]
     assert lines('if address :localpart "from" "coyote" { discard; }') == ["discard"]
     assert lines('if address :domain "to" "ACME.example.com" { discard; }') == ["discard"]
+    # An invalid address: only :all sees it, as its text (RFC 5228 section 2.7.4).
+    assert lines('if address :all :is "to" "root" { discard; }', "To: root\r\n\r\n") == ["discard"]
+    assert lines('if address :localpart :is "to" "root" { discard; }', "To: root\r\n\r\n") == ["keep"]
     assert lines("if allof (true, false) { discard; }") == ["keep"]
     assert lines("if anyof (false, true) { discard; }") == ["discard"]
 
@@ -99,5 +102,7 @@ def test_runtime_errors_keep_the_message() -> None:
     actions = 'require "fileinto";' + "".join(f'fileinto "m{i}";' for i in range(40))
     assert lines(actions)[0].startswith("error: more than 32 actions")
     assert lines("keep; keep; keep;", limits=Limits(steps=2))[0].startswith("error: more than 2")
+    name_addr = 'require "variables"; set "a" "Bart <bart@example.com>"; redirect "${a}";'
+    assert lines(name_addr) == ['redirect "bart@example.com"']
     bad_redirect = 'require "variables"; set "a" "not an address"; redirect "${a}";'
     assert lines(bad_redirect)[0].startswith("error: redirect")

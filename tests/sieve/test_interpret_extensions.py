@@ -197,13 +197,14 @@ def test_spamtest_rfc5235() -> None:
     script = (
         head
         + """
-if spamtest :value "ge" :comparator "i;ascii-numeric" "8" { fileinto "spam"; }
+if spamtest :value "ge" :comparator "i;ascii-numeric" "7" { fileinto "spam"; }
 if spamtest :percent :value "eq" :comparator "i;ascii-numeric" "75" { fileinto "75"; }
 if spamtest :is "0" { fileinto "untested"; }
 """
     )
     assert lines(script, "X-Spam-Score: 7.5\r\n\r\n") == ['fileinto "spam"', 'fileinto "75"']
     assert lines(script, "X-Spam-Score: 42 / 10\r\n\r\n") == ['fileinto "spam"']
+    assert lines(script, "X-Spam-Score: 6.6\r\n\r\n") == ["keep"]  # 1 + 0.66 * 9 = 6.94, truncated to 6
     assert lines(script, "Subject: x\r\n\r\n") == ['fileinto "untested"']
 
 

@@ -44,6 +44,7 @@ def test_headers_unfolded_and_decoded() -> None:
     assert msg.header("subject") == ("été is here and folded",)
     assert msg.header("X-CAFFEINE") == ("C8H10N4O2",)
     assert msg.header("missing") == ()
+    assert SieveMessage.parse(b"Subject: caf\xe9\r\n\r\n").header("subject") == ("caf\ufffd",)
     assert msg.has("x-caffeine") and not msg.has("missing")
     assert msg.size == len(RAW)
 
@@ -51,13 +52,17 @@ def test_headers_unfolded_and_decoded() -> None:
 def test_addresses_groups_and_missing_domain() -> None:
     msg = SieveMessage.parse(RAW)
     assert msg.addresses("from") == (MailAddress("coyote", "desert.example.org"),)
+    # The invalid "root" is dropped beside valid addresses, and alone is one invalid address.
     assert msg.addresses("to") == (
         MailAddress("roadrunner", "acme.example.com"),
         MailAddress("bugs", "warner.example"),
-        MailAddress("root", None),
     )
     assert msg.addresses("cc") == ()
-    assert MailAddress("root", None).all == "root"
+    lone = SieveMessage.parse(b"To: root\r\nCc: <unclosed@example.org\r\nBcc:\r\n\r\n")
+    assert lone.addresses("to") == (MailAddress("root", None),)
+    assert lone.addresses("cc") == (MailAddress("<unclosed@example.org", None),)
+    assert lone.addresses("bcc") == (MailAddress("", None),)
+    assert MailAddress("root", None).all == "root" and not MailAddress("root", None).valid
 
 
 def test_body_transforms() -> None:
