@@ -280,6 +280,12 @@ def _client_record(store: Store, account_id: bytes) -> AccountRecord:
     return record
 
 
+def _lock(conn: Connection, account_id: bytes) -> None:
+    """Serialise script edits of one account: SQLite's write transaction holds the database
+    lock from BEGIN already; PostgreSQL locks the account's row (read-modify-write)."""
+    conn.execute(select(t.accounts.c.account_id).where(t.accounts.c.account_id == account_id).with_for_update())
+
+
 def edit(sets: ScriptSets, account_id: bytes,
          change: Callable[[ScriptSet], ScriptSet]) -> tuple[ScriptSet, Operation | None]:
     """Apply ``change`` (a function ScriptSet -> ScriptSet) to the account's current set and
@@ -289,6 +295,7 @@ def edit(sets: ScriptSets, account_id: bytes,
     store = sets.store
     record = _client_record(store, account_id)
     with write_transaction(store.engine) as conn:
+        _lock(conn, account_id)
         before = sets.read(account_id, conn)
         after = change(before)
         if after == before:
@@ -302,6 +309,7 @@ def republish(sets: ScriptSets, account_id: bytes) -> Operation | None:
     """Seal the current set again to today's device list (after a device joins), if any."""
     record = _client_record(sets.store, account_id)
     with write_transaction(sets.store.engine) as conn:
+        _lock(conn, account_id)
         if sets.current(account_id, conn).stamp is None:
             return None
         current = sets.read(account_id, conn)
