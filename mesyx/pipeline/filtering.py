@@ -209,7 +209,13 @@ def decision_of(account_id: bytes, outcome: Outcome) -> Decision:
 
 
 class SieveFilter:
-    """Runs each account's active script; no script is the implicit keep."""
+    """Runs each account's active script; no script is the implicit keep.
+
+    The environment knows the account's addresses (vacation's own addresses, RFC 5230
+    section 4.5) but not its mailboxes: their names are sealed to the metadata keyset, which
+    an accept node cannot open. So ``mailboxexists`` (RFC 5490) sees INBOX only, and every
+    ``fileinto`` creates its mailbox on first use, ``:create`` or not.
+    """
 
     def __init__(self, source: ScriptSource, hostname: str, evaluate: Evaluate = interpret.evaluate) -> None:
         self.source = source
@@ -226,7 +232,10 @@ class SieveFilter:
             now=datetime.datetime.fromtimestamp(message.received_at, datetime.UTC),
             addresses=account.addresses,
         )
-        outcome = self.evaluate(script, SieveMessage.parse(raw), SieveEnvelope(message.mail_from, rcpt), environment)
+        # ``envelope "auth"``: the sender a submission server authenticated (RFC 5228 5.4 lets
+        # implementations add envelope parts; the login checked it is the account's).
+        envelope = SieveEnvelope(message.mail_from, rcpt, message.mail_from if message.authenticated else None)
+        outcome = self.evaluate(script, SieveMessage.parse(raw), envelope, environment)
         if outcome.error is not None:
             # The reason names the script's problem (a limit, a bad argument), never the
             # message's content; the account is an opaque id.

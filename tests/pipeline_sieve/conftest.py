@@ -76,8 +76,9 @@ class Pipeline:
     bob: Account
 
     def deliver(self, rcpts: Sequence[str] = ("alice@mesyx.test",), mail_from: str = "sender@ext.test",
-                raw: bytes = MESSAGE) -> Delivery:
-        message = InboundMessage("smtp", mail_from, tuple(rcpts), raw, time.time(), "192.0.2.1", "ext.test", False)
+                raw: bytes = MESSAGE, authenticated: bool = False) -> Delivery:
+        message = InboundMessage("smtp", mail_from, tuple(rcpts), raw, time.time(), "192.0.2.1", "ext.test", False,
+                                 authenticated)
         return asyncio.run(self.deliverer.deliver(message))
 
     def ops(self, account: Account, kind: OpKind | None = None) -> list[Operation]:

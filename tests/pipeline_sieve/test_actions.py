@@ -12,7 +12,7 @@ from email.message import EmailMessage
 import pytest
 from sqlalchemy import select
 
-from mesyx.errors import PermissionDenied
+from mesyx.errors import PermissionDenied, Temporary
 from mesyx.pipeline.autoreply import smtp_reason
 from mesyx.pipeline.carry import MAX_OWN_HOPS
 from mesyx.pipeline.filtering import keywords_of
@@ -270,3 +270,21 @@ def test_a_runtime_error_keeps_in_inbox_and_logs_without_content(
     (record,) = [r for r in caplog.records if r.getMessage() == "script_error"]
     fields = record.mesyx_fields
     assert fields == {"account": pipeline.alice.account_id.hex(), "reason": "too many redirects", "steps": 7}
+
+
+def test_nothing_is_stored_when_an_outbox_item_cannot_be_made(pipeline: Pipeline) -> None:
+    """A relay that is not on the account's device list: 451 for the whole message, no half of it."""
+    pipeline.deliverer.carrier.relay_node = "b" * 32
+    pipeline.scripts.outcomes[pipeline.bob.account_id] = Outcome((FileInto("Lists"), Redirect("x@elsewhere.test")))
+    before = pipeline.store.counts()
+    with pytest.raises(Temporary):
+        pipeline.deliver(("alice@mesyx.test", "bob@mesyx.test"))
+    assert pipeline.store.counts() == before
+
+
+def test_the_authenticated_sender_is_the_envelope_auth(pipeline: Pipeline) -> None:
+    pipeline.scripts.outcomes[pipeline.alice.account_id] = Outcome((IMPLICIT,))
+    pipeline.deliver(mail_from="bob@mesyx.test", authenticated=True)
+    pipeline.deliver()
+    (_, first, _), (_, second, _) = pipeline.scripts.calls
+    assert (first.auth, second.auth) == ("bob@mesyx.test", None)
