@@ -203,23 +203,24 @@ class Current:
     payload: bytes = b""
 
 
-def _stamp(row: Any) -> Stamp:
-    return (int(row.hlc), str(row.origin), int(row.seq))
-
-
-def _best(conn: Connection, account_id: bytes, origin: str, after: int) -> tuple[Stamp, bytes] | None:
-    """The highest-stamped script operation of one origin with a seq above ``after``
-    (a primary-key range: only the operations stored since the last look)."""
+def _best(conn: Connection, account_id: bytes, origin: str, after: int) -> Stamp | None:
+    """The highest stamp of one origin's script operations with a seq above ``after`` (a
+    primary-key range: only the operations stored since the last look; stamps only, the
+    payloads of sets that lost are never read)."""
     o = t.ops.c
     rows = conn.execute(
-        select(o.origin, o.seq, o.hlc, o.payload).where(
+        select(o.hlc, o.seq).where(
             o.origin == origin, o.account_id == account_id, o.seq > after, o.kind == int(OpKind.SIEVE_SCRIPT)
         )
     ).all()
-    if not rows:
-        return None
-    best = max(rows, key=_stamp)
-    return _stamp(best), bytes(best.payload)
+    return max(((int(r.hlc), origin, int(r.seq)) for r in rows), default=None)
+
+
+def _payload(conn: Connection, account_id: bytes, stamp: Stamp) -> bytes:
+    o = t.ops.c
+    return bytes(conn.execute(
+        select(o.payload).where(o.origin == stamp[1], o.account_id == account_id, o.seq == stamp[2])
+    ).scalar_one())
 
 
 class ScriptSets:
@@ -245,18 +246,23 @@ class ScriptSets:
         heads = op_heads.heads(conn, account_id)
         if heads == known.heads:
             return known
-        best: tuple[Stamp, bytes] | None = (known.stamp, known.payload) if known.stamp is not None else None
+        if any(heads.get(origin, (0, 0))[0] < count for origin, (count, _) in known.heads.items()):
+            known = Current({})  # fewer operations than before: the account was removed and re-added
+        best = known.stamp
         for origin, (count, highest) in heads.items():
             old_count, old_highest = known.heads.get(origin, (0, 0))
             if (count, highest) == (old_count, old_highest):
                 continue
             # Gap-free before (count == highest): every new seq is above the old highest, so
             # look at those only; after out-of-order arrivals, at the origin's every seq.
-            after = old_highest if old_count == old_highest else 0
-            found = _best(conn, account_id, origin, after)
-            if found is not None and (best is None or found[0] > best[0]):
+            found = _best(conn, account_id, origin, old_highest if old_count == old_highest else 0)
+            if found is not None and (best is None or found > best):
                 best = found
-        fresh = Current(MappingProxyType(dict(heads)), *(best if best is not None else (None, b"")))
+        if best is None:
+            fresh = Current(MappingProxyType(dict(heads)))
+        else:
+            payload = known.payload if best == known.stamp else _payload(conn, account_id, best)
+            fresh = Current(MappingProxyType(dict(heads)), best, payload)
         with self._lock:
             self._current[account_id] = fresh
         return fresh

@@ -209,3 +209,14 @@ def test_republish_reaches_a_device_added_later(cluster: Cluster, tmp_path: Path
     op = republish(ScriptSets(cluster.client), cluster.account_id)
     assert op is not None and op.seq == 2
     assert open_payload(op.payload, newcomer) == before
+
+
+def test_a_removed_and_re_added_account_starts_empty(cluster: Cluster) -> None:
+    sets = ScriptSets(cluster.client)
+    edit(sets, cluster.account_id, lambda s: s.put("a", "keep;"))
+    edit(sets, cluster.account_id, lambda s: s.put("b", "keep;"))
+    assert sets.read(cluster.account_id).names() == ["a", "b"]
+    record = cluster.client.account(cluster.account_id)
+    cluster.client.remove_account(cluster.account_id)
+    cluster.client.add_account(record)
+    assert sets.read(cluster.account_id) == ScriptSet()
