@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,3 +102,17 @@ def test_an_accept_only_node_cannot_change_scripts(node: Node, files: Path, tmp_
     accept.cli("account", "import", export, check=True)
     assert_one_line_error(accept.cli("sieve", "put", NAME, files / "good.sieve"), "client node")
     assert accept.cli("sieve", "list", check=True).out == ""
+
+
+def test_check_and_test_load_no_store(files: Path) -> None:
+    """DESIGN.md: `sieve` commands start fast; check and test import neither the store nor
+    SQLAlchemy nor the crypto library."""
+    code = (
+        "import sys\nfrom mesyx.cli.app import main\n"
+        f"main(['sieve', 'test', {str(files / 'good.sieve')!r}, {str(files / 'message.eml')!r}])\n"
+        "loaded = [m for m in sys.modules if m.startswith(('sqlalchemy', 'mesyx.store', 'nacl'))]\n"
+        "assert not loaded, loaded\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == 'fileinto "Wombats" :flags "\\\\Seen"\n'
