@@ -95,6 +95,9 @@ def test_authenticate_with_a_challenge_and_cancel() -> None:
     assert client.send(b'AUTHENTICATE "PLAIN"\r\n') == b'""\r\n'
     literal = PLAIN.encode()
     assert client.send(b"{%d+}\r\n%s\r\n" % (len(literal), literal)) == b'OK "Logged in"\r\n'
+    bare = Client()
+    assert bare.send(b'AUTHENTICATE "PLAIN"\r\n') == b'""\r\n'
+    assert bare.send(literal + b"\r\n") == b'OK "Logged in"\r\n'
 
 
 @pytest.mark.parametrize(("secret", "expected"), [

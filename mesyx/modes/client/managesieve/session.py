@@ -169,11 +169,14 @@ class Session:
         return Reply(string(b"") + b"\r\n")
 
     async def _sasl_answer(self, args: list[Token]) -> Reply:
-        if len(args) != 1 or isinstance(args[0], Atom):
+        """The client's response: a string (section 2.1); a bare word is taken too (lenient:
+        base64 is made of atom characters)."""
+        if len(args) != 1:
             raise Refusal("the answer to a challenge is one string")
-        if args[0] == b"*":
+        answer = args[0].text.encode("ascii") if isinstance(args[0], Atom) else args[0]
+        if answer == b"*":
             raise Refusal("authentication cancelled")
-        return await self._plain(args[0])
+        return await self._plain(answer)
 
     async def _plain(self, encoded: bytes) -> Reply:
         try:
