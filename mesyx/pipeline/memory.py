@@ -72,7 +72,10 @@ def claim(conn: Connection, key: bytes, now: float, expires: float | None) -> bo
     """Take ``key`` until ``expires`` (None: for good) unless a live row holds it.
 
     True means the caller does the guarded thing in this transaction; False means it was
-    done already (within the period).
+    done already (within the period). Two transactions claiming one key at once: SQLite
+    runs writers one at a time; on PostgreSQL the second insert waits for the first to
+    commit and then fails on the primary key (Temporary, SMTP 451), so the retry finds the
+    row and no second reply goes out.
     """
     row = conn.execute(select(t.pipeline_memory.c.expires).where(t.pipeline_memory.c.key == key)).first()
     if row is not None:

@@ -22,16 +22,19 @@ from mesyx.pipeline.filtering import SieveFilter
 from mesyx.pipeline.inbound import InboundMessage
 from mesyx.sieve.actions import Outcome
 from mesyx.store import fold
-from mesyx.store.engine import sqlite_url
 from mesyx.store.events import Broadcaster
 from mesyx.store.operations import Operation, OpKind
 from mesyx.store.outbox import OutboxItem
 from mesyx.store.payloads import decode_change
 from mesyx.store.records import IngestItem
 from mesyx.store.store import Store
+from tests import test_store
 from tests.test_store import Account, add_account
 
 HOST = "mx.mesyx.test"
+#: SQLite, and PostgreSQL (marked ``postgres``): the store tests' fixture.
+db_url = test_store.db_url
+
 MESSAGE = (
     b"From: Sender <sender@ext.test>\r\nTo: alice@mesyx.test\r\nSubject: weekly news\r\n"
     b"Message-ID: <m1@ext.test>\r\nReferences: <m0@ext.test>\r\n\r\nhello\r\n"
@@ -104,8 +107,9 @@ class Pipeline:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(sqlite_url(tmp_path / "mesyx.sqlite"), tmp_path / "blobs", NodeKeys.generate())
+def store(db_url: str, tmp_path: Path) -> Iterator[Store]:
+    """SQLite, and a real PostgreSQL server (tests/test_store.py's ``db_url``)."""
+    store = Store(db_url, tmp_path / "blobs", NodeKeys.generate())
     store.create_schema()
     yield store
     store.close()

@@ -288,3 +288,15 @@ def test_the_authenticated_sender_is_the_envelope_auth(pipeline: Pipeline) -> No
     pipeline.deliver()
     (_, first, _), (_, second, _) = pipeline.scripts.calls
     assert (first.auth, second.auth) == ("bob@mesyx.test", None)
+
+
+def test_expired_vacation_rows_are_swept(pipeline: Pipeline) -> None:
+    alice = pipeline.alice
+    pipeline.scripts.outcomes[alice.account_id] = Outcome((vacation("first", period=0), IMPLICIT))
+    pipeline.deliver()
+    pipeline.scripts.outcomes[alice.account_id] = Outcome((vacation("second", period=3600), IMPLICIT))
+    pipeline.deliverer.carrier.memory._swept = 0.0  # a minute went by
+    pipeline.deliver()
+    with pipeline.store.engine.connect() as conn:
+        rows = conn.execute(select(schema.pipeline_memory)).all()
+    assert len(rows) == 1 and rows[0].expires > pipeline.envelopes(alice)[0][0].received_at + 3000
