@@ -13,6 +13,7 @@ line (RFC 5228 section 2.10.6).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Final, TypeVar
 
 from mesyx.errors import LimitExceeded, UsageError
@@ -27,6 +28,7 @@ from mesyx.sieve.validate import CompiledScript
 __all__ = ["Run", "Stop", "split_flags", "pick"]
 
 T = TypeVar("T")
+KeyShape = Callable[[tuple[str, ...]], tuple[str, ...]]
 
 #: ``${name}``, ``${a.b}`` (namespaces, RFC 5229 section 3) and ``${0}``..``${9}`` (match variables).
 _REFERENCE: Final = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*|[0-9]+)\}")
@@ -147,8 +149,11 @@ class Run:
 
     # -- matching ---------------------------------------------------------------------
 
-    def matcher(self, call: Call, keys: tuple[str, ...] | str | int) -> Matcher:
-        """The call's matcher: prepared once per script when its keys hold no variable."""
+    def matcher(self, call: Call, keys: tuple[str, ...] | str | int, reshape: KeyShape | None = None) -> Matcher:
+        """The call's matcher: prepared once per script when its keys hold no variable.
+
+        ``reshape`` turns the expanded keys into the ones compared (hasflag splits flag lists).
+        """
         cached = self.script.cache.get(id(call))
         if cached is not None:  # only constant matchers are cached
             return cached  # type: ignore[return-value]
@@ -161,7 +166,7 @@ class Run:
         matcher = Matcher(
             str(call.tags.get("match", "is")),
             str(call.tags.get("comparator", "i;ascii-casemap")),
-            self.expand_all(raw_keys),
+            reshape(self.expand_all(raw_keys)) if reshape else self.expand_all(raw_keys),
             expanded_relation,
             self.limits.regex_size,
         )
@@ -169,9 +174,15 @@ class Run:
             self.script.cache[id(call)] = matcher
         return matcher
 
-    def test(self, call: Call, values: list[str] | tuple[str, ...], keys: tuple[str, ...] | str | int) -> bool:
+    def test(
+        self,
+        call: Call,
+        values: list[str] | tuple[str, ...],
+        keys: tuple[str, ...] | str | int,
+        reshape: KeyShape | None = None,
+    ) -> bool:
         """Do ``values`` match ``keys`` the way ``call`` says? ``:count`` counts ``values``."""
-        matcher = self.matcher(call, keys)
+        matcher = self.matcher(call, keys, reshape)
         if matcher.kind == "count":
             return matcher.search((str(len(values)),)) is not None
         found = matcher.search(values)

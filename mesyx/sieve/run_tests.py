@@ -145,7 +145,12 @@ def _hasflag(run: Run, call: Call) -> bool:
     else:
         keys = call.positional[0]
         values = list(run.flags)
-    return run.test(call, values, keys)
+    # The keys are flag lists too: "a b" is the flags a and b (as Pigeonhole reads them).
+    return run.test(call, values, keys, _flag_keys)
+
+
+def _flag_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(flag for key in keys for flag in key.split()) or keys
 
 
 def _body(run: Run, call: Call) -> bool:
