@@ -30,6 +30,7 @@ from mesyx.sieve.compare import ascii_fold
 from mesyx.sieve.environment import Environment, SieveEnvelope
 from mesyx.sieve.limits import DEFAULT_LIMITS, Limits
 from mesyx.sieve.message import SieveMessage
+from mesyx.sieve.redirect import redirect_address
 from mesyx.sieve.run_state import Run, Stop, split_flags
 from mesyx.sieve.run_tests import run_test
 from mesyx.sieve.run_vacation import vacation
@@ -38,8 +39,6 @@ from mesyx.sieve.validate import CompiledScript
 __all__ = ["evaluate"]
 
 _log = get_logger("sieve")
-_ADDRESS: Final = re.compile(r"[^\s@<>\"]+@[^\s@<>\"]+")
-_ANGLE: Final = re.compile(r"<([^<>]*)>\s*$")
 _WILDCARDS: Final = re.compile(r"([*?\\])")
 _REGEX_SPECIALS: Final = re.compile(r"([\\.+*?\[\]^$(){}|])")
 _ASCII_UPPER: Final = {c: c - 32 for c in range(0x61, 0x7B)}
@@ -64,7 +63,7 @@ def evaluate(
         error_id = new_error_id()
         _log.exception("interpreter_failed", error_id=error_id, error=type(exc).__name__)
         return Outcome((Keep(implicit=True),), error=f"internal error {error_id}", steps=run.steps)
-    return Outcome(tuple(run.actions), steps=run.steps)
+    return Outcome(tuple(run.actions), steps=run.steps, notes=tuple(run.notes))
 
 
 def _finish(run: Run) -> None:
@@ -128,12 +127,10 @@ def _fileinto(run: Run, call: Call) -> None:
 
 
 def _redirect(run: Run, call: Call) -> None:
-    address = _string_arg(run, call).strip()
-    angle = _ANGLE.search(address)
-    if angle is not None:  # "Name <a@b>": Pigeonhole sends to the address inside
-        address = angle.group(1).strip()
-    if not _ADDRESS.fullmatch(address):
-        raise UsageError(f'redirect: "{address}" is not a valid address')
+    text = _string_arg(run, call)
+    address = redirect_address(text)
+    if address is None:
+        raise UsageError(f'redirect: "{text.strip()}" is not a valid address')
     copy = bool(call.tags.get("copy"))
     run.add(Redirect(address, copy))
     if not copy:

@@ -80,6 +80,7 @@ class Run:
         "implicit_keep",
         "steps",
         "redirects",
+        "notes",
     )
 
     def __init__(
@@ -104,6 +105,8 @@ class Run:
         self.implicit_keep = True
         self.steps = 0
         self.redirects = 0
+        #: What the run decided not to do, and why (vacation's checks), for logs and ``sieve test``.
+        self.notes: list[str] = []
 
     # -- work bound ---------------------------------------------------------------------
 

@@ -1,8 +1,8 @@
 """The ``vacation`` action (RFC 5230, ``:seconds`` RFC 6131): decide whether to reply, and what.
 
 A reply is made only when RFC 5230 section 4.5 and 4.6 allow it, checked here in the
-order Pigeonhole checks them; when one says no, the action is dropped silently (that is
-no error: the script did its job). No reply goes
+order Pigeonhole checks them; when one says no, the action is dropped (that is no error:
+the script did its job) and the reason goes into :attr:`Outcome.notes`. No reply goes
 
 * to the null sender, or to one of the user's own addresses (the envelope recipient,
   ``:addresses``, :attr:`Environment.addresses`);
@@ -57,22 +57,27 @@ def _base(address: str) -> str:
     return address.strip().lower()
 
 
-def _should_reply(run: Run, recipient: str, own: set[str]) -> bool:
+def _refusal(run: Run, recipient: str, own: set[str]) -> str | None:
+    """Why no reply may go out (RFC 5230 sections 4.5, 4.6), or None when one may."""
     message = run.message
-    if not recipient or _base(recipient) in own or _is_software(recipient):
-        return False
+    if not recipient:
+        return "the sender is the null address"
+    if _base(recipient) in own:
+        return "the sender is one of the user's addresses"
+    if _is_software(recipient):
+        return "the sender is a mailer or list address"
     for value in message.header("auto-submitted"):
         if value.split(";", 1)[0].strip().lower() != "no":
-            return False
+            return "the message is Auto-Submitted"
     if any(message.has(name) for name in _LIST_FIELDS):
-        return False
+        return "the message comes from a mailing list"
     if any(value.strip().lower() in ("bulk", "list", "junk") for value in message.header("precedence")):
-        return False
+        return "the message has Precedence bulk, list or junk"
     for name in _RECIPIENT_FIELDS:
         for address in message.addresses(name):
             if _base(address.all) in own:
-                return True
-    return False
+                return None
+    return "none of the user's addresses is in To, Cc, Bcc or Resent-*"
 
 
 def vacation(run: Run, call: Call) -> None:
@@ -82,7 +87,9 @@ def vacation(run: Run, call: Call) -> None:
     addresses = run.expand_all(tags["addresses"]) if "addresses" in tags else ()
     own = {_base(a) for a in (envelope.rcpt_to, *addresses, *run.environment.addresses) if a}
     recipient = envelope.mail_from
-    if not _should_reply(run, recipient, own):
+    refusal = _refusal(run, recipient, own)
+    if refusal is not None:
+        run.notes.append(f"vacation: no reply, {refusal}")
         return
     reason = run.expand(str(call.positional[0]))
     if "subject" in tags:

@@ -253,6 +253,9 @@ def test_vacation_does_not_reply_to_automatic_mail() -> None:
         assert lines(VACATION, base + extra + "\r\nx\r\n", mail_from=sender, rcpt_to="me@example.org") == ["keep"]
     not_to_me = "From: coyote@desert.example.org\r\nTo: list@example.net\r\n\r\nx\r\n"
     assert lines(VACATION, not_to_me, rcpt_to="me@example.org") == ["keep"]
+    assert run(VACATION, not_to_me, rcpt_to="me@example.org").notes == (
+        "vacation: no reply, none of the user's addresses is in To, Cc, Bcc or Resent-*",
+    )
     auto_no = base + "Auto-Submitted: no\r\n\r\nx\r\n"
     assert lines(VACATION, auto_no, rcpt_to="me@example.org")[0].startswith("vacation")
 
