@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from mesyx.sieve.actions import Keep
 from mesyx.sieve.limits import Limits
 from tests.sieve.interp_helpers import PLAIN, lines, run
@@ -106,3 +108,24 @@ def test_runtime_errors_keep_the_message() -> None:
     assert lines(name_addr) == ['redirect "bart@example.com"']
     bad_redirect = 'require "variables"; set "a" "not an address"; redirect "${a}";'
     assert lines(bad_redirect)[0].startswith("error: redirect")
+
+
+def test_variable_limits() -> None:
+    many = 'require "variables";' + "".join(f'set "v{i}" "x";' for i in range(300))
+    assert lines(many)[0].startswith("error: more than 255 variables")
+    long_value = (
+        'require ["variables", "fileinto"]; set "a" "' + "y" * 5000 + '"; set :length "n" "${a}"; fileinto "${n}";'
+    )
+    assert lines(long_value) == ['fileinto "4096"']
+
+
+def test_a_bug_inside_is_the_implicit_keep(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mesyx.sieve import run_tests
+
+    def broken(run: object, call: object) -> bool:
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(run_tests.TESTS, "true", broken)
+    outcome = run("if true { discard; }")
+    assert outcome.actions == (Keep(implicit=True),)
+    assert outcome.error is not None and outcome.error.startswith("internal error ")
