@@ -26,7 +26,7 @@ from typing import Any
 ACCOUNT = "bench@mesyx.test"
 PASSPHRASE = "bench-passphrase-not-secret"
 #: Every listener offset of DESIGN.md, so that a chosen port base collides with nothing.
-PORT_OFFSETS = (25, 80, 143, 443, 465, 587, 667, 993)
+PORT_OFFSETS = (25, 80, 143, 443, 465, 587, 667, 993, 4190)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 #: ``--mesyx-cmd``: how to run mesyx, split on blanks (empty: the venv's mesyx).
 MESYX_CMD: list[str] = []

@@ -28,10 +28,10 @@ from mesyx.crypto.keysets import KeysetPublic, KeysetSecret
 from mesyx.crypto.node import NodeKeys, node_id_of, verify_signature
 from mesyx.errors import Corrupt, CryptoError, MesyxError, PermissionDenied, UsageError
 from mesyx.keyset_policy import KeysetPolicy
+from mesyx.store.device_sealed import seal_to_devices
 from mesyx.store.devices import Device, DeviceList, DeviceRole
 from mesyx.store.mailcrypt import UnlockedAccount
 from mesyx.store.operations import OpKind
-from mesyx.store.payloads import seal_json
 from mesyx.store.records import AccountRecord
 from mesyx.store.store import Store
 
@@ -59,12 +59,7 @@ def _routing_payload(devices: DeviceList, addresses: Sequence[str]) -> bytes:
     Accept and client devices get a copy each (DESIGN.md, Operations: "payloads meant for
     accept nodes ... are sealed to each accept node's box key"); exchange nodes see none.
     """
-    writer = Writer()
-    readers = [d for d in devices.devices if d.role in (DeviceRole.ACCEPT, DeviceRole.CLIENT)]
-    writer.u32(len(readers))
-    for device in readers:
-        writer.text(device.node_id).var(seal_json(device.box_key, {"addresses": list(addresses)}))
-    return writer.getvalue()
+    return seal_to_devices(devices, {"addresses": list(addresses)})
 
 
 def set_routes(store: Store, record: AccountRecord, addresses: Sequence[str]) -> None:

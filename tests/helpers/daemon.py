@@ -164,7 +164,7 @@ def _can_bind(port: int) -> bool:
 _handed_out: set[int] = set()
 
 
-def pick_port_base(low: int = 10000, high: int = 31000) -> int:
+def pick_port_base(low: int = 10000) -> int:
     """A ``--port-base`` N whose every listener port (N + DESIGN.md's offsets) is free.
 
     Chosen at random below the Linux ephemeral range (32768+), so client sockets never
@@ -173,6 +173,7 @@ def pick_port_base(low: int = 10000, high: int = 31000) -> int:
     """
     rng = random.SystemRandom()
     offsets = list(PORT_OFFSETS.values())
+    high = 32768 - max(offsets)
     clashes = {a - b for a in offsets for b in offsets}  # includes 0
     for _ in range(2000):
         base = rng.randrange(low, high)
