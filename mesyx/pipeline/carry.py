@@ -5,7 +5,8 @@ commit with its envelopes (DESIGN.md: durable commit, then acknowledge):
 
 - a mailbox a ``fileinto`` names is created on first use (a MAILBOX_CREATE sealed to the
   account's metadata keyset, :func:`~mesyx.store.payloads.encode_change`, the same
-  operation an IMAP CREATE makes), once per node (:mod:`mesyx.pipeline.memory`);
+  operation an IMAP CREATE makes), once a day per node (:mod:`mesyx.pipeline.memory` says
+  why not once for good);
 - ``redirect`` (RFC 5228 section 4.2) is an outbox item holding the message unchanged but
   for this node's ``Received`` field (RFC 5321 section 4.4: a relay adds one; the
   ``Return-Path`` field is delivery's and is not sent on). The envelope sender is kept, as
@@ -36,7 +37,7 @@ from mesyx.pipeline.autoreply import rejection_notice, vacation_reply
 from mesyx.pipeline.commit import Effects, Once
 from mesyx.pipeline.filtering import Decision
 from mesyx.pipeline.inbound import InboundMessage
-from mesyx.pipeline.memory import PipelineMemory
+from mesyx.pipeline.memory import MAILBOX_PERIOD, PipelineMemory
 from mesyx.pipeline.relay import choose_relay, outbox_change
 from mesyx.sieve.message import SieveMessage
 from mesyx.store import fold
@@ -98,13 +99,14 @@ class Carrier:
 
     def _create(self, effects: Effects, account_id: bytes, keys: SealingKeys, decision: Decision) -> None:
         meta = keys.metadata
+        now = time.time()
         for creation in decision.creations:
             key = self.memory.mailbox_key(account_id, creation.mailbox_id)
-            if self.memory.known(key):
+            if self.memory.known(key, now):
                 continue
             change = encode_change(fold.CreateMailbox(creation.mailbox_id, creation.name, creation.parent_id),
                                    meta.keyset_id, meta.public_key)
-            effects.once.append(Once(account_id, key, None, change, keep_known=True))
+            effects.once.append(Once(account_id, key, now + MAILBOX_PERIOD, change, keep_known=True))
 
     def _vacations(self, effects: Effects, record: AccountRecord, message: InboundMessage,
                    decision: Decision) -> None:

@@ -44,8 +44,8 @@ class Once:
     key: bytes
     expires: float | None
     change: Change
-    #: Remembered in this process after the commit (a created mailbox), so that the next
-    #: message filed there needs no claim.
+    #: Remembered in this process after the commit (a created mailbox), until the key's
+    #: time, so that the next messages filed there need no claim.
     keep_known: bool = False
 
 
@@ -56,6 +56,8 @@ class Effects:
     memory: PipelineMemory | None = None
     changes: list[tuple[bytes, Change]] = field(default_factory=list)
     once: list[Once] = field(default_factory=list)
+    #: Keys to remember after the commit, and until when they are held.
+    held: list[tuple[bytes, float]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.changes or self.once)
@@ -67,9 +69,12 @@ class Effects:
         """Originate the operations inside the caller's write transaction (after its puts)."""
         now = time.time() if now is None else now
         by_account: dict[bytes, list[Change]] = {}
-        for claimed in self.once:  # mailboxes first: a put may name them (the fold does not care)
-            if memory.claim(conn, claimed.key, now, claimed.expires):
+        for claimed in self.once:
+            taken, until = memory.claim(conn, claimed.key, now, claimed.expires)
+            if taken:
                 by_account.setdefault(claimed.account_id, []).append(claimed.change)
+            if claimed.keep_known and until is not None:
+                self.held.append((claimed.key, until))
         for account_id, change in self.changes:
             by_account.setdefault(account_id, []).append(change)
         if self.memory is not None and self.memory.due_sweep(now):
@@ -82,8 +87,8 @@ class Effects:
 
     def committed(self) -> None:
         """After the transaction committed: remember the mailboxes now known to exist."""
-        if self.memory is not None:
-            self.memory.remember([claimed.key for claimed in self.once if claimed.keep_known])
+        if self.memory is not None and self.held:
+            self.memory.remember(self.held)
 
 
 class DeliverySink(Protocol):

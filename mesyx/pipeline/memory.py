@@ -5,9 +5,11 @@ Two things must happen at most once, and the accept node can read neither from t
 
 - a vacation reply per (account, handle, sender) per period (RFC 5230 section 4.2: "the
   same sender" is not sent another reply within ``:days`` / ``:seconds``);
-- a mailbox a ``fileinto`` created: created once, so that a later rename by the user is
-  not undone by a newer create of the old name (the fold's name register is last writer
-  wins).
+- a mailbox a ``fileinto`` created: created once per :data:`MAILBOX_PERIOD`, not with every
+  message, so that a rename by the user is not undone by the next message (the fold's name
+  register is last writer wins). Not once for good: the accept node cannot see that the
+  user deleted the mailbox, and mail filed into a deleted mailbox shows in none; the next
+  create, at most a period later, brings the mailbox back with that mail in it.
 
 Each is one row of ``pipeline_memory`` whose key is BLAKE2b keyed by a secret derived from
 the node key (:meth:`~mesyx.crypto.node.NodeKeys.derive_secret`): the disk holds no address
@@ -30,6 +32,10 @@ __all__ = ["PipelineMemory", "claim", "sweep"]
 
 #: Seconds between two sweeps of expired rows.
 SWEEP_EVERY = 60.0
+#: Seconds a mailbox a ``fileinto`` created counts as existing (see the module doc): a
+#: deleted one is back a day later at most; a renamed one takes its old name again at
+#: most once a day, and only while the script still files into the old name.
+MAILBOX_PERIOD = 86_400.0
 #: Mailboxes known to exist, remembered in memory so that filing into them needs no claim.
 _KNOWN_MAX = 65_536
 
@@ -39,7 +45,7 @@ class PipelineMemory:
 
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
-        self._known: set[bytes] = set()
+        self._known: dict[bytes, float] = {}  # key -> until (seconds since the epoch)
         self._swept = 0.0
 
     def vacation_key(self, account_id: bytes, handle: str, sender: str) -> bytes:
@@ -51,15 +57,16 @@ class PipelineMemory:
     def mailbox_key(self, account_id: bytes, mailbox_id: str) -> bytes:
         return blake2b(account_id + b"\x00" + mailbox_id.encode("ascii"), key=self._secret, person=b"mesyx-mbox-made")
 
-    def known(self, key: bytes) -> bool:
+    def known(self, key: bytes, now: float) -> bool:
         """A mailbox this process saw created (or already there): no claim needed."""
-        return key in self._known
+        until = self._known.get(key)
+        return until is not None and until > now
 
-    def remember(self, keys: list[bytes]) -> None:
-        """After the commit that claimed ``keys``."""
-        if len(self._known) + len(keys) > _KNOWN_MAX:
+    def remember(self, entries: list[tuple[bytes, float]]) -> None:
+        """After the commit that claimed, or found claimed, each key until its time."""
+        if len(self._known) + len(entries) > _KNOWN_MAX:
             self._known.clear()
-        self._known.update(keys)
+        self._known.update(entries)
 
     def due_sweep(self, now: float) -> bool:
         if now - self._swept < SWEEP_EVERY:
@@ -68,11 +75,12 @@ class PipelineMemory:
         return True
 
 
-def claim(conn: Connection, key: bytes, now: float, expires: float | None) -> bool:
-    """Take ``key`` until ``expires`` (None: for good) unless a live row holds it.
+def claim(conn: Connection, key: bytes, now: float, expires: float | None) -> tuple[bool, float | None]:
+    """Take ``key`` until ``expires`` (None: for good) unless a live row holds it; returns
+    (taken, until when the key is now held).
 
-    True means the caller does the guarded thing in this transaction; False means it was
-    done already (within the period). Two transactions claiming one key at once: SQLite
+    Taken means the caller does the guarded thing in this transaction; not taken means it
+    was done already (within the period). Two transactions claiming one key at once: SQLite
     runs writers one at a time; on PostgreSQL the second insert waits for the first to
     commit and then fails on the primary key (Temporary, SMTP 451), so the retry finds the
     row and no second reply goes out.
@@ -80,10 +88,10 @@ def claim(conn: Connection, key: bytes, now: float, expires: float | None) -> bo
     row = conn.execute(select(t.pipeline_memory.c.expires).where(t.pipeline_memory.c.key == key)).first()
     if row is not None:
         if row.expires is None or row.expires > now:
-            return False
+            return False, row.expires
         conn.execute(delete(t.pipeline_memory).where(t.pipeline_memory.c.key == key))
     conn.execute(insert(t.pipeline_memory).values(key=key, expires=expires))
-    return True
+    return True, expires
 
 
 def sweep(conn: Connection, now: float | None = None) -> int:

@@ -156,7 +156,7 @@ op_heads = Table(
 
 # What the accept pipeline remembers having done (mesyx.pipeline.memory): a vacation reply
 # sent to a sender (until its period ends, RFC 5230 section 4.1), a mailbox a fileinto
-# created (``expires`` NULL: for good). Keys are BLAKE2b keyed by a node-local secret, so
+# created (for a day). Keys are BLAKE2b keyed by a node-local secret, so
 # the disk of an accept node holds no address and no mailbox name.
 pipeline_memory = Table(
     "pipeline_memory",

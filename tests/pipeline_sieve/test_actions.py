@@ -7,19 +7,22 @@ from __future__ import annotations
 import email
 import email.policy
 import logging
+import time
 from email.message import EmailMessage
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from mesyx.errors import PermissionDenied, Temporary
 from mesyx.pipeline.autoreply import smtp_reason
 from mesyx.pipeline.carry import MAX_OWN_HOPS
 from mesyx.pipeline.filtering import keywords_of
+from mesyx.pipeline.memory import MAILBOX_PERIOD
 from mesyx.sieve.actions import Discard, FileInto, Keep, Outcome, Redirect, Reject, Vacation
-from mesyx.store import schema
+from mesyx.store import fold, schema
 from mesyx.store.mailbox_ids import MailboxRole, named_mailbox_id, role_mailbox_id
 from mesyx.store.operations import OpKind
+from mesyx.store.payloads import encode_change
 from tests.pipeline_sieve.conftest import HOST, MESSAGE, Pipeline
 
 IMPLICIT = Keep(implicit=True)
@@ -91,8 +94,27 @@ def test_fileinto_is_remembered_across_restarts_without_names_on_disk(pipeline: 
     assert len(pipeline.ops(alice, OpKind.MAILBOX_CREATE)) == 1
     with pipeline.store.engine.connect() as conn:
         rows = conn.execute(select(schema.pipeline_memory)).all()
-    assert len(rows) == 1 and rows[0].expires is None
+    assert len(rows) == 1 and rows[0].expires > time.time() + MAILBOX_PERIOD - 60
     assert b"Lists" not in bytes(rows[0].key)
+
+
+def test_a_deleted_mailbox_comes_back_with_its_mail_a_period_later(pipeline: Pipeline) -> None:
+    """The accept node cannot see the delete; the next day's create shows the mail again."""
+    alice = pipeline.alice
+    lists = named_mailbox_id(alice.account_id, "Lists")
+    pipeline.scripts.outcomes[alice.account_id] = Outcome((FileInto("Lists"),))
+    pipeline.deliver()
+    pipeline.store.originate(alice.account_id, [encode_change(
+        fold.DeleteMailbox(lists), alice.metadata.public.keyset_id, alice.metadata.public.public_key)])
+    pipeline.deliver()  # filed into the deleted mailbox: in the log, shown nowhere yet
+    assert lists not in pipeline.state(alice).mailboxes
+    with pipeline.store.engine.begin() as conn:  # a period later
+        conn.execute(update(schema.pipeline_memory).values(expires=time.time() - 1))
+    pipeline.deliverer.carrier.memory._known.clear()
+    pipeline.deliver()
+    state = pipeline.state(alice)
+    assert state.mailboxes[lists].name == "Lists"
+    assert [email.mailbox_ids for email in state.emails.values()] == [{lists}] * 3
 
 
 def test_fileinto_a_path_creates_each_level_and_keep_adds_inbox(pipeline: Pipeline) -> None:
