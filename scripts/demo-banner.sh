@@ -46,7 +46,8 @@ cat <<BANNER
   account     $account
   passphrase  $passphrase (in $passfile; a demo passphrase, not a secret)
   ports       SMTP $smtp (accept, STARTTLS), IMAP $imap (STARTTLS), IMAPS $imaps (TLS),
-              submission $((base + 587)) (STARTTLS) and $((base + 465)) (TLS), REST $((base + 80))
+              submission $((base + 587)) (STARTTLS) and $((base + 465)) (TLS), REST $((base + 80)),
+              ManageSieve $((base + 4190)) (STARTTLS)
   certificate $cert (self-signed)
               SHA-256 $fingerprint
 
@@ -83,6 +84,13 @@ cat <<BANNER
   check that its SHA-256 fingerprint is the one above, tick "Permanently store this
   exception" and "Confirm Security Exception" (beforehand: Settings > Privacy &
   Security > Manage Certificates > Servers > Add Exception, location 127.0.0.1:$imaps).
+
+  SIEVE filters (docs/sieve.md): try a shipped script on a message, then make it the
+  account's active script, from the command line or over ManageSieve (Thunderbird's
+  sieve add-on, Roundcube, sieve-connect):
+    $mesyx sieve test sieve/lists.sieve MESSAGE.eml --to $account
+    $mesyx --home $home sieve put --account $account lists sieve/lists.sieve --activate
+    sieve-connect -s 127.0.0.1 -p $((base + 4190)) -u $account --notlsverify --list
 
   mbsync (Debian: isync): put these lines in ~/.mbsyncrc-mesyx, then
   mkdir -p ~/Mail/mesyx-demo && mbsync -c ~/.mbsyncrc-mesyx -a

@@ -3,7 +3,8 @@
 The banner is run for a real node (its home, passphrase file, account and port base);
 the mbsync and neomutt blocks are cut out of its output and given to the real clients,
 with only the Maildir location and the test's caches changed; the IMAP curl line is run
-with the password added (curl would prompt for it); the submission (swaks) and REST
+with the password added (curl would prompt for it), the sieve-connect line with a
+password descriptor; the SIEVE test and put lines and the submission (swaks) and REST
 (curl) lines, which read the passphrase file themselves, run in bash as printed. The
 Thunderbird settings, which no test can click through, are checked for the right ports,
 methods and certificate fingerprint.
@@ -149,3 +150,24 @@ def test_printed_rest_lines_work_with_the_token(printed: str, real_node: Node) -
     sent = subprocess.run(["bash", "-c", _printed_line(printed, "curl ", "/send ")], capture_output=True, text=True,
                           timeout=60, env=env)
     assert '"local":1' in sent.stdout.replace(" ", ""), sent.stdout + sent.stderr
+
+
+def test_printed_sieve_lines_test_put_and_list(printed: str, real_node: Node, tmp_path: Path) -> None:
+    """The SIEVE lines: test a shipped script on a list message, put it active, list it over
+    ManageSieve (sieve-connect reads the password from a descriptor instead of the prompt)."""
+    message = tmp_path / "list.eml"
+    message.write_bytes(b"From: a@example.net\r\nTo: dev@lists.example.org\r\nList-Id: Dev <dev.lists.example.org>\r\n"
+                        b"Subject: hi\r\n\r\nbody\r\n")
+    test_line = _printed_line(printed, ".venv/bin/mesyx ", "sieve test ")
+    test_line = test_line.replace("MESSAGE.eml", shlex.quote(str(message)))
+    tested = subprocess.run(["bash", "-c", test_line], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert tested.stdout == 'fileinto "Lists/dev"\n', tested.stdout + tested.stderr
+    put_line = _printed_line(printed, ".venv/bin/mesyx ", "sieve put ")
+    put = subprocess.run(["bash", "-c", put_line], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert put.returncode == 0, put.stdout + put.stderr
+    require("sieve-connect", "sieve-connect")
+    assert real_node.passphrase_file is not None
+    line = _printed_line(printed, "sieve-connect ", "--list") + f" --passwordfd 3 3<{real_node.passphrase_file}"
+    listed = subprocess.run(["bash", "-c", line], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert listed.stdout == "\"lists\" ACTIVE\n", listed.stdout
