@@ -145,6 +145,7 @@ class Deliverer:
         items = []
         effects = self.carrier.effects()
         rejected: list[tuple[AccountRecord, list[str], str]] = []
+        discarded = 0
         for account_id, rcpts in accounts.items():
             record = self.router.account(account_id)
             decision = await self.filter.decide(record, message, raw, rcpts[0])
@@ -153,6 +154,7 @@ class Deliverer:
                 continue
             keys = self.router.sealing_keys(account_id)
             mailboxes = self.carrier.carry(effects, record, keys, message, trace, decision)
+            discarded += decision.discard
             if not mailboxes:
                 continue  # discarded, or redirected only
             inner = InnerRecord(
@@ -173,6 +175,7 @@ class Deliverer:
         effects.committed()
         _log.info(
             "delivered", id=transaction_id, source=message.source, accounts=len(items),
-            rejected=len(rejected), ops=len(effects.changes) + len(effects.once), size=len(message.raw),
+            rejected=len(rejected), discarded=discarded, ops=len(effects.changes) + len(effects.once),
+            size=len(message.raw),
         )
         return Delivery(transaction_id, len(items), tuple(reason for _, _, reason in rejected))

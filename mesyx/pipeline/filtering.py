@@ -12,8 +12,10 @@ never loses or blocks a message.
 from __future__ import annotations
 
 import datetime
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from mesyx.log import get_logger
@@ -235,7 +237,16 @@ class SieveFilter:
         # ``envelope "auth"``: the sender a submission server authenticated (RFC 5228 5.4 lets
         # implementations add envelope parts; the login checked it is the account's).
         envelope = SieveEnvelope(message.mail_from, rcpt, message.mail_from if message.authenticated else None)
-        outcome = self.evaluate(script, SieveMessage.parse(raw), envelope, environment)
+        try:
+            outcome = self.evaluate(script, SieveMessage.parse(raw), envelope, environment)
+        except Exception as exc:  # noqa: BLE001 - a user's script must never block mail
+            # The interpreter turns every runtime problem into Outcome.error; an exception
+            # here is a bug in it, which must not block mail either (issue 5, safety). The
+            # exception's text may quote the message: only its type and place are logged.
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            _log.error("script_crashed", account=account_id.hex(), error=type(exc).__name__,
+                       at=f"{Path(where.filename).name}:{where.lineno}")
+            return _inbox(account_id)
         if outcome.error is not None:
             # The reason names the script's problem (a limit, a bad argument), never the
             # message's content; the account is an opaque id.

@@ -322,3 +322,18 @@ def test_expired_vacation_rows_are_swept(pipeline: Pipeline) -> None:
     with pipeline.store.engine.connect() as conn:
         rows = conn.execute(select(schema.pipeline_memory)).all()
     assert len(rows) == 1 and rows[0].expires > pipeline.envelopes(alice)[0][0].received_at + 3000
+
+
+def test_an_interpreter_crash_keeps_in_inbox_and_logs_no_content(
+    pipeline: Pipeline, caplog: pytest.LogCaptureFixture
+) -> None:
+    def crash(*_: object) -> Outcome:
+        raise KeyError("weekly news")
+
+    pipeline.scripts.outcomes[pipeline.alice.account_id] = crash
+    with caplog.at_level(logging.ERROR, logger="mesyx.sieve"):
+        pipeline.deliver()
+    ((inner, _),) = pipeline.envelopes(pipeline.alice)
+    assert inner.mailboxes == (inbox(pipeline),)
+    (record,) = [r for r in caplog.records if r.getMessage() == "script_crashed"]
+    assert record.mesyx_fields["error"] == "KeyError" and "weekly" not in str(record.mesyx_fields)
