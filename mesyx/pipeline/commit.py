@@ -110,8 +110,17 @@ class PipelineSink:
             if items:
                 await self.committer.submit(items)
             return
-        events = await asyncio.to_thread(self._commit, items, effects)
-        self.broadcaster.publish(events)
+        # As the group committer does: a session that goes away while its commit runs
+        # waits for the commit to end, so that no session task left means no write left.
+        commit = asyncio.ensure_future(asyncio.to_thread(self._commit, items, effects))
+        try:
+            await asyncio.shield(commit)
+        except asyncio.CancelledError:
+            await asyncio.wait((commit,))
+            raise
+        finally:
+            if commit.done() and not commit.cancelled() and commit.exception() is None:
+                self.broadcaster.publish(commit.result())
 
     def _commit(self, items: Sequence[IngestItem], effects: Effects) -> list[Event]:
         try:

@@ -4,6 +4,7 @@ and what goes to the outbox, all in one commit."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import logging
@@ -18,6 +19,7 @@ from mesyx.pipeline.autoreply import smtp_reason
 from mesyx.pipeline.carry import MAX_OWN_HOPS
 from mesyx.pipeline.filtering import keywords_of
 from mesyx.pipeline.memory import MAILBOX_PERIOD
+from mesyx.pipeline.relay import choose_relay, outbox_change
 from mesyx.sieve.actions import Discard, FileInto, Keep, Outcome, Redirect, Reject, Vacation
 from mesyx.store import fold, schema
 from mesyx.store.mailbox_ids import MailboxRole, named_mailbox_id, role_mailbox_id
@@ -337,3 +339,21 @@ def test_an_interpreter_crash_keeps_in_inbox_and_logs_no_content(
     assert inner.mailboxes == (inbox(pipeline),)
     (record,) = [r for r in caplog.records if r.getMessage() == "script_crashed"]
     assert record.mesyx_fields["error"] == "KeyError" and "weekly" not in str(record.mesyx_fields)
+
+
+def test_a_session_that_goes_away_waits_for_its_commit(pipeline: Pipeline) -> None:
+    """Cancelled while its transaction runs: the task ends only once the commit did."""
+    sink = pipeline.deliverer.sink
+    effects = pipeline.deliverer.carrier.effects()
+    relay = choose_relay(pipeline.store.account(pipeline.alice.account_id), None, pipeline.store.node)
+    effects.add(pipeline.alice.account_id, outbox_change(relay, "", ("x@elsewhere.test",), b"Subject: x\r\n\r\n"))
+
+    async def go() -> None:
+        task = asyncio.ensure_future(sink.submit((), effects))
+        await asyncio.sleep(0)  # the commit thread has started
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert len(pipeline.outbox(pipeline.alice)) == 1
+
+    asyncio.run(go())
