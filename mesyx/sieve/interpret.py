@@ -121,8 +121,7 @@ def _fileinto(run: Run, call: Call) -> None:
     if not mailbox:
         raise UsageError(f"fileinto: {mailbox!r} is not a mailbox name")
     copy = bool(call.tags.get("copy"))
-    run.add(FileInto(mailbox, _flags_of(run, call), copy, bool(call.tags.get("create"))))
-    if not copy:
+    if run.add(FileInto(mailbox, _flags_of(run, call), copy, bool(call.tags.get("create")))) and not copy:
         run.implicit_keep = False
 
 
@@ -132,8 +131,7 @@ def _redirect(run: Run, call: Call) -> None:
     if address is None:
         raise UsageError(f'redirect: "{text.strip()}" is not a valid address')
     copy = bool(call.tags.get("copy"))
-    run.add(Redirect(address, copy))
-    if not copy:
+    if run.add(Redirect(address, copy)) and not copy:
         run.implicit_keep = False
 
 

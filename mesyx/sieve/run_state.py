@@ -183,6 +183,7 @@ class Run:
         values: list[str] | tuple[str, ...],
         keys: tuple[str, ...] | str | int,
         reshape: KeyShape | None = None,
+        capture: bool = True,
     ) -> bool:
         """Do ``values`` match ``keys`` the way ``call`` says? ``:count`` counts ``values``."""
         matcher = self.matcher(call, keys, reshape)
@@ -191,14 +192,18 @@ class Run:
         found = matcher.search(values)
         if found is None:
             return False
-        if matcher.kind in CAPTURING and self.expand_variables:
+        if capture and matcher.kind in CAPTURING and self.expand_variables:
             self.match = tuple(v[: self.limits.variable_size] for v in found)
         return True
 
     # -- actions (RFC 5228 section 2.10) --------------------------------------------------
 
-    def add(self, action: Action) -> None:
-        """Record an action: duplicates collapse (section 2.10.3), conflicts are errors (RFC 5429 section 2.2)."""
+    def add(self, action: Action) -> bool:
+        """Record an action: duplicates collapse (section 2.10.3), conflicts are errors (RFC 5429 section 2.2).
+
+        False when the action was one already taken: then it does not cancel the implicit
+        keep either (``fileinto :copy "X"; fileinto "X";`` keeps, as Pigeonhole does).
+        """
         actions = self.actions
         rejecting = any(isinstance(a, Reject) for a in actions)
         if isinstance(action, Reject):
@@ -215,19 +220,20 @@ class Run:
             for i, earlier in enumerate(actions):
                 if isinstance(earlier, (Keep, FileInto)) and _target(earlier) == target:
                     actions[i] = _merged(earlier, action)
-                    return
+                    return False
         elif isinstance(action, Redirect):
             wanted = action.address.lower()
             if any(isinstance(a, Redirect) and a.address.lower() == wanted for a in actions):
-                return
+                return False
             self.redirects += 1
             if self.redirects > self.limits.redirects:
                 raise LimitExceeded(f"more than {self.limits.redirects} redirects")
         elif isinstance(action, Discard) and any(isinstance(a, Discard) for a in actions):
-            return
+            return False
         if len(actions) >= self.limits.actions:
             raise LimitExceeded(f"more than {self.limits.actions} actions")
         actions.append(action)
+        return True
 
 
 def _target(action: Keep | FileInto) -> str:

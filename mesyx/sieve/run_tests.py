@@ -163,7 +163,8 @@ def _body(run: Run, call: Call) -> bool:
         values = run.message.body_parts(run.expand_all(types if isinstance(types, (tuple, str)) else ()), limit)
     else:
         values = run.message.body_parts(None, limit)
-    return run.test(call, values, call.positional[0])
+    # The body test sets no match variables (Pigeonhole leaves them as they were).
+    return run.test(call, values, call.positional[0], capture=False)
 
 
 def _mailboxexists(run: Run, call: Call) -> bool:
