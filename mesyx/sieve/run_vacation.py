@@ -48,8 +48,9 @@ _SOFTWARE: Final = frozenset({"mailer-daemon", "listserv", "majordomo"})
 
 
 def _is_software(address: str) -> bool:
-    local = split_address(address).localpart.lower()
-    return local in _SOFTWARE or local.startswith("owner-") or local.endswith("-request")
+    """MAILER-DAEMON, LISTSERV, majordomo in any case; ``owner-*`` and ``*-request`` as written (as Pigeonhole)."""
+    local = split_address(address).localpart
+    return local.lower() in _SOFTWARE or local.startswith("owner-") or local.endswith("-request")
 
 
 def _base(address: str) -> str:
@@ -67,7 +68,7 @@ def _refusal(run: Run, recipient: str, own: set[str]) -> str | None:
     if _is_software(recipient):
         return "the sender is a mailer or list address"
     for value in message.header("auto-submitted"):
-        if value.split(";", 1)[0].strip().lower() != "no":
+        if value.strip().lower() != "no":  # "no; x=y" counts as automatic too, as in Pigeonhole
             return "the message is Auto-Submitted"
     if any(message.has(name) for name in _LIST_FIELDS):
         return "the message comes from a mailing list"
