@@ -9,6 +9,7 @@ delivery; Mesyx makes it a runtime error, so the implicit keep), a negative
 clean), ``date :index N`` written before ``:originalzone`` (Pigeonhole then ignores the
 index: a bug there), ``set :quoteregex`` (Pigeonhole lacks it: the validator's call) and
 a vacation reply to a long Subject (sieve-test prints the reply's Subject folded).
+With sieve-test installed, the slow test asks Pigeonhole again and compares.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from mesyx.sieve import compile_script
 from mesyx.sieve.environment import Environment, SieveEnvelope
 from mesyx.sieve.interpret import evaluate
 from mesyx.sieve.message import SieveMessage
+from tests.sieve_corpus import pigeonhole
+from tests.sieve_corpus.corpus import Case
 from tests.sieve_corpus.normalise import from_mesyx
 
 PROBES: list[dict[str, Any]] = tomllib.loads(
@@ -30,13 +33,20 @@ PROBES: list[dict[str, Any]] = tomllib.loads(
 )["probe"]
 
 
+def _raw(probe: dict[str, Any]) -> bytes:
+    return bytes(probe["message"].encode(probe.get("encoding", "utf-8")).replace(b"\n", b"\r\n"))
+
+
+def _sender(probe: dict[str, Any]) -> str:
+    return str(probe.get("from", "alice@example.org"))
+
+
 @pytest.mark.parametrize("probe", PROBES, ids=[p["name"] for p in PROBES])
 def test_agrees_with_pigeonhole(probe: dict[str, Any]) -> None:
-    raw = probe["message"].encode(probe.get("encoding", "utf-8")).replace(b"\n", b"\r\n")
     outcome = evaluate(
         compile_script(probe["script"]),
-        SieveMessage.parse(raw),
-        SieveEnvelope(probe.get("from", "alice@example.org"), "user@example.com"),
+        SieveMessage.parse(_raw(probe)),
+        SieveEnvelope(_sender(probe), "user@example.com"),
         Environment(hostname="mx.example.com", addresses=("user@example.com",)),
     )
     assert from_mesyx(outcome) == tuple(probe["answer"])
@@ -45,3 +55,14 @@ def test_agrees_with_pigeonhole(probe: dict[str, Any]) -> None:
 def test_the_table_is_whole() -> None:
     names = [p["name"] for p in PROBES]
     assert len(names) == len(set(names)) and len(names) >= 200
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(pigeonhole.SIEVE_TEST is None, reason="sieve-test is not installed (Debian package dovecot-sieve)")
+@pytest.mark.parametrize("probe", PROBES, ids=[p["name"] for p in PROBES])
+def test_pigeonhole_still_answers_so(probe: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = _raw(probe)
+    monkeypatch.setattr(pigeonhole, "message_bytes", lambda name: raw)
+    case = Case("probe", probe["name"], probe["script"], "plain.eml", mail_from=_sender(probe))
+    answer, detail = pigeonhole.answer(case)
+    assert answer == tuple(probe["answer"]), detail
