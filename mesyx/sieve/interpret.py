@@ -39,6 +39,7 @@ from mesyx.sieve.validate import CompiledScript
 __all__ = ["evaluate"]
 
 _log = get_logger("sieve")
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 _WILDCARDS: Final = re.compile(r"([*?\\])")
 _REGEX_SPECIALS: Final = re.compile(r"([\\.+*?\[\]^$(){}|])")
 _ASCII_UPPER: Final = {c: c - 32 for c in range(0x61, 0x7B)}
@@ -58,7 +59,9 @@ def evaluate(
             _block(run, script.calls)
         _finish(run)
     except MesyxError as exc:
-        return Outcome((Keep(implicit=True),), error=exc.message, steps=run.steps)
+        # One line, whatever a variable put into the message (Outcome.error is logged as is).
+        error = _CONTROL.sub("?", exc.message)[:300]
+        return Outcome((Keep(implicit=True),), error=error, steps=run.steps)
     except Exception as exc:  # noqa: BLE001 - a bug here must not lose the message (issue 5, safety)
         error_id = new_error_id()
         _log.exception("interpreter_failed", error_id=error_id, error=type(exc).__name__)

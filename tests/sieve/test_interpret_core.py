@@ -108,6 +108,9 @@ def test_runtime_errors_keep_the_message() -> None:
     assert lines(name_addr) == ['redirect "bart@example.com"']
     bad_redirect = 'require "variables"; set "a" "not an address"; redirect "${a}";'
     assert lines(bad_redirect)[0].startswith("error: redirect")
+    multi_line = 'require "variables"; set "a" text:\r\nnot\r\nan address\r\n.\r\n; redirect "${a}";'
+    error = run(multi_line).error
+    assert error is not None and "\n" not in error and "\r" not in error
 
 
 def test_variable_limits() -> None:
