@@ -1,8 +1,8 @@
 """SIEVE in the accept pipeline of a real daemon (issue 5, point 4): mail sent with swaks to
-the accept SMTP port, filtered by the account's active script (written as a SIEVE_SCRIPT
-operation with the store's codec, as a client device would), checked over IMAP and in the
-store: fileinto with flags, discard, reject (all or some recipients), redirect, vacation
-(once per period) and a script that fails at run time.
+the accept SMTP port, filtered by the account's active script (``mesyx sieve put
+--activate``), checked over IMAP and in the store: fileinto with flags, discard, reject
+(all or some recipients), redirect, vacation (once per period) and a script that fails at
+run time.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import pytest
 from mesyx.home import Home
 from mesyx.store.operations import OpKind
 from mesyx.store.outbox import OutboxItem, relay_of
-from mesyx.store.sieve_scripts import ScriptSets, edit
 from tests.helpers.daemon import DEFAULT_PASSPHRASE, Node, NodeFactory, is_listening, wait_for
 
 pytestmark = pytest.mark.slow
@@ -44,14 +43,10 @@ if header :contains "subject" "break-me" {
 
 
 def put_script(node: Node, address: str, text: str) -> None:
-    """Activate ``text`` for ``address``: the SIEVE_SCRIPT operation a client device writes."""
-    home = Home(node.home)
-    store = home.open_store(home.config(), home.node_keys())
-    try:
-        record = store.find_account(address)
-        edit(ScriptSets(store), record.account_id, lambda scripts: scripts.put("test", text).activate("test"))
-    finally:
-        store.close()
+    """Activate ``text`` for ``address`` with ``mesyx sieve put --activate`` (file outside the home)."""
+    path = node.home.parent / "test.sieve"
+    path.write_text(text, encoding="utf-8")
+    node.cli("sieve", "put", "test", path, "--activate", "--account", address, check=True)
 
 
 @pytest.fixture(scope="module")
