@@ -33,19 +33,7 @@ import re2
 
 from mesyx.errors import LimitExceeded, UsageError
 
-__all__ = [
-    "COMPARATORS",
-    "MATCH_TYPES",
-    "RELATIONS",
-    "Matcher",
-    "ascii_fold",
-    "numeric_value",
-    "glob_is_literal",
-]
-
-COMPARATORS: Final = ("i;octet", "i;ascii-casemap", "i;ascii-numeric")
-MATCH_TYPES: Final = ("is", "contains", "matches", "regex", "value", "count")
-RELATIONS: Final = ("gt", "ge", "lt", "le", "eq", "ne")
+__all__ = ["Matcher", "ascii_fold", "numeric_value"]
 
 _ASCII_LOWER: Final = {c: c + 32 for c in range(0x41, 0x5B)}
 _LEADING_DIGITS: Final = re.compile(r"[0-9]*")
@@ -66,11 +54,6 @@ def numeric_value(text: str) -> float:
     digits = _LEADING_DIGITS.match(text)
     run = digits.group() if digits else ""
     return int(run) if run else _INFINITY
-
-
-def glob_is_literal(pattern: str) -> bool:
-    """Has a ``:matches`` key no wildcard (then it is an ``:is`` in disguise)?"""
-    return "*" not in pattern and "?" not in pattern and "\\" not in pattern
 
 
 def _glob_parts(pattern: str) -> list[str]:

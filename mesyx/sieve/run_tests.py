@@ -32,10 +32,6 @@ def run_test(run: Run, call: Call) -> bool:
     return TESTS[call.name](run, call)
 
 
-def _names(run: Run, arg: tuple[str, ...] | str | int) -> tuple[str, ...]:
-    return run.expand_all(arg)
-
-
 def _header(run: Run, call: Call) -> bool:
     names, keys = call.positional
     header = run.message.header
@@ -53,7 +49,7 @@ def _part(call: Call, address: MailAddress, separator: str) -> str | None:
     part = call.tags.get("address-part", "all")
     if part == "all":
         return address.all
-    if address.domain is None:
+    if not address.valid:
         return None  # an invalid address has no parts (RFC 5228 section 2.7.4)
     if part == "localpart":
         return address.localpart
@@ -78,7 +74,7 @@ def _address_values(run: Run, call: Call, addresses: list[MailAddress]) -> list[
 def _address(run: Run, call: Call) -> bool:
     names, keys = call.positional
     found: list[MailAddress] = []
-    for name in _names(run, names):
+    for name in run.expand_all(names):
         for field in pick(call, run.message.field_addresses(name)):
             found.extend(field)
     return run.test(call, _address_values(run, call, found), keys)
@@ -88,7 +84,7 @@ def _envelope(run: Run, call: Call) -> bool:
     parts, keys = call.positional
     found: list[MailAddress] = []
     envelope = run.envelope
-    for part in _names(run, parts):
+    for part in run.expand_all(parts):
         name = part.lower()
         if name == "from":
             found.append(split_address(envelope.mail_from))
@@ -104,7 +100,7 @@ def _envelope(run: Run, call: Call) -> bool:
 
 
 def _exists(run: Run, call: Call) -> bool:
-    return all(run.message.has(name) for name in _names(run, call.positional[0]))
+    return all(run.message.has(name) for name in run.expand_all(call.positional[0]))
 
 
 def _size(run: Run, call: Call) -> bool:
@@ -140,7 +136,7 @@ def _hasflag(run: Run, call: Call) -> bool:
     if len(call.positional) == 2:
         names, keys = call.positional
         values: list[str] = []
-        for name in _names(run, names):
+        for name in run.expand_all(names):
             values.extend(split_flags([run.variables.get(name.lower(), "")]))
     else:
         keys = call.positional[0]
@@ -168,10 +164,10 @@ def _body(run: Run, call: Call) -> bool:
 
 
 def _mailboxexists(run: Run, call: Call) -> bool:
-    return all(run.environment.mailbox_exists(name) for name in _names(run, call.positional[0]))
+    return all(run.environment.mailbox_exists(name) for name in run.expand_all(call.positional[0]))
 
 
-def spam_score(run: Run) -> float | None:
+def _spam_score(run: Run) -> float | None:
     """The score in the spam header (see :mod:`mesyx.sieve.environment`), or None if untested."""
     for value in run.message.header(run.environment.spam_header):
         m = _NUMBER.search(value)
@@ -186,7 +182,7 @@ def _spamtest(run: Run, call: Call) -> bool:
     Scaled and truncated as Pigeonhole does (``sieve_spamtest_status_type = score``): 7.5 of
     10 is 7 (``1 + 0.75 * 9`` truncated) or 75 %.
     """
-    score = spam_score(run)
+    score = _spam_score(run)
     top = run.environment.spam_max
     if score is None:
         value = "0"
