@@ -44,9 +44,8 @@ def _header(run: Run, call: Call) -> bool:
     return run.test(call, values, keys)
 
 
-def _part(call: Call, address: MailAddress, separator: str) -> str | None:
-    """The address part the call asks for (RFC 5228 section 2.7.4, RFC 5233 section 4)."""
-    part = call.tags.get("address-part", "all")
+def _part(part: str, address: MailAddress, separator: str) -> str | None:
+    """The address part asked for (RFC 5228 section 2.7.4, RFC 5233 section 4); None if it has none."""
     if part == "all":
         return address.all
     if not address.valid:
@@ -61,23 +60,24 @@ def _part(call: Call, address: MailAddress, separator: str) -> str | None:
     return detail if sep else None
 
 
-def _address_values(run: Run, call: Call, addresses: list[MailAddress]) -> list[str]:
+def _address_values(run: Run, call: Call, fields: list[tuple[MailAddress, ...]]) -> list[str]:
+    part = str(call.tags.get("address-part", "all"))
     separator = run.environment.separator
     out = []
-    for address in addresses:
-        value = _part(call, address, separator)
-        if value is not None:
-            out.append(value)
+    for field in fields:
+        for address in field:
+            value = _part(part, address, separator)
+            if value is not None:
+                out.append(value)
     return out
 
 
 def _address(run: Run, call: Call) -> bool:
     names, keys = call.positional
-    found: list[MailAddress] = []
+    fields: list[tuple[MailAddress, ...]] = []
     for name in run.expand_all(names):
-        for field in pick(call, run.message.field_addresses(name)):
-            found.extend(field)
-    return run.test(call, _address_values(run, call, found), keys)
+        fields.extend(pick(call, run.message.field_addresses(name)))
+    return run.test(call, _address_values(run, call, fields), keys)
 
 
 def _envelope(run: Run, call: Call) -> bool:
@@ -96,7 +96,7 @@ def _envelope(run: Run, call: Call) -> bool:
         else:
             raise UsageError(f'envelope part "{part}" is not supported')
     # The null reverse-path "<>" is the invalid address "": only :all sees it, as "" (RFC 5228 section 5.4).
-    return run.test(call, _address_values(run, call, found), keys)
+    return run.test(call, _address_values(run, call, [tuple(found)]), keys)
 
 
 def _exists(run: Run, call: Call) -> bool:
