@@ -11,6 +11,7 @@ never loses or blocks a message.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import traceback
 from collections.abc import Callable, Iterable
@@ -18,12 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from mesyx.errors import UsageError
 from mesyx.log import get_logger
 from mesyx.pipeline.inbound import InboundMessage
 from mesyx.sieve import CompiledScript, interpret
 from mesyx.sieve.actions import Discard, FileInto, Keep, Outcome, Redirect, Reject, Vacation
 from mesyx.sieve.environment import Environment, SieveEnvelope
 from mesyx.sieve.message import SieveMessage
+from mesyx.store.keywords import from_imap
 from mesyx.store.mailbox_ids import MailboxRole, named_mailbox_id, role_mailbox_id
 from mesyx.store.records import AccountRecord
 
@@ -43,20 +46,6 @@ _log = get_logger("sieve")
 
 #: Mesyx's mailbox hierarchy delimiter (the client index's, RFC 3501 section 5.1.1).
 DELIMITER = "/"
-
-#: IMAP system flags as imap4flags names them (RFC 5232 section 3) -> the JMAP keywords the
-#: store holds (RFC 8621 section 4.1.1; the client index maps IMAP flags the same way).
-#: ``\\Recent`` is not settable (RFC 3501 section 2.3.2): dropped like an invalid flag.
-_SYSTEM_KEYWORDS = {
-    "\\seen": "$seen",
-    "\\answered": "$answered",
-    "\\flagged": "$flagged",
-    "\\draft": "$draft",
-    "\\deleted": "$deleted",
-}
-#: Characters no keyword holds (RFC 3501 atom-specials, RFC 8621 section 4.1.1).
-_FORBIDDEN = frozenset('(){]%*"\\')
-
 
 @dataclass(frozen=True)
 class MailboxCreation:
@@ -121,18 +110,16 @@ def keywords_of(flags: Iterable[str]) -> tuple[str, ...]:
     """imap4flags flags -> the JMAP keywords the envelope carries (sorted, no duplicates).
 
     A flag list item may hold several flags separated by spaces (RFC 5232 section 3).
-    System flags map to ``$seen`` etc.; what no IMAP client could see as a keyword (another
-    ``\\`` name, ``\\Recent``, a forbidden character, over 255 characters) is dropped, as
-    RFC 5232 section 3 lets a server ignore flags it cannot store.
+    Flags map as the client index maps IMAP flags (:func:`mesyx.store.keywords.from_imap`:
+    ``\\Seen`` is ``$seen``); what no IMAP client could see as a keyword (``\\Recent``,
+    another ``\\`` name, a forbidden character, over 255 characters) is dropped, as RFC 5232
+    section 3 lets a server ignore flags it cannot store.
     """
     found: set[str] = set()
     for item in flags:
         for flag in item.split():
-            if flag.startswith("\\"):
-                if (keyword := _SYSTEM_KEYWORDS.get(flag.lower())) is not None:
-                    found.add(keyword)
-            elif len(flag) <= 255 and all(0x21 <= ord(c) <= 0x7E and c not in _FORBIDDEN for c in flag):
-                found.add(_SYSTEM_KEYWORDS.get("\\" + flag[1:].lower(), flag) if flag.startswith("$") else flag)
+            with contextlib.suppress(UsageError):
+                found.add(from_imap(flag))
     return tuple(sorted(found))
 
 

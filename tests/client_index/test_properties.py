@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 
 from mesyx.errors import Exists, UsageError
 from mesyx.modes.client.index import IndexSyncer, schema
-from mesyx.modes.client.index.keywords import canonical_set
 from mesyx.store import fold
+from mesyx.store.keywords import canonical_set
 from mesyx.store.mailbox_ids import MailboxRole
 from mesyx.store.state import account_state, record_changes
 from tests.client_index.conftest import Env, make_env

@@ -11,7 +11,10 @@ from hypothesis import strategies as st
 from mesyx.errors import UsageError
 from mesyx.modes.client.index import opstore
 from mesyx.modes.client.index.decrypt import header_end
-from mesyx.modes.client.index.keywords import (
+from mesyx.modes.client.index.paths import resolve_paths, same_path, split_path
+from mesyx.store import fold
+from mesyx.store.fold import Mailbox
+from mesyx.store.keywords import (
     canonical_set,
     decode_keywords,
     encode_keywords,
@@ -19,9 +22,6 @@ from mesyx.modes.client.index.keywords import (
     spellings_of,
     to_imap,
 )
-from mesyx.modes.client.index.paths import resolve_paths, same_path, split_path
-from mesyx.store import fold
-from mesyx.store.fold import Mailbox
 
 
 @pytest.mark.parametrize(("flag", "keyword", "shown"), [

@@ -43,7 +43,7 @@ def index_view(env: Env) -> dict[tuple[str, bytes], tuple[str, ...]]:
 
 def fold_view(env: Env) -> dict[tuple[str, bytes], tuple[str, ...]]:
     """The same from the store's own fold (account_state), for the openable emails."""
-    from mesyx.modes.client.index.keywords import canonical_set
+    from mesyx.store.keywords import canonical_set
 
     state = account_state(env.store, env.account)
     return {(mid, eid): canonical_set(e.keywords) for eid, e in state.emails.items()

@@ -25,10 +25,10 @@ from mesyx.modes.client.imap.capabilities import backend_capabilities, enableabl
 from mesyx.modes.client.imap.session import Session
 from mesyx.modes.client.index import IndexFeed, IndexReader, IndexSyncer, IndexWriter, MessageInfo
 from mesyx.modes.client.index.changes import IndexChanges
-from mesyx.modes.client.index.keywords import to_imap
 from mesyx.modes.client.index.offload import Offload
 from mesyx.proto.imap.values import Atom
 from mesyx.store.events import Broadcaster, Event
+from mesyx.store.keywords import to_imap
 from mesyx.store.store import Store
 
 __all__ = ["IndexBackend", "MailboxSession", "Selected", "ctx", "imap_flags", "SYSTEM_FLAG_LIST"]

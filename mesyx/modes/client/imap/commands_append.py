@@ -21,11 +21,11 @@ from mesyx.modes.client.imap.capabilities import advertise
 from mesyx.modes.client.imap.commands_mailbox import backend_of, target_mailbox
 from mesyx.modes.client.imap.session import AUTHENTICATED, Completion, ImapRefusal, Session, register
 from mesyx.modes.client.index import NewMessage
-from mesyx.modes.client.index.keywords import from_imap
 from mesyx.modes.client.index.offload import Load
 from mesyx.proto.imap import commands as c
 from mesyx.proto.imap import responses as r
 from mesyx.proto.mime.convert import encode_binary_parts
+from mesyx.store.keywords import from_imap
 
 __all__ = ["check_messages"]
 

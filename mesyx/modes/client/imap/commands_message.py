@@ -22,11 +22,11 @@ from mesyx.modes.client.imap.commands_mailbox import backend_of, target_mailbox
 from mesyx.modes.client.imap.recent import shown_recent
 from mesyx.modes.client.imap.session import AUTHENTICATED, SELECTED, Completion, ImapRefusal, Session, register
 from mesyx.modes.client.imap.updates import CONDSTORE, QRESYNC, announce_keywords, flag_items, report
-from mesyx.modes.client.index.keywords import DELETED, keyword_key
 from mesyx.modes.client.index.offload import Load
 from mesyx.proto.imap import ContinuationLine
 from mesyx.proto.imap import commands as c
 from mesyx.proto.imap import responses as r
+from mesyx.store.keywords import DELETED, keyword_key
 
 __all__ = ["IDLE_POLL"]
 

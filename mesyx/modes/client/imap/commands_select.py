@@ -21,10 +21,10 @@ from mesyx.modes.client.imap.recent import recent_uids, rev1, shown_recent
 from mesyx.modes.client.imap.session import AUTHENTICATED, SELECTED, Completion, Session, State, register
 from mesyx.modes.client.imap.updates import CONDSTORE, QRESYNC, flag_items
 from mesyx.modes.client.index import MailboxInfo
-from mesyx.modes.client.index.keywords import DELETED, SEEN, keyword_key, to_imap
 from mesyx.modes.client.index.paths import DELIMITER
 from mesyx.proto.imap import commands as c
 from mesyx.proto.imap import responses as r
+from mesyx.store.keywords import DELETED, SEEN, keyword_key, to_imap
 
 __all__ = ["deselect"]
 

@@ -21,13 +21,13 @@ from mesyx.modes.client.imap.commands_mailbox import backend_of
 from mesyx.modes.client.imap.recent import shown_recent
 from mesyx.modes.client.imap.session import ImapRefusal, Session
 from mesyx.modes.client.index import MessageInfo
-from mesyx.modes.client.index.keywords import keyword_key
 from mesyx.proto.imap import responses as r
 from mesyx.proto.imap import search as s
 from mesyx.proto.imap.sequence import MessageSet, SequenceSet
 from mesyx.proto.mime.address_text import address_search_text
 from mesyx.proto.mime.message import ParsedMessage
 from mesyx.proto.mime.text import fold
+from mesyx.store.keywords import keyword_key
 
 __all__ = ["Matcher", "SearchResult", "run_search", "uses_modseq", "sent_timestamp"]
 

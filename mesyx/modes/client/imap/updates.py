@@ -30,9 +30,9 @@ from mesyx.modes.client.imap.recent import rev1, shown_recent
 from mesyx.modes.client.imap.session import Session
 from mesyx.modes.client.index import MessageInfo
 from mesyx.modes.client.index.changes import MailboxDelta, MessageFlags
-from mesyx.modes.client.index.keywords import to_imap
 from mesyx.proto.imap import responses as r
 from mesyx.proto.imap.values import Atom, Value
+from mesyx.store.keywords import to_imap
 
 __all__ = ["CONDSTORE", "QRESYNC", "report", "flag_items", "announce_keywords", "send_expunges"]
 

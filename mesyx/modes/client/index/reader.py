@@ -23,9 +23,9 @@ from mesyx.errors import NotFound
 from mesyx.modes.client.index import schema as x
 from mesyx.modes.client.index.changes import CachedMessage, MailboxDelta, MailboxInfo, MessageFlags, MessageInfo
 from mesyx.modes.client.index.db import chunked
-from mesyx.modes.client.index.keywords import decode_keywords
 from mesyx.modes.client.index.paths import path_key, same_path
 from mesyx.store.engine import read_transaction
+from mesyx.store.keywords import decode_keywords
 from mesyx.store.store import Store
 
 __all__ = ["IndexReader"]

@@ -48,9 +48,9 @@ from sqlalchemy import BindParameter, ColumnElement, Connection, Select, bindpar
 from mesyx.modes.client.index import schema as x
 from mesyx.modes.client.index.changes import IndexChanges, MailboxDelta, MailboxEvent, MessageFlags
 from mesyx.modes.client.index.db import chunked, insert_ignore, upsert
-from mesyx.modes.client.index.keywords import DELETED, SEEN, decode_keywords, encode_keywords
 from mesyx.modes.client.index.paths import ResolvedMailbox, path_key
 from mesyx.store.fold import Email
+from mesyx.store.keywords import DELETED, SEEN, decode_keywords, encode_keywords
 from mesyx.store.mailbox_ids import MailboxRole, role_mailbox_id
 
 __all__ = ["reconcile", "lock_account", "new_uidvalidity", "Stale"]

@@ -34,7 +34,6 @@ from mesyx.modes.client.index import schema as x
 from mesyx.modes.client.index.changes import AppendManyResult, AppendResult, IndexChanges, NewMessage, WriteResult
 from mesyx.modes.client.index.db import insert_ignore
 from mesyx.modes.client.index.decrypt import Opened
-from mesyx.modes.client.index.keywords import DELETED, from_imap, keyword_key, spellings_of
 from mesyx.modes.client.index.paths import (
     DELIMITER,
     ResolvedMailbox,
@@ -48,6 +47,7 @@ from mesyx.modes.client.index.syncer import IndexSyncer, Plan
 from mesyx.store import fold
 from mesyx.store.engine import write_transaction
 from mesyx.store.events import Event, OpsAppended
+from mesyx.store.keywords import DELETED, from_imap, keyword_key, spellings_of
 from mesyx.store.mailbox_ids import MOVABLE_ROLES, MailboxRole, named_mailbox_id, role_mailbox_id
 from mesyx.store.mailcrypt import SealingKeys, UnlockedAccount, load_sealing_keys
 from mesyx.store.payloads import PutPayload, seal_json

@@ -112,7 +112,7 @@ class MailboxRename(BaseModel):
 # -- messages ---------------------------------------------------------------------------
 
 #: A keyword as both IMAP and JMAP hold it (RFC 8621 section 4.1.1): printable ASCII
-#: without ( ) { ] % * " \ (:func:`mesyx.modes.client.index.keywords.check_keyword`).
+#: without ( ) { ] % * " \ (:func:`mesyx.store.keywords.check_keyword`).
 KEYWORD_PATTERN: str = r"^[!#$&'+,\-./0-9:;<=>?@A-Z\[^_`a-z|}~]{1,255}$"
 #: Keywords one request may set or clear.
 MAX_KEYWORDS: int = 64

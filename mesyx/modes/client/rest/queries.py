@@ -22,8 +22,8 @@ from sqlalchemy import BindParameter, Engine, Select, and_, bindparam, func, or_
 
 from mesyx.modes.client.index import schema as x
 from mesyx.modes.client.index.db import chunked
-from mesyx.modes.client.index.keywords import decode_keywords
 from mesyx.store.engine import read_transaction
+from mesyx.store.keywords import decode_keywords
 
 __all__ = ["Order", "Place", "Row", "count", "decode_cursor", "encode_cursor", "envelopes_of", "page", "places"]
 

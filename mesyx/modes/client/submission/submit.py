@@ -37,7 +37,6 @@ from mesyx.crypto.envelope import InnerRecord
 from mesyx.errors import LimitExceeded, PermissionDenied, Temporary
 from mesyx.log import get_logger
 from mesyx.modes.client.index import IndexSyncer
-from mesyx.modes.client.index.keywords import SEEN
 from mesyx.modes.client.submission.message import complete_message
 from mesyx.pipeline.carry import Carrier
 from mesyx.pipeline.commit import Effects
@@ -48,6 +47,7 @@ from mesyx.pipeline.ratelimit import RateLimiter
 from mesyx.pipeline.relay import Relay, choose_relay, outbox_change
 from mesyx.store.engine import write_transaction
 from mesyx.store.events import Broadcaster, Event, OpsAppended
+from mesyx.store.keywords import SEEN
 from mesyx.store.mailbox_ids import MailboxRole, role_mailbox_id
 from mesyx.store.mailcrypt import UnlockedAccount, load_sealing_keys
 from mesyx.store.operations import OpKind
