@@ -31,7 +31,7 @@ STRANGER = NodeKeys.generate()
 ALL_KINDS = list(OpKind)
 # What DESIGN.md says each role may originate, written out rather than read from the code.
 EXPECTED_KINDS = {
-    DeviceRole.ACCEPT: {OpKind.PUT},
+    DeviceRole.ACCEPT: {OpKind.PUT, OpKind.MAILBOX_CREATE, OpKind.OUTBOX},  # SIEVE fileinto, redirect, vacation
     DeviceRole.CLIENT: set(OpKind),
     DeviceRole.REENCRYPT: {OpKind.PUT, OpKind.REWRAP, OpKind.REPLACE},
     DeviceRole.RELAY: set(),

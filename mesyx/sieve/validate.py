@@ -61,7 +61,12 @@ _MODIFIER_LEVEL = {"lower": 40, "upper": 40, "lowerfirst": 30, "upperfirst": 30,
 _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 _FIELD_NAME = re.compile(r"[!-9;-~]+")
 _ENCODED = re.compile(r"\$\{(hex|unicode):([\s0-9A-Fa-f]*)\}", re.IGNORECASE)
-_ENVELOPE_PARTS = frozenset({"from", "to"})
+#: RFC 5228 section 5.4: "from" and "to"; "auth" is the SMTP AUTH identity (RFC 4954
+#: section 5's AUTH= parameter), which Pigeonhole accepts too.
+_ENVELOPE_PARTS = frozenset({"from", "to", "auth"})
+#: RE2 reports a bad pattern through the exception alone, not on stderr as well.
+_RE2_QUIET = re2.Options()
+_RE2_QUIET.log_errors = False
 #: Header fields the address test may look at (RFC 5228 section 5.1: "structured headers
 #: that contain addresses"); the list Pigeonhole accepts, so scripts move both ways.
 _ADDRESS_HEADERS = frozenset({
@@ -232,7 +237,7 @@ class _Validator:
                 if len(key) > self.limits.regex_size:
                     raise _error(f"the regular expression is longer than {self.limits.regex_size} characters", pos)
                 try:
-                    re2.compile(key)
+                    re2.compile(key, _RE2_QUIET)
                 except re2.error as exc:
                     problem = f"{name}: invalid regular expression {_shown(key)}: {_shown(str(exc))}"
                     raise _error(problem, pos) from None
@@ -267,7 +272,7 @@ class _Validator:
             assert isinstance(parts, tuple)
             for part in parts:
                 if self.constant(part) and part.lower() not in _ENVELOPE_PARTS:
-                    raise _error(f"envelope part {_shown(part)} is not supported (from, to)", pos)
+                    raise _error(f"envelope part {_shown(part)} is not supported (from, to, auth)", pos)
         if name == "size" and "size" not in tags:
             raise _error("size takes :over or :under", pos)
         if name == "set":

@@ -27,9 +27,11 @@ class DeviceRole(StrEnum):
     RELAY = "relay"
 
 
-#: What each role may originate (DESIGN.md, Keys: "Device list").
+#: What each role may originate (DESIGN.md, Keys: "Device list"). An accept node puts
+#: envelopes and carries out its SIEVE actions: the mailbox a ``fileinto`` creates and the
+#: outbox items of ``redirect``, ``vacation`` and rejection notices (issue 5).
 ALLOWED_KINDS: dict[DeviceRole, frozenset[OpKind]] = {
-    DeviceRole.ACCEPT: frozenset({OpKind.PUT}),
+    DeviceRole.ACCEPT: frozenset({OpKind.PUT, OpKind.MAILBOX_CREATE, OpKind.OUTBOX}),
     DeviceRole.CLIENT: frozenset(OpKind),
     DeviceRole.REENCRYPT: frozenset({OpKind.PUT, OpKind.REWRAP, OpKind.REPLACE}),
     DeviceRole.RELAY: frozenset(),

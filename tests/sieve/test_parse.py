@@ -187,4 +187,11 @@ def test_what_is_checked_at_run_time_not_at_upload() -> None:
     """Pigeonhole's split: an unknown date part or zone is a false test, a name-addr redirects."""
     compile_script('require "date"; if date :zone "CET" "date" "fortnight" "x" { keep; }')
     compile_script('redirect "Bart Simpson <bart@example.com>";')
+    compile_script('require "envelope"; if envelope :is "auth" "alice@example.org" { keep; }')
     compile_script('require "variables"; set "h" "subject"; if address :is "${h}" "a@b.c" { keep; }')
+
+
+def test_a_bad_regex_is_reported_once(capfd: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ScriptError, match="invalid regular expression"):
+        compile_script('require "regex"; if header :regex "subject" "(" { keep; }')
+    assert capfd.readouterr().err == ""
