@@ -10,7 +10,6 @@ AsyncExitStack owns every listener, task and connection). The client mode's serv
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
 from contextlib import AsyncExitStack
 
@@ -29,6 +28,7 @@ from mesyx.modes.client.imap.connection import serve_connection
 from mesyx.modes.client.imap.session import SessionConfig
 from mesyx.modes.client.index import IndexFeed
 from mesyx.modes.client.login import LoginService
+from mesyx.proto.stream_server import Sessions
 from mesyx.store.events import Broadcaster
 from mesyx.store.store import Store
 
@@ -48,36 +48,23 @@ class ImapService:
         self.session_config = SessionConfig(
             authenticator=login, tls=tls, hostname=config.node.hostname, backend=backend
         )
-        self._connections: set[asyncio.Task[None]] = set()
+        self._sessions = Sessions()
+        self._serve = self._sessions.tracked(self._session)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
-        try:
-            await serve_connection(reader, writer, self.session_config)
-        finally:
-            self._connections.discard(task)
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await serve_connection(reader, writer, self.session_config)
 
     async def start(self, stack: AsyncExitStack) -> None:
         """Listen; the stack closes the listeners and ends the sessions when it unwinds."""
         host = self.config.node.listen
         ports = self.config.ports
         plain = await asyncio.start_server(self._serve, host=host, port=ports.imap, reuse_address=True)
-        stack.push_async_callback(self._close, plain)
+        stack.push_async_callback(self._sessions.close, plain)
         _log.info("listening", protocol="imap", addr=host, port=ports.imap, starttls=self.tls is not None)
         if self.tls is not None:
             implicit = await asyncio.start_server(
                 self._serve, host=host, port=ports.imaps, ssl=self.tls, reuse_address=True, ssl_handshake_timeout=30
             )
-            stack.push_async_callback(self._close, implicit)
+            stack.push_async_callback(self._sessions.close, implicit)
             _log.info("listening", protocol="imaps", addr=host, port=ports.imaps)
 
-    async def _close(self, server: asyncio.Server) -> None:
-        server.close()
-        for task in list(self._connections):
-            task.cancel()
-        for task in list(self._connections):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        await server.wait_closed()

@@ -12,7 +12,6 @@ stack closes the listener and then ends open sessions with ``BYE``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
 from contextlib import AsyncExitStack
 
@@ -21,6 +20,7 @@ from mesyx.log import get_logger
 from mesyx.modes.client.login import LoginService
 from mesyx.modes.client.managesieve.server import serve_connection
 from mesyx.modes.client.managesieve.session import Change
+from mesyx.proto.stream_server import Sessions
 from mesyx.store.events import Broadcaster, OpsAppended
 from mesyx.store.sieve_scripts import ScriptSet, ScriptSets, edit
 from mesyx.store.store import Store
@@ -58,28 +58,15 @@ class ManageSieveService:
         self.config = config
         self.tls = tls
         self.backend = StoreBackend(store, login, broadcaster)
-        self._connections: set[asyncio.Task[None]] = set()
+        self._sessions = Sessions()
+        self._serve = self._sessions.tracked(self._session)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
-        try:
-            await serve_connection(reader, writer, self.backend, self.tls)
-        finally:
-            self._connections.discard(task)
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await serve_connection(reader, writer, self.backend, self.tls)
 
     async def start(self, stack: AsyncExitStack) -> None:
         host, port = self.config.node.listen, self.config.ports.managesieve
         server = await asyncio.start_server(self._serve, host=host, port=port, reuse_address=True)
-        stack.push_async_callback(self._close, server)
+        stack.push_async_callback(self._sessions.close, server)
         _log.info("listening", protocol="managesieve", addr=host, port=port, starttls=self.tls is not None)
 
-    async def _close(self, server: asyncio.Server) -> None:
-        server.close()
-        for task in list(self._connections):
-            task.cancel()
-        for task in list(self._connections):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        await server.wait_closed()
