@@ -38,11 +38,10 @@ import re
 from collections.abc import Sequence
 from typing import Final, NamedTuple
 
-from mesyx.proto.mime import HeaderBlock, MimePart, PartKind, decode_transfer, decode_words, parse_address_list
+from mesyx.proto.mime import HeaderBlock, MimePart, PartKind, decode_words, parse_address_list
 from mesyx.proto.mime.addresses import MISSING_DOMAIN, MISSING_MAILBOX
 from mesyx.proto.mime.structure import parse_structure
-from mesyx.proto.mime.text import decode_8bit, decode_charset
-from mesyx.proto.mime.transfer import UnknownTransferEncoding
+from mesyx.proto.mime.text import decode_8bit, decode_charset, part_text
 
 __all__ = ["SieveMessage", "MailAddress", "split_address", "html_text"]
 
@@ -178,7 +177,7 @@ class SieveMessage:
                     continue
             elif not any(t in ("", major, f"{major}/{minor}") for t in types):
                 continue
-            text = _decoded(part)
+            text = part_text(part)
             if types is None and minor == "html":
                 text = html_text(text)
             out.append(text)
@@ -229,15 +228,6 @@ def _prologue_epilogue(part: MimePart) -> list[str]:
     epilogue = after[line_end + 1 :] if line_end >= 0 else b""
     charset = part.charset
     return [decode_charset(text, charset) for text in (prologue, epilogue) if text]
-
-
-def _decoded(part: MimePart) -> str:
-    """A part's body with its transfer encoding and charset undone (unknown encodings: as is)."""
-    try:
-        data = decode_transfer(part.body, part.encoding)
-    except UnknownTransferEncoding:
-        data = part.body
-    return decode_charset(data, part.charset)
 
 
 def _entity(m: re.Match[str]) -> str:

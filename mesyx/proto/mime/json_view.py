@@ -33,8 +33,7 @@ from mesyx.errors import NotFound
 from mesyx.proto.mime.params import param, parse_disposition
 from mesyx.proto.mime.sections import resolve_part
 from mesyx.proto.mime.structure import MimePart, PartKind, parse_structure
-from mesyx.proto.mime.text import decode_8bit, decode_charset, decode_words
-from mesyx.proto.mime.transfer import UnknownTransferEncoding, decode_transfer
+from mesyx.proto.mime.text import decode_8bit, decode_charset, decode_words, part_bytes, part_text
 
 __all__ = ["Attachment", "MessageView", "view", "part_content", "MAX_PARTS_SHOWN"]
 
@@ -109,7 +108,7 @@ def part_content(raw: bytes, part: str) -> tuple[str, bytes]:
     found = resolve_part(parse_structure(raw), path)
     if found is None or found.kind is PartKind.MULTIPART:
         raise NotFound(f"the message has no part {part}")
-    return _content_type(found), _decoded(found)
+    return _content_type(found), part_bytes(found)
 
 
 def _collect(part: MimePart, path: tuple[int, ...], shown: dict[str, str], attachments: list[Attachment]) -> None:
@@ -123,7 +122,7 @@ def _collect(part: MimePart, path: tuple[int, ...], shown: dict[str, str], attac
                 if child.kind is PartKind.LEAF and child.is_text and not _is_attachment(child):
                     kind = child.media_type[1].lower().decode("ascii", "replace")
                     if kind in ("plain", "html") and kind not in shown:
-                        shown[kind] = _text(child)
+                        shown[kind] = part_text(child)
                 else:
                     _collect(child, (*path, number), shown, attachments)
             return
@@ -134,7 +133,7 @@ def _collect(part: MimePart, path: tuple[int, ...], shown: dict[str, str], attac
     if part.kind is PartKind.LEAF and part.is_text and not _is_attachment(part):
         kind = part.media_type[1].lower().decode("ascii", "replace")
         if kind in ("plain", "html") and kind not in shown:
-            shown[kind] = _text(part)
+            shown[kind] = part_text(part)
             return
     attachments.append(Attachment(
         part=label,
@@ -184,12 +183,4 @@ def _rfc2231(value: bytes) -> str:
     return decode_charset(data, charset or None)
 
 
-def _decoded(part: MimePart) -> bytes:
-    try:
-        return decode_transfer(part.body, part.encoding)
-    except UnknownTransferEncoding:
-        return part.body
 
-
-def _text(part: MimePart) -> str:
-    return decode_charset(_decoded(part), part.charset)

@@ -25,6 +25,8 @@ __all__ = [
     "decode_8bit",
     "header_text",
     "body_text",
+    "part_bytes",
+    "part_text",
     "fold",
     "contains",
 ]
@@ -124,12 +126,17 @@ def header_text(header: HeaderBlock) -> str:
     return "\n".join(lines)
 
 
-def _part_text(part: MimePart) -> str:
+def part_bytes(part: MimePart) -> bytes:
+    """A part's body with its transfer encoding undone (an unknown encoding: as it is)."""
     try:
-        data = decode_transfer(part.body, part.encoding)
+        return decode_transfer(part.body, part.encoding)
     except UnknownTransferEncoding:
-        data = part.body
-    return decode_charset(data, part.charset)
+        return part.body
+
+
+def part_text(part: MimePart) -> str:
+    """A part's body as text: transfer encoding and charset undone (RFC 2045, RFC 2046 4.1.2)."""
+    return decode_charset(part_bytes(part), part.charset)
 
 
 def body_text(root: MimePart) -> str:
@@ -137,7 +144,7 @@ def body_text(root: MimePart) -> str:
     chunks: list[str] = []
     for part in root.walk():
         if part.is_text:
-            chunks.append(_part_text(part))
+            chunks.append(part_text(part))
         elif part.kind is PartKind.MESSAGE:
             chunks.append(header_text(part.children[0].header))
     return "\n".join(chunks)
