@@ -303,18 +303,29 @@ class _Validator:
 
     # -- trees ------------------------------------------------------------------------
 
-    def test(self, test: Test) -> Call:
-        signature = TESTS.get(test.name)
+    def signature(self, node: Test | Command) -> Signature:
+        """The signature of a test or command, its extension required (RFC 5228 section 3.2)."""
+        kind, table, other, other_kind = (
+            ("test", TESTS, COMMANDS, "command") if isinstance(node, Test) else ("command", COMMANDS, TESTS, "test")
+        )
+        signature = table.get(node.name)
         if signature is None:
-            if test.name in COMMANDS:
-                raise _error(f"{test.name} is a command, not a test", test.pos)
-            raise _error(f"unknown test {_shown(test.name)}", test.pos)
-        self.need(signature.requires, f"the {test.name} test", test.pos)
-        tags, positional = self.arguments(signature, test.arguments, test.pos)
-        tests = self.nested(signature, test.tests, test.pos)
-        call = Call(test.name, test.pos, tags, positional, tests)
+            if node.name in other:
+                raise _error(f"{node.name} is a {other_kind}, not a {kind}", node.pos)
+            raise _error(f"unknown {kind} {_shown(node.name)}", node.pos)
+        self.need(signature.requires, f"the {node.name} {kind}", node.pos)
+        return signature
+
+    def call(self, node: Test | Command, block: tuple[Call, ...] = ()) -> Call:
+        signature = self.signature(node)
+        tags, positional = self.arguments(signature, node.arguments, node.pos)
+        tests = self.nested(signature, node.tests, node.pos)
+        call = Call(node.name, node.pos, tags, positional, tests, block)
         self.check_semantics(call)
         return call
+
+    def test(self, test: Test) -> Call:
+        return self.call(test)
 
     def nested(self, signature: Signature, tests: tuple[Test, ...], pos: Position) -> tuple[Call, ...]:
         if signature.tests == 0 and tests:
@@ -326,22 +337,12 @@ class _Validator:
         return tuple(self.test(t) for t in tests)
 
     def command(self, command: Command) -> Call:
-        signature = COMMANDS.get(command.name)
-        if signature is None:
-            if command.name in TESTS:
-                raise _error(f"{command.name} is a test, not a command", command.pos)
-            raise _error(f"unknown command {_shown(command.name)}", command.pos)
-        self.need(signature.requires, f"the {command.name} command", command.pos)
-        tags, positional = self.arguments(signature, command.arguments, command.pos)
-        tests = self.nested(signature, command.tests, command.pos)
-        if signature.kind is Kind.CONTROL and command.block is None:
+        control = self.signature(command).kind is Kind.CONTROL
+        if control and command.block is None:
             raise _error(f"{command.name} takes a block in braces", command.pos)
-        if signature.kind is not Kind.CONTROL and command.block is not None:
+        if not control and command.block is not None:
             raise _error(f"{command.name} takes no block: end it with ';'", command.pos)
-        block = self.block(command.block or ())
-        call = Call(command.name, command.pos, tags, positional, tests, block)
-        self.check_semantics(call)
-        return call
+        return self.call(command, self.block(command.block or ()))
 
     def block(self, commands: tuple[Command, ...]) -> tuple[Call, ...]:
         """Validate a sequence, folding each ``elsif``/``else`` into its ``if`` (section 3.1)."""
