@@ -3,7 +3,7 @@
 Run as a script it writes that list as Markdown (for the engineer working on the
 interpreter)::
 
-    .venv/bin/python tests/sieve_corpus/mesyx_side.py > /work/corpus-disagreements.md
+    .venv/bin/python tests/sieve_corpus/mesyx_side.py > disagreements.md
 
 The environment agrees with the one sieve-test runs in (pigeonhole.py): the envelope
 recipient is the account's own address, the mailboxes a case names exist (and INBOX),
