@@ -3,6 +3,13 @@
 The account signing key (held only on client nodes) signs the list; every node,
 exchange included, drops an operation whose origin is not on the list for its kind
 (DESIGN.md, Keys). The list with the highest version wins.
+
+A revoked device leaves ``devices`` (so nothing is sealed to it any more and it may
+originate nothing new) but stays in ``revoked`` with the highest seq of its operations the
+revoking client had seen: peers that receive those earlier operations later still take
+them, so revocation never makes two nodes disagree about the past. Lists without a
+revoked device keep the v1 layout byte for byte; ``mesyx-devices-v2`` adds the revoked
+entries after the devices.
 """
 
 from __future__ import annotations
@@ -11,13 +18,17 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from nacl.signing import SigningKey
+from sqlalchemy import Connection, select, update
 
 from mesyx.crypto.encoding import Reader, Writer
 from mesyx.crypto.node import node_id_of, verify_signature
-from mesyx.errors import Corrupt, PermissionDenied
+from mesyx.errors import Corrupt, NotFound, PermissionDenied
+from mesyx.store import schema as t
 from mesyx.store.operations import Operation, OpKind
 
-__all__ = ["DeviceRole", "Device", "DeviceList", "ALLOWED_KINDS"]
+__all__ = ["DeviceRole", "Device", "Revoked", "DeviceList", "ALLOWED_KINDS", "save_if_newer"]
+
+_V1, _V2 = "mesyx-devices-v1", "mesyx-devices-v2"
 
 
 class DeviceRole(StrEnum):
@@ -50,20 +61,55 @@ class Device:
 
 
 @dataclass(frozen=True)
+class Revoked:
+    """A device taken off the list: its operations up to ``last_seq`` stay valid."""
+
+    verify_key: bytes
+    role: DeviceRole
+    last_seq: int
+
+    @property
+    def node_id(self) -> str:
+        return node_id_of(self.verify_key)
+
+
+@dataclass(frozen=True)
 class DeviceList:
     account_id: bytes
     version: int
     devices: tuple[Device, ...]
     signature: bytes = b""
+    revoked: tuple[Revoked, ...] = ()
 
     def _body(self) -> bytes:
-        writer = Writer().text("mesyx-devices-v1").var(self.account_id).u64(self.version).u32(len(self.devices))
+        writer = Writer().text(_V2 if self.revoked else _V1).var(self.account_id).u64(self.version)
+        writer.u32(len(self.devices))
         for device in sorted(self.devices, key=lambda d: d.verify_key):
             writer.fixed(device.verify_key, 32).fixed(device.box_key, 32).text(device.role.value)
+        if self.revoked:
+            writer.u32(len(self.revoked))
+            for gone in sorted(self.revoked, key=lambda r: r.verify_key):
+                writer.fixed(gone.verify_key, 32).text(gone.role.value).u64(gone.last_seq)
         return writer.getvalue()
 
+    def with_device(self, device: Device) -> DeviceList:
+        """The next version (unsigned) with ``device`` added, or its entry replaced."""
+        others = tuple(d for d in self.devices if d.verify_key != device.verify_key)
+        revoked = tuple(r for r in self.revoked if r.verify_key != device.verify_key)
+        return DeviceList(self.account_id, self.version + 1, (*others, device), b"", revoked)
+
+    def without(self, node_id: str, last_seq: int) -> DeviceList:
+        """The next version (unsigned) with ``node_id`` revoked after its op ``last_seq``."""
+        device = self.find(node_id)
+        if device is None:
+            raise NotFound(f"node {node_id} is not on the account's device list")
+        others = tuple(d for d in self.devices if d.verify_key != device.verify_key)
+        revoked = (*self.revoked, Revoked(device.verify_key, device.role, last_seq))
+        return DeviceList(self.account_id, self.version + 1, others, b"", revoked)
+
     def signed(self, account_key: SigningKey) -> DeviceList:
-        return DeviceList(self.account_id, self.version, self.devices, bytes(account_key.sign(self._body()).signature))
+        signature = bytes(account_key.sign(self._body()).signature)
+        return DeviceList(self.account_id, self.version, self.devices, signature, self.revoked)
 
     def verify(self, account_verify_key: bytes) -> None:
         verify_signature(account_verify_key, self._body(), self.signature)
@@ -77,19 +123,18 @@ class DeviceList:
         body, signature = outer.var(), outer.fixed(64)
         outer.end()
         reader = Reader(body, "device list")
-        if reader.text() != "mesyx-devices-v1":
+        layout = reader.text()
+        if layout not in (_V1, _V2):
             raise Corrupt("device list has an unknown format")
         account_id, version, count = reader.var(), reader.u64(), reader.u32()
-        devices = []
-        for _ in range(count):
-            verify_key, box_key = reader.fixed(32), reader.fixed(32)
-            try:
-                role = DeviceRole(reader.text())
-            except ValueError as exc:
-                raise Corrupt("device list names an unknown role") from exc
-            devices.append(Device(verify_key, box_key, role))
+        devices = [Device(reader.fixed(32), reader.fixed(32), _role(reader.text())) for _ in range(count)]
+        revoked = []
+        if layout == _V2:
+            revoked = [Revoked(reader.fixed(32), _role(reader.text()), reader.u64()) for _ in range(reader.u32())]
+            if not revoked:
+                raise Corrupt("device list v2 revokes no device")
         reader.end()
-        return cls(account_id, version, tuple(devices), signature)
+        return cls(account_id, version, tuple(devices), signature, tuple(revoked))
 
     def find(self, node_id: str) -> Device | None:
         return next((d for d in self.devices if d.node_id == node_id), None)
@@ -102,9 +147,39 @@ class DeviceList:
         """
         if op.account_id != self.account_id:
             raise PermissionDenied("operation belongs to another account")
-        device = self.find(op.origin)
+        device: Device | Revoked | None = self.find(op.origin)
         if device is None:
-            raise PermissionDenied(f"origin {op.origin} is not on the account's device list")
+            device = next((r for r in self.revoked if r.node_id == op.origin), None)
+            if device is None:
+                raise PermissionDenied(f"origin {op.origin} is not on the account's device list")
+            if op.seq > device.last_seq:
+                raise PermissionDenied(f"origin {op.origin} was revoked from the account's device list")
         if op.kind not in ALLOWED_KINDS[device.role]:
             raise PermissionDenied(f"origin {op.origin} ({device.role}) may not originate {op.kind.name}")
         op.verify(device.verify_key)
+
+
+def _role(text: str) -> DeviceRole:
+    try:
+        return DeviceRole(text)
+    except ValueError as exc:
+        raise Corrupt("device list names an unknown role") from exc
+
+
+def save_if_newer(conn: Connection, devices: DeviceList) -> bool:
+    """Store ``devices`` as its account's list if its version is above the stored one.
+
+    The caller verified the signature against the account key; this runs inside the
+    caller's write transaction (with the operation that carries the list). Returns
+    whether the list was stored. An older or equal version changes nothing: the highest
+    version wins whatever order lists arrive in.
+    """
+    row = conn.execute(select(t.accounts.c.device_list).where(t.accounts.c.account_id == devices.account_id)).first()
+    if row is None:
+        raise NotFound("no such account on this node")
+    if row.device_list is not None and DeviceList.decode(bytes(row.device_list)).version >= devices.version:
+        return False
+    conn.execute(
+        update(t.accounts).where(t.accounts.c.account_id == devices.account_id).values(device_list=devices.encode())
+    )
+    return True
