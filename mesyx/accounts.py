@@ -1,14 +1,16 @@
-"""Account life cycle: create, export the public parts, import them, change secrets.
+"""Account life cycle: create, export the public parts, import them, change secrets,
+add and revoke devices.
 
-Shared by the CLI and (later) the client mode's enrolment; the store only stores what
-this module decides. Creating an account runs Argon2id once, so it takes a moment.
+Shared by the CLI, the client mode and peer pairing (``peer add --role accept`` calls
+:func:`add_device`); the store only stores what this module decides. Creating an account
+runs Argon2id once, so it takes a moment.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from nacl.signing import SigningKey
@@ -28,8 +30,10 @@ from mesyx.crypto.keysets import KeysetPublic, KeysetSecret
 from mesyx.crypto.node import NodeKeys, node_id_of, verify_signature
 from mesyx.errors import Corrupt, CryptoError, MesyxError, PermissionDenied, UsageError
 from mesyx.keyset_policy import KeysetPolicy
-from mesyx.store.device_sealed import seal_to_devices
-from mesyx.store.devices import Device, DeviceList, DeviceRole
+from mesyx.store import sieve_scripts
+from mesyx.store.device_sealed import READER_ROLES, seal_to_devices
+from mesyx.store.devices import Device, DeviceList, DeviceRole, load_for_update, save_if_newer
+from mesyx.store.engine import write_transaction
 from mesyx.store.mailcrypt import UnlockedAccount
 from mesyx.store.operations import OpKind
 from mesyx.store.records import AccountRecord
@@ -44,6 +48,8 @@ __all__ = [
     "import_public",
     "change_passphrase",
     "add_app_password",
+    "add_device",
+    "remove_device",
 ]
 
 EXPORT_FORMAT = "mesyx-account-public-v1"
@@ -247,3 +253,71 @@ def add_app_password(store: Store, account: UnlockedAccount, label: str) -> tupl
     wrap = AppPasswordWrap.create(account.master_key, password)
     app_id = store.add_app_password(account.record.account_id, label, wrap.encode())
     return app_id, password
+
+
+def _readers(devices: DeviceList) -> frozenset[tuple[bytes, bytes]]:
+    return frozenset((d.verify_key, d.box_key) for d in devices.devices if d.role in READER_ROLES)
+
+
+def _change_devices(
+    store: Store, account: UnlockedAccount, change: Callable[[DeviceList], DeviceList | None]
+) -> DeviceList:
+    """Sign ``change(current list)`` with the account key, store it and originate it as a
+    DEVICE_LIST operation, in one transaction; then seal routing and SIEVE scripts again
+    when the set of readers changed (DESIGN.md, Operations: payloads for accept nodes are
+    sealed to each accept node's box key, so a new accept node can read only what is
+    sealed after it joined, and a revoked one gets nothing new). ``change`` returns None
+    when there is nothing to change."""
+    account_id = account.record.account_id
+    if account.signing_key.verify_key.encode() != account.record.verify_key:
+        raise CryptoError("the unlocked signing key is not the account's")
+    addresses = store.account(account_id).addresses
+    with write_transaction(store.engine) as conn:
+        current = load_for_update(conn, account_id)
+        me = current.find(store.node.node_id)
+        if me is None or me.role is not DeviceRole.CLIENT:
+            raise PermissionDenied("devices are changed on a client node of the account (this node is not one)")
+        unsigned = change(current)
+        if unsigned is None:
+            return current
+        devices = unsigned.signed(account.signing_key)
+        save_if_newer(conn, devices)
+        changes = [(OpKind.DEVICE_LIST, b"", devices.encode())]
+        reseal = _readers(devices) != _readers(current)
+        if reseal:
+            changes.append((OpKind.ROUTING, b"", _routing_payload(devices, addresses)))
+        store.originate_in(conn, account_id, changes)
+    if reseal:
+        sieve_scripts.republish(sieve_scripts.ScriptSets(store), account_id)
+    return devices
+
+
+def add_device(
+    store: Store, account: UnlockedAccount, *, verify_key: bytes, box_key: bytes, role: DeviceRole
+) -> DeviceList:
+    """Sign a node into the account's device list (or change its role or box key).
+
+    Runs on a client node of the account. The new list (version + 1) is stored here and
+    replicates as a DEVICE_LIST operation; peers authorise the node's operations against
+    it (DESIGN.md, Keys: "Device list"). Adding a device that is listed already with the
+    same keys and role changes nothing and returns the current list.
+    """
+    if len(verify_key) != 32 or len(box_key) != 32:
+        raise UsageError("a device's verify key and box key are 32 bytes each")
+    device = Device(verify_key, box_key, DeviceRole(role))
+
+    def change(current: DeviceList) -> DeviceList | None:
+        return None if device in current.devices else current.with_device(device)
+
+    return _change_devices(store, account, change)
+
+
+def remove_device(store: Store, account: UnlockedAccount, node_id: str) -> DeviceList:
+    """Revoke a device: it leaves the list, and its operations after the last one this
+    node holds are refused by every peer (those before stay valid, so no two nodes
+    disagree about the past). A node cannot revoke itself: revoke it from another client
+    device of the account, which keeps the account a client."""
+    if node_id == store.node.node_id:
+        raise UsageError("this node cannot revoke itself: run the revocation on another client device")
+    last_seq = store.version_vector(account.record.account_id).get(node_id, 0)
+    return _change_devices(store, account, lambda current: current.without(node_id, last_seq))

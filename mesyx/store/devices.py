@@ -26,7 +26,7 @@ from mesyx.errors import Corrupt, NotFound, PermissionDenied
 from mesyx.store import schema as t
 from mesyx.store.operations import Operation, OpKind
 
-__all__ = ["DeviceRole", "Device", "Revoked", "DeviceList", "ALLOWED_KINDS", "save_if_newer"]
+__all__ = ["DeviceRole", "Device", "Revoked", "DeviceList", "ALLOWED_KINDS", "load_for_update", "save_if_newer"]
 
 _V1, _V2 = "mesyx-devices-v1", "mesyx-devices-v2"
 
@@ -94,18 +94,22 @@ class DeviceList:
 
     def with_device(self, device: Device) -> DeviceList:
         """The next version (unsigned) with ``device`` added, or its entry replaced."""
-        others = tuple(d for d in self.devices if d.verify_key != device.verify_key)
-        revoked = tuple(r for r in self.revoked if r.verify_key != device.verify_key)
-        return DeviceList(self.account_id, self.version + 1, (*others, device), b"", revoked)
+        others = [d for d in self.devices if d.verify_key != device.verify_key]
+        revoked = [r for r in self.revoked if r.verify_key != device.verify_key]
+        return self._next([*others, device], revoked)
 
     def without(self, node_id: str, last_seq: int) -> DeviceList:
         """The next version (unsigned) with ``node_id`` revoked after its op ``last_seq``."""
         device = self.find(node_id)
         if device is None:
             raise NotFound(f"node {node_id} is not on the account's device list")
-        others = tuple(d for d in self.devices if d.verify_key != device.verify_key)
-        revoked = (*self.revoked, Revoked(device.verify_key, device.role, last_seq))
-        return DeviceList(self.account_id, self.version + 1, others, b"", revoked)
+        others = [d for d in self.devices if d.verify_key != device.verify_key]
+        return self._next(others, [*self.revoked, Revoked(device.verify_key, device.role, last_seq)])
+
+    def _next(self, devices: list[Device], revoked: list[Revoked]) -> DeviceList:
+        """Version + 1, unsigned, entries in their encoded order (so a decoded copy is equal)."""
+        return DeviceList(self.account_id, self.version + 1, tuple(sorted(devices, key=lambda d: d.verify_key)),
+                          b"", tuple(sorted(revoked, key=lambda r: r.verify_key)))
 
     def signed(self, account_key: SigningKey) -> DeviceList:
         signature = bytes(account_key.sign(self._body()).signature)
@@ -164,6 +168,20 @@ def _role(text: str) -> DeviceRole:
         return DeviceRole(text)
     except ValueError as exc:
         raise Corrupt("device list names an unknown role") from exc
+
+
+def load_for_update(conn: Connection, account_id: bytes) -> DeviceList:
+    """The account's stored list, its row locked until the caller's write transaction ends
+    (PostgreSQL; SQLite's write transaction holds the database lock from BEGIN), so two
+    changes on one node never both build on the same version."""
+    row = conn.execute(
+        select(t.accounts.c.device_list).where(t.accounts.c.account_id == account_id).with_for_update()
+    ).first()
+    if row is None:
+        raise NotFound("no such account on this node")
+    if row.device_list is None:
+        raise NotFound("the account has no device list on this node")
+    return DeviceList.decode(bytes(row.device_list))
 
 
 def save_if_newer(conn: Connection, devices: DeviceList) -> bool:
