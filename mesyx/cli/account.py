@@ -1,17 +1,21 @@
-"""Account commands: add, remove, list, passwd, export, import, alias, app-password."""
+"""Account commands: add, remove, list, passwd, export, import, alias, app-password, enrol, devices."""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from mesyx.cli.app import Context, cli, pass_ctx
-from mesyx.cli.common import open_node, unlock_account
+from mesyx.cli.common import Node, open_node, unlock_account
 from mesyx.cli.secrets import passphrase_option, read_passphrase
 from mesyx.errors import NotFound, UsageError
+
+if TYPE_CHECKING:
+    from mesyx.store.records import AccountRecord
 
 
 @cli.group()
@@ -108,10 +112,13 @@ def export(ctx: Context, address: str, output: Path | None) -> None:
 
 @account.command("import")
 @click.argument("source", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@passphrase_option
 @pass_ctx
-def import_(ctx: Context, source: Path) -> None:
-    """Import an account's public parts (from `account export`); '-' reads stdin."""
+def import_(ctx: Context, source: Path, passphrase_file: Path | None) -> None:
+    """Import an account: its public parts (from `account export`), or, on a new client
+    device, an enrolment file (from `account enrol`, needs the passphrase); '-' reads stdin."""
     from mesyx.accounts import import_public
+    from mesyx.enrolment import is_enrolment
 
     try:
         text = sys.stdin.read() if str(source) == "-" else source.read_text(encoding="utf-8")
@@ -120,8 +127,113 @@ def import_(ctx: Context, source: Path) -> None:
     except UnicodeDecodeError:
         raise UsageError(f"{source}: not a Mesyx account export (not text)") from None
     with open_node(ctx) as node:
+        if is_enrolment(text):
+            record = _import_enrolment(node, text, passphrase_file)
+            click.echo(f"account {record.primary_address} imported (private keys here: this node is its client)")
+            return
         record = import_public(node.store, text)
     click.echo(f"account {record.primary_address} imported (public keys only)")
+
+
+def _import_enrolment(node: Node, text: str, passphrase_file: Path | None) -> AccountRecord:
+    from mesyx.config import Mode
+    from mesyx.enrolment import import_enrolment, read_enrolment
+
+    if Mode.CLIENT not in node.config.node.modes:
+        raise UsageError("an enrolment file is for a client node; this node does not run the client mode")
+    enrolment = read_enrolment(node.store, text)
+    secret = read_passphrase(passphrase_file, prompt=f"Passphrase for {enrolment.record.primary_address}")
+    return import_enrolment(node.store, enrolment, secret)
+
+
+@account.command("enrol")
+@click.argument("address")
+@click.option("--device", "node_id", required=True, help="The new client node's id (`mesyx status` there).")
+@click.option("--descriptor", "descriptor_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The new node's <home>/descriptor.json.")
+@click.option("--from-peer", is_flag=True, help="Take the descriptor pinned by `mesyx peer add` for that node.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the enrolment file here (a new file, mode 0600).")
+@passphrase_option
+@pass_ctx
+def enrol(ctx: Context, address: str, node_id: str, descriptor_file: Path | None, from_peer: bool, out: Path,
+          passphrase_file: Path | None) -> None:
+    """Sign another node into the account's devices as a client and write its enrolment
+    file: the account's private keys sealed to that node, still under the passphrase."""
+    from mesyx.accounts import add_device
+    from mesyx.enrolment import descriptor_device, write_enrolment
+    from mesyx.store.devices import Device, DeviceRole
+
+    if from_peer == (descriptor_file is not None):
+        raise UsageError("say where the new node's descriptor comes from: --descriptor FILE or --from-peer")
+    with open_node(ctx) as node:
+        descriptor = _peer_descriptor(node, node_id) if from_peer else _read_descriptor(descriptor_file)
+        verify_key, box_key, modes = descriptor_device(descriptor, node_id)
+        if "client" not in modes:
+            raise UsageError(f"node {node_id} does not run the client mode (its descriptor says {','.join(modes)})")
+        if out.exists():
+            raise UsageError(f"{out} exists already: choose another --out file")
+        unlocked = unlock_account(node, node.store.find_account(address), passphrase_file)
+        devices = add_device(node.store, unlocked, verify_key=verify_key, box_key=box_key, role=DeviceRole.CLIENT)
+        write_enrolment(node.store, node.store.account(devices.account_id),
+                        Device(verify_key, box_key, DeviceRole.CLIENT), out)
+    click.echo(f"node {node_id} is a client of {unlocked.record.primary_address} (device list version "
+               f"{devices.version}); on it run: mesyx account import {out} --passphrase-file F")
+
+
+def _read_descriptor(path: Path | None) -> dict[str, object]:
+    assert path is not None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise NotFound(f"{path}: no such file") from None
+    except (ValueError, UnicodeDecodeError):
+        raise UsageError(f"{path}: not a node descriptor (not JSON)") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: not a node descriptor")
+    return data
+
+
+def _peer_descriptor(node: Node, node_id: str) -> dict[str, object]:
+    from mesyx.store.peers import Peers
+
+    return Peers(node.store).get(node_id).descriptor
+
+
+@account.command("devices")
+@click.argument("address")
+@click.option("--revoke", "revoke", metavar="NODE_ID", help="Take this node off the account's devices.")
+@passphrase_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
+@pass_ctx
+def devices(ctx: Context, address: str, revoke: str | None, passphrase_file: Path | None, as_json: bool) -> None:
+    """List the nodes on the account's signed device list, or revoke one (its later
+    operations are refused by every peer, and nothing new is sealed to it)."""
+    from mesyx.accounts import remove_device
+
+    with open_node(ctx) as node:
+        record = node.store.find_account(address)
+        listed = record.device_list
+        if revoke is not None:
+            listed = remove_device(node.store, unlock_account(node, record, passphrase_file), revoke)
+        me = node.store.node.node_id
+    if listed is None:
+        raise NotFound(f"{record.primary_address} has no device list on this node")
+    rows: list[dict[str, object]] = [
+        {"node_id": d.node_id, "role": d.role.value, "this_node": d.node_id == me, "revoked": False}
+        for d in sorted(listed.devices, key=lambda d: (d.role.value, d.node_id))
+    ]
+    rows += [{"node_id": r.node_id, "role": r.role.value, "this_node": r.node_id == me, "revoked": True,
+              "last_seq": r.last_seq} for r in sorted(listed.revoked, key=lambda r: r.node_id)]
+    if as_json:
+        click.echo(json.dumps({"version": listed.version, "devices": rows}, indent=2))
+        return
+    if revoke is not None:
+        click.echo(f"node {revoke} revoked (device list version {listed.version})", err=True)
+    for row in rows:
+        mark = "  (this node)" if row["this_node"] else ""
+        state = f"revoked after op {row['last_seq']}" if row["revoked"] else str(row["role"])
+        click.echo(f"{row['node_id']}  {state}{mark}")
 
 
 @account.group("alias")
