@@ -51,7 +51,7 @@ from mesyx.tomlspec import (
 )
 
 __all__ = [
-    "ALL_MODES", "CONFIG_FILE", "PORT_OFFSETS", "Config", "CryptoConfig", "LimitsConfig",
+    "ALL_MODES", "CONFIG_FILE", "PORT_OFFSETS", "Config", "CryptoConfig", "ExchangeConfig", "LimitsConfig",
     "LogConfig", "Mode", "NodeConfig", "PortsConfig", "SmtpConfig", "StorageConfig",
     "SubmissionConfig", "TlsConfig", "load_config", "parse_config", "render_config",
 ]  # fmt: skip
@@ -236,6 +236,16 @@ class SubmissionConfig:
 
 
 @dataclass(frozen=True)
+class ExchangeConfig:
+    """``[exchange]``: replication with peers (docs/sync-protocol.md)."""
+
+    # Seconds between rounds with a peer when nothing happens (the safety net).
+    anti_entropy_seconds: float = key(30.0, Rule(lo=1.0, hi=86_400.0, what="a number of seconds"))
+    # A COMMIT (one transaction at the receiver) about every this many bytes of frames.
+    batch_bytes: int = key(4 << 20, Rule(lo=4096, hi=1 << 30))
+
+
+@dataclass(frozen=True)
 class LimitsConfig:
     """``[limits]``: per-minute rate limits; 0 means unlimited."""
 
@@ -286,6 +296,7 @@ class Config:
     storage: StorageConfig
     smtp: SmtpConfig
     submission: SubmissionConfig
+    exchange: ExchangeConfig
     limits: LimitsConfig
     tls: TlsConfig
     crypto: CryptoConfig

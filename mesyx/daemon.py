@@ -24,6 +24,7 @@ from mesyx.home import Home, PidLock
 from mesyx.log import get_logger, new_error_id
 from mesyx.modes.accept import AcceptService
 from mesyx.modes.client import ClientService
+from mesyx.modes.exchange import ExchangeService
 from mesyx.store.committer import GroupCommitter
 from mesyx.store.events import Broadcaster
 from mesyx.store.store import Store
@@ -131,7 +132,9 @@ class Daemon:
         if Mode.CLIENT in modes:
             tls_context = self.home.tls_context(self.config)
             await ClientService(self.config, store, tls_context, self.broadcaster).start(stack, self.supervise)
-        for mode in sorted(modes - {Mode.ACCEPT, Mode.CLIENT}):
+        if Mode.EXCHANGE in modes:
+            await ExchangeService(self.home, self.config, store, self.broadcaster).start(stack, self.supervise)
+        for mode in sorted(modes - {Mode.ACCEPT, Mode.CLIENT, Mode.EXCHANGE}):
             _log.info("mode_idle", mode=mode.value, reason="no listener in this version yet")
 
     @staticmethod

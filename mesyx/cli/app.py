@@ -79,7 +79,8 @@ def _fail(message: str, code: int) -> NoReturn:
 def main(argv: list[str] | None = None) -> Any:
     """Console entry point: run the CLI, render every failure as one line."""
     import mesyx.cli.index  # noqa: F401  (registers the client index commands)
-    from mesyx.cli import account, keyset, message, node, sieve  # noqa: F401  (registers commands)
+    import mesyx.cli.sync  # noqa: F401  (registers sync export|import)
+    from mesyx.cli import account, keyset, message, node, peer, sieve  # noqa: F401  (registers commands)
 
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:

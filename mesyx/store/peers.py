@@ -52,6 +52,8 @@ peers = Table(
     Column("last_error", String(500), nullable=True),
     Column("errors", Integer, nullable=False, default=0),
     Column("backoff_until", Float, nullable=True),
+    # Set when the peer sent invalid data: its requests are refused (429) until then.
+    Column("refused_until", Float, nullable=True),
 )
 
 peer_heads = Table(
@@ -104,12 +106,14 @@ class Peer:
     last_error: str | None = None
     errors: int = 0
     backoff_until: float | None = None
+    refused_until: float | None = None
 
     def shares(self, account_id: bytes) -> bool:
         return account_id in self.accounts
 
-    def backed_off(self, now: float | None = None) -> bool:
-        return self.backoff_until is not None and self.backoff_until > (time.time() if now is None else now)
+    def refused(self, now: float | None = None) -> bool:
+        """Whether the peer's requests are refused for now (it sent invalid data)."""
+        return self.refused_until is not None and self.refused_until > (time.time() if now is None else now)
 
 
 def _peer(r: Row[Any]) -> Peer:
@@ -131,6 +135,7 @@ def _peer(r: Row[Any]) -> Peer:
         last_error=r.last_error,
         errors=r.errors or 0,
         backoff_until=r.backoff_until,
+        refused_until=r.refused_until,
     )
 
 
@@ -198,8 +203,10 @@ class Peers:
             conn.execute(update(peers).where(peers.c.node_id == node_id).values(
                 last_contact=time.time() if now is None else now, errors=0, backoff_until=None))
 
-    def record_error(self, node_id: str, error: str, *, now: float | None = None) -> float:
-        """A failed exchange or invalid data: count it and back off; returns backoff_until."""
+    def record_error(self, node_id: str, error: str, *, invalid: bool = False, now: float | None = None) -> float:
+        """A failed exchange: count it and back off (our task waits until backoff_until);
+        ``invalid``: the peer sent invalid data, so its own requests are refused as long.
+        Returns backoff_until."""
         moment = time.time() if now is None else now
         with write_transaction(self._engine) as conn:
             row = conn.execute(select(peers.c.errors).where(peers.c.node_id == node_id)).first()
@@ -207,8 +214,10 @@ class Peers:
                 return moment
             errors = int(row.errors or 0) + 1
             until = moment + backoff_seconds(errors)
-            conn.execute(update(peers).where(peers.c.node_id == node_id).values(
-                errors=errors, last_error=error[:500], backoff_until=until))
+            values: dict[str, object] = {"errors": errors, "last_error": error[:500], "backoff_until": until}
+            if invalid:
+                values["refused_until"] = until
+            conn.execute(update(peers).where(peers.c.node_id == node_id).values(**values))
         return until
 
     # -- last known heads ---------------------------------------------------------------------
