@@ -33,6 +33,7 @@ __all__ = [
     "ops",
     "origin_seqs",
     "op_heads",
+    "tombstones",
     "pipeline_memory",
 ]
 
@@ -152,6 +153,21 @@ op_heads = Table(
     Column("origin", String(32), primary_key=True),
     Column("count", BigInteger, nullable=False),
     Column("highest", BigInteger, nullable=False),
+)
+
+# Envelopes purged by a DELETE (or left behind by a REPLACE): the body and wraps are gone,
+# this row stays so that a put of the same id arriving later (replication delivers in any
+# order) is taken without its body and never brings the body back (DESIGN.md, Operations:
+# "delete wins over everything"; issue 6: "a delete purges the ciphertext on every node and
+# leaves a tombstone"). ``origin``/``seq`` name the operation that purged it, so a
+# replica sending the put sends that operation with it (mesyx.store.replica).
+tombstones = Table(
+    "tombstones",
+    metadata,
+    Column("envelope_id", LargeBinary(32), primary_key=True),
+    Column("account_id", LargeBinary(16), nullable=False, index=True),
+    Column("origin", String(32), nullable=False),
+    Column("seq", BigInteger, nullable=False),
 )
 
 # What the accept pipeline remembers having done (mesyx.pipeline.memory): a vacation reply

@@ -22,6 +22,8 @@ from mesyx.store.directory import Directory, normalise_address
 from mesyx.store.events import EnvelopeStored, Event, OpsAppended
 from mesyx.store.operations import Operation, OpKind, UnsignedOp
 from mesyx.store.records import IngestItem
+from mesyx.store.replica_effects import purge_in, purges
+from mesyx.store.replica_vectors import contiguous_vector
 
 __all__ = ["Store", "normalise_address"]
 
@@ -46,7 +48,8 @@ class Store(Directory):
                 select(t.envelopes.c.envelope_id).where(t.envelopes.c.account_id == account_id, t.envelopes.c.in_file)
             )]
             count = conn.execute(delete(t.envelopes).where(t.envelopes.c.account_id == account_id)).rowcount
-            for table in (t.accounts, t.routes, t.app_passwords, t.keysets, t.ops, t.origin_seqs, t.op_heads):
+            for table in (t.accounts, t.routes, t.app_passwords, t.keysets, t.ops, t.origin_seqs, t.op_heads,
+                          t.tombstones):
                 conn.execute(delete(table).where(table.c.account_id == account_id))
             conn.execute(delete(t.wraps).where(t.wraps.c.envelope_id.not_in(select(t.envelopes.c.envelope_id))))
         for envelope_id in ids:
@@ -114,6 +117,11 @@ class Store(Directory):
         updates its index in the same commit: one fsync, and no one writes in between)."""
         operations = self._sign_ops(conn, account_id, changes)
         self._insert_ops(conn, operations)
+        purging = {target: op for op in operations if (target := purges(op)) is not None}
+        if purging:
+            # A delete purges the ciphertext here too (issue 6, "What replicates"); a body
+            # in a file stays until sweep_blobs, since this transaction is the caller's.
+            purge_in(conn, purging)
         return operations
 
     def operations(self, account_id: bytes) -> list[Operation]:
@@ -128,29 +136,10 @@ class Store(Directory):
         ]
 
     def version_vector(self, account_id: bytes) -> dict[str, int]:
-        """``{origin: highest contiguous seq}`` (seqs start at 1 and have no gaps)."""
+        """``{origin: highest contiguous seq}``, counted in the log itself; the sync
+        protocol asks the cheaper :meth:`mesyx.store.replica.Replica.vectors`."""
         with self._read() as conn:
-            rows = conn.execute(
-                select(t.ops.c.origin, func.max(t.ops.c.seq), func.count())
-                .where(t.ops.c.account_id == account_id)
-                .group_by(t.ops.c.origin)
-            ).all()
-            vector: dict[str, int] = {}
-            for origin, highest, count in rows:
-                if highest == count:
-                    vector[origin] = int(highest)
-                    continue
-                seqs = conn.execute(
-                    select(t.ops.c.seq).where(t.ops.c.account_id == account_id, t.ops.c.origin == origin)
-                    .order_by(t.ops.c.seq)
-                ).scalars()
-                contiguous = 0
-                for seq in seqs:
-                    if seq != contiguous + 1:
-                        break
-                    contiguous = seq
-                vector[origin] = contiguous
-        return vector
+            return contiguous_vector(conn, account_id, from_log=True)
 
     def apply_remote(self, op: Operation) -> bool:
         """Check a received operation against the account's device list, then store it.
