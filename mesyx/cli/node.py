@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from mesyx.cli.app import Context, cli, pass_ctx
+from mesyx.cli.peer import describe, open_with_peers, peer_rows
 from mesyx.cli.secrets import passphrase_option, read_passphrase
 from mesyx.errors import MesyxError, UsageError
 
@@ -105,13 +106,12 @@ def status(ctx: Context, as_json: bool) -> None:
     except MesyxError as exc:
         info["descriptor"] = {"error": exc.message}
     try:
-        store = ctx.home.open_store(config, keys)
-        try:
-            info["store"] = store.counts()
-        finally:
-            store.close()
+        with open_with_peers(ctx) as node:
+            info["store"] = node.store.counts()
+            info["peers"] = peer_rows(node, lacks=True)
     except MesyxError as exc:
         info["store"] = {"error": exc.message}
+        info["peers"] = []
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
@@ -123,3 +123,7 @@ def status(ctx: Context, as_json: bool) -> None:
     counts = info["store"]
     assert isinstance(counts, dict)
     click.echo("store     " + ", ".join(f"{value} {name}" for name, value in counts.items()))
+    peers = info["peers"]
+    assert isinstance(peers, list)
+    for row in peers:
+        click.echo(f"peer      {describe(row)}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from mesyx.store.peers import Peer
     from mesyx.store.records import AccountRecord
 
-__all__ = ["peer", "peer_rows"]
+__all__ = ["peer", "peer_rows", "describe", "open_with_peers"]
 
 _ROLES = ("accept", "client", "relay")
 
@@ -33,6 +34,14 @@ _ROLES = ("accept", "client", "relay")
 @cli.group()
 def peer() -> None:
     """Pair this node with others for replication (exchange mode)."""
+
+
+def open_with_peers(ctx: Context) -> AbstractContextManager[Node]:
+    """:func:`open_node` with the peer tables known to the schema (they are defined in
+    :mod:`mesyx.store.peers`, so it is imported before ``create_schema`` runs)."""
+    import mesyx.store.peers  # noqa: F401
+
+    return open_node(ctx)
 
 
 def _accounts(node: Node, names: str) -> list[AccountRecord | bytes]:
@@ -102,7 +111,7 @@ def add(ctx: Context, node_id: str, address: str | None, names: str, role: str, 
     else:
         assert descriptor_file is not None
         pinned = read_descriptor_file(descriptor_file, node_id)
-    with open_node(ctx) as node:
+    with open_with_peers(ctx) as node:
         chosen = _accounts(node, names)
         records = [c for c in chosen if not isinstance(c, bytes)]
         account_ids = [c if isinstance(c, bytes) else c.account_id for c in chosen]
@@ -131,15 +140,24 @@ def _row(peer: Peer, names: dict[bytes, str]) -> dict[str, object]:
         "last_error": peer.last_error,
         "errors": peer.errors,
         "backoff_until": peer.backoff_until,
+        "refused_until": peer.refused_until,
     }
 
 
-def peer_rows(node: Node) -> list[dict[str, object]]:
-    """Every peer as a JSON-ready row (``peer list --json``; ``status`` adds heads)."""
+def peer_rows(node: Node, *, lacks: bool = False) -> list[dict[str, object]]:
+    """Every peer as a JSON-ready row (``peer list --json``); with ``lacks`` (``mesyx
+    status``) also how many operations it lacks and we lack, from its last known heads."""
     from mesyx.store.peers import Peers
 
+    table = Peers(node.store)
     names = {r.account_id: r.primary_address for r in node.store.accounts()}
-    return [_row(p, names) for p in Peers(node.store).all()]
+    rows = []
+    for peer in table.all():
+        row = _row(peer, names)
+        if lacks:
+            row["they_lack"], row["we_lack"] = table.lacks(peer)
+        rows.append(row)
+    return rows
 
 
 def _when(moment: object) -> str:
@@ -153,7 +171,7 @@ def _when(moment: object) -> str:
 @pass_ctx
 def list_peers(ctx: Context, as_json: bool) -> None:
     """List peers: address, role, shared accounts, last contact and errors."""
-    with open_node(ctx) as node:
+    with open_with_peers(ctx) as node:
         rows = peer_rows(node)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -161,9 +179,20 @@ def list_peers(ctx: Context, as_json: bool) -> None:
     if not rows:
         click.echo("no peers (mesyx peer add NODE_ID https://HOST:PORT --accounts ADDR)")
     for row in rows:
-        error = f"; {row['errors']} error(s), last: {row['last_error']}" if row["errors"] else ""
-        click.echo(f"{row['node_id']}  {row['address'] or '(sneakernet)'}  {row['role']}  "
-                   f"{', '.join(row['accounts'])}  last contact {_when(row['last_contact'])}{error}")  # type: ignore[arg-type]
+        click.echo(describe(row))
+
+
+def describe(row: dict[str, object]) -> str:
+    """One line per peer for people (``peer list``, ``status``)."""
+    accounts = row["accounts"]
+    assert isinstance(accounts, list)
+    text = (f"{row['node_id']}  {row['address'] or '(sneakernet)'}  {row['role']}  {', '.join(accounts)}  "
+            f"last contact {_when(row['last_contact'])}")
+    if "they_lack" in row:
+        text += f"; it lacks {row['they_lack']} ops, we lack {row['we_lack']}"
+    if row["errors"]:
+        text += f"; {row['errors']} error(s), last: {row['last_error']}"
+    return text
 
 
 @peer.command("remove")
@@ -174,7 +203,7 @@ def remove(ctx: Context, node_id: str) -> None:
     stop within seconds). Device lists are unchanged: revoke with mesyx account devices."""
     from mesyx.store.peers import Peers
 
-    with open_node(ctx) as node:
+    with open_with_peers(ctx) as node:
         Peers(node.store).remove(node_id.strip().lower())
     click.echo(f"peer {node_id} removed")
 

@@ -239,6 +239,19 @@ class Peers:
             rows = conn.execute(select(peer_heads).where(peer_heads.c.node_id == node_id)).all()
         return {bytes(r.account_id): {str(k): int(v) for k, v in json.loads(r.vector).items()} for r in rows}
 
+    def lacks(self, peer: Peer) -> tuple[int, int]:
+        """(operations the peer lacks, operations we lack) over the shared accounts, from
+        its last known heads and our vectors now (``mesyx status``); an account whose heads
+        were never heard counts as the peer lacking all of ours."""
+        theirs = self.heads(peer.node_id)
+        they_lack = we_lack = 0
+        for account_id in peer.accounts:
+            ours = self.store.version_vector(account_id)
+            known = theirs.get(account_id, {})
+            they_lack += vector_lacks(known, ours)
+            we_lack += vector_lacks(ours, known)
+        return they_lack, we_lack
+
 
 def new_peer(
     node_id: str,
