@@ -93,15 +93,16 @@ class Imported:
 
 
 def plan_for_peer(store: Store, node_id: str) -> ExportPlan:
-    """What ``node_id`` lacks of the accounts shared with it (a known peer only)."""
+    """What ``node_id`` lacks of the accounts shared with it (a known peer only). An
+    account shared but not held here yet (a relay paired before it got a copy) has
+    nothing to send, so it is left out: the plan may have no account at all."""
     table = Peers(store)
     try:
         peer = table.get(node_id)
     except NotFound:
         raise NotFound(f"no peer {node_id}: add it first (mesyx peer add), or export everything with --all") from None
-    if not peer.accounts:
-        raise UsageError(f"peer {node_id} shares no account with this node (see: mesyx peer list)")
-    return ExportPlan(node_id, peer.accounts, table.heads(node_id))
+    held = {r.account_id for r in store.accounts()}
+    return ExportPlan(node_id, tuple(a for a in peer.accounts if a in held), table.heads(node_id))
 
 
 def plan_all(store: Store) -> ExportPlan:

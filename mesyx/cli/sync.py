@@ -68,11 +68,15 @@ def export(ctx: Context, peer_ids: tuple[str, ...], everything: bool, out: Path 
     with open_node(ctx) as node:
         if everything:
             plans = [plan_all(node.store)]
+        elif peer_ids:
+            plans = [plan_for_peer(node.store, i) for i in peer_ids]
+            empty = next((p.destination for p in plans if not p.accounts), None)
+            if empty is not None:
+                raise UsageError(f"this node holds no account shared with peer {empty} (see: mesyx peer list)")
         else:
-            ids = peer_ids or tuple(p.node_id for p in Peers(node.store).all())
-            if not ids:
-                raise UsageError("this node has no peer: add one (mesyx peer add) or export everything with --all")
-            plans = [plan_for_peer(node.store, i) for i in ids]
+            plans = [p for p in (plan_for_peer(node.store, i.node_id) for i in Peers(node.store).all()) if p.accounts]
+            if not plans:
+                raise UsageError("no peer shares an account held here: add one (mesyx peer add) or use --all")
         for plan in plans:
             target = out or Path(directory or ".") / bundle_name(keys.node_id, plan.destination)
             label = f"to {plan.destination[:12] or 'any node'}"

@@ -15,26 +15,23 @@ def node_id(node: Node) -> str:
     return str(json.loads((node.home / "descriptor.json").read_text(encoding="utf-8"))["node_id"])
 
 
-def account_ids(node: Node) -> list[bytes]:
+def account_ids(node: Node) -> list[str]:
+    """The node's account ids in base32, as ``--accounts`` takes them."""
+    from mesyx.crypto.encoding import b32
+
     with _db(node.home) as con:
-        return [bytes(r[0]) for r in con.execute("SELECT account_id FROM accounts")]
+        return [b32(bytes(r[0])) for r in con.execute("SELECT account_id FROM accounts")]
 
 
-def pair(node: Node, other: Node, accounts: Iterable[bytes], role: str = "relay") -> None:
-    """Make ``other`` a sneakernet-only peer of ``node`` sharing ``accounts`` (the peers
-    table, as ``mesyx peer add`` with the other node's descriptor file stores it)."""
-    from mesyx.home import Home
-    from mesyx.store.peers import PeerRole, Peers, new_peer
-
-    home = Home(node.home)
-    descriptor = json.loads((other.home / "descriptor.json").read_text(encoding="utf-8"))
-    store = home.open_store(home.config(), home.node_keys())
-    try:
-        store.create_schema()
-        Peers(store).add(new_peer(descriptor["node_id"], None, descriptor, "",
-                                  bytes.fromhex(descriptor["tls_spki_sha256"]), PeerRole(role), accounts))
-    finally:
-        store.close()
+def pair(node: Node, other: Node, accounts: Iterable[str], role: str = "relay") -> None:
+    """``mesyx peer add`` on ``node`` for ``other`` as a sneakernet-only peer (its
+    descriptor file, no address) sharing ``accounts`` (addresses or base32 ids); with
+    ``--role accept`` on a client node this also signs ``other`` into the device lists."""
+    args: list[object] = ["peer", "add", node_id(other), "--descriptor", other.home / "descriptor.json",
+                          "--accounts", ",".join(accounts), "--role", role]
+    if node.passphrase_file is not None:
+        args += ["--passphrase-file", node.passphrase_file]
+    node.cli(*args, check=True)
 
 
 @dataclass(frozen=True)
@@ -66,24 +63,3 @@ class _db:
     def __exit__(self, *exc: object) -> None:
         self.con.close()
 
-
-def sign_in_accept(client: Node, accept: Node, address: str) -> None:
-    """On ``client``, sign ``accept`` into the account's device list as an accept device
-    (what ``mesyx peer add --role accept`` does), so its PUTs are authorised everywhere."""
-    from mesyx.accounts import add_device
-    from mesyx.crypto.encoding import unb32
-    from mesyx.home import Home
-    from mesyx.store.devices import DeviceRole
-    from mesyx.store.mailcrypt import unlock
-
-    assert client.passphrase_file is not None
-    descriptor = json.loads((accept.home / "descriptor.json").read_text(encoding="utf-8"))
-    home = Home(client.home)
-    store = home.open_store(home.config(), home.node_keys())
-    try:
-        passphrase = client.passphrase_file.read_text(encoding="utf-8").splitlines()[0]
-        unlocked = unlock(store, store.find_account(address), passphrase)
-        add_device(store, unlocked, verify_key=unb32(descriptor["verify_key"], 32),
-                   box_key=unb32(descriptor["box_key"], 32), role=DeviceRole.ACCEPT)
-    finally:
-        store.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.daemon import Node, NodeFactory, assert_one_line_error, make_message, table_counts
-from tests.sneakernet.nodes import account_ids, node_id, pair, replicated, sign_in_accept
+from tests.sneakernet.nodes import account_ids, node_id, pair, replicated
 
 pytestmark = pytest.mark.slow
 
@@ -37,27 +37,26 @@ def _import(node: Node, *args: object) -> list[dict[str, object]]:
 
 
 @pytest.fixture
-def split(node_factory: NodeFactory, tmp_path: Path) -> tuple[Node, Node, bytes]:
-    """Client node C with alice and accept node A on her device list, paired both ways
-    as sneakernet-only peers, with one message accepted on A. Never connected."""
+def split(node_factory: NodeFactory, tmp_path: Path) -> tuple[Node, Node]:
+    """Client node C with alice and accept node A, paired both ways as sneakernet-only
+    peers (C signs A into alice's device list as an accept node), with one message
+    accepted on A. Never connected."""
     client = node_factory.create("c", modes=["client", "exchange"], account=ALICE)
     accept = node_factory.create("a", modes=["accept", "exchange"])
-    (alice,) = account_ids(client)
-    sign_in_accept(client, accept, ALICE)
+    pair(client, accept, [ALICE], role="accept")
     public = tmp_path / "alice.pub"
     client.cli("account", "export", ALICE, "-o", public, check=True)
     accept.cli("account", "import", public, check=True)
-    pair(accept, client, [alice])
-    pair(client, accept, [alice])
+    pair(accept, client, [ALICE], role="client")
     accept.start()
     result = accept.send("bob@example.org", ALICE, make_message(subject=SUBJECT, body="hello from the MX"))
     assert result.ok, result
     accept.stop()
-    return client, accept, alice
+    return client, accept
 
 
-def test_export_import_reply_converge(split: tuple[Node, Node, bytes], tmp_path: Path) -> None:
-    client, accept, _ = split
+def test_export_import_reply_converge(split: tuple[Node, Node], tmp_path: Path) -> None:
+    client, accept = split
     stick = tmp_path / "stick"
     stick.mkdir()
     there = _export(accept, "--peer", node_id(client), "--out", stick / "a.mesyx-bundle")
@@ -87,8 +86,8 @@ def test_export_import_reply_converge(split: tuple[Node, Node, bytes], tmp_path:
     assert _export(client, "--peer", node_id(accept), "--out", stick / "c2.mesyx-bundle")["operations"] == 0
 
 
-def test_import_twice_changes_nothing(split: tuple[Node, Node, bytes], tmp_path: Path) -> None:
-    client, accept, _ = split
+def test_import_twice_changes_nothing(split: tuple[Node, Node], tmp_path: Path) -> None:
+    client, accept = split
     bundle = tmp_path / "a.mesyx-bundle"
     _export(accept, "--peer", node_id(client), "--out", bundle)
     client.cli("sync", "import", bundle, check=True)
@@ -98,8 +97,8 @@ def test_import_twice_changes_nothing(split: tuple[Node, Node, bytes], tmp_path:
     assert stored(client.home) == before
 
 
-def test_flipped_byte_is_refused_whole(split: tuple[Node, Node, bytes], tmp_path: Path) -> None:
-    client, accept, _ = split
+def test_flipped_byte_is_refused_whole(split: tuple[Node, Node], tmp_path: Path) -> None:
+    client, accept = split
     bundle = tmp_path / "a.mesyx-bundle"
     _export(accept, "--peer", node_id(client), "--out", bundle)
     data = bytearray(bundle.read_bytes())
