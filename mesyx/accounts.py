@@ -30,6 +30,7 @@ from mesyx.crypto.keysets import KeysetPublic, KeysetSecret
 from mesyx.crypto.node import NodeKeys, node_id_of, verify_signature
 from mesyx.errors import Corrupt, CryptoError, MesyxError, PermissionDenied, UsageError
 from mesyx.keyset_policy import KeysetPolicy
+from mesyx.log import get_logger
 from mesyx.store import sieve_scripts
 from mesyx.store.device_sealed import READER_ROLES, seal_to_devices
 from mesyx.store.devices import Device, DeviceList, DeviceRole, load_for_update, save_if_newer
@@ -53,6 +54,8 @@ __all__ = [
 ]
 
 EXPORT_FORMAT = "mesyx-account-public-v1"
+
+_log = get_logger("accounts")
 
 
 def _announce_payload(public: KeysetPublic, signature: bytes) -> bytes:
@@ -288,7 +291,13 @@ def _change_devices(
             changes.append((OpKind.ROUTING, b"", _routing_payload(devices, addresses)))
         store.originate_in(conn, account_id, changes)
     if reseal:
-        sieve_scripts.republish(sieve_scripts.ScriptSets(store), account_id)
+        try:
+            sieve_scripts.republish(sieve_scripts.ScriptSets(store), account_id)
+        except PermissionDenied as exc:
+            # The winning script set was sealed before this node joined, and its re-sealed
+            # copy has not arrived yet: the client that can read it seals it again when it
+            # next changes the devices or the scripts. The list change itself stands.
+            _log.warning("devices.scripts_not_resealed", account=account_id.hex()[:16], error=exc.message)
     return devices
 
 

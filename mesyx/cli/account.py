@@ -163,11 +163,12 @@ def enrol(ctx: Context, address: str, node_id: str, descriptor_file: Path | None
     from mesyx.accounts import add_device
     from mesyx.enrolment import descriptor_device, write_enrolment
     from mesyx.store.devices import Device, DeviceRole
+    from mesyx.store.peers import Peers  # before open_node: its tables join the schema it creates
 
     if from_peer == (descriptor_file is not None):
         raise UsageError("say where the new node's descriptor comes from: --descriptor FILE or --from-peer")
     with open_node(ctx) as node:
-        descriptor = _peer_descriptor(node, node_id) if from_peer else _read_descriptor(descriptor_file)
+        descriptor = Peers(node.store).get(node_id).descriptor if from_peer else _read_descriptor(descriptor_file)
         verify_key, box_key, modes = descriptor_device(descriptor, node_id)
         if "client" not in modes:
             raise UsageError(f"node {node_id} does not run the client mode (its descriptor says {','.join(modes)})")
@@ -192,12 +193,6 @@ def _read_descriptor(path: Path | None) -> dict[str, object]:
     if not isinstance(data, dict):
         raise UsageError(f"{path}: not a node descriptor")
     return data
-
-
-def _peer_descriptor(node: Node, node_id: str) -> dict[str, object]:
-    from mesyx.store.peers import Peers
-
-    return Peers(node.store).get(node_id).descriptor
 
 
 @account.command("devices")

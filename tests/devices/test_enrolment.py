@@ -35,6 +35,7 @@ def _store(node: Node) -> Iterator[Store]:
     home = Home(node.home)
     store = home.open_store(home.config(), home.node_keys())
     try:
+        store.create_schema()  # as the CLI does: tables of modules imported since init too
         yield store
     finally:
         store.close()
@@ -115,7 +116,7 @@ def test_another_node_cannot_open_the_file(pair: tuple[Node, Node], tmp_path: Pa
     (tmp_path / "readdressed.json").write_text(json.dumps(readdressed))
     result = e.cli("account", "import", tmp_path / "readdressed.json", "--passphrase-file", c.passphrase_file)
     assert_one_line_error(result, "does not open with this node's key")
-    assert e.counts()["accounts"] == 0
+    assert e.table_counts()["accounts"] == 0
 
 
 def test_tampered_file_and_wrong_passphrase_are_refused_whole(pair: tuple[Node, Node], tmp_path: Path) -> None:
@@ -132,7 +133,7 @@ def test_tampered_file_and_wrong_passphrase_are_refused_whole(pair: tuple[Node, 
     wrong.write_text("not the passphrase\n")
     result = d.cli("account", "import", out, "--passphrase-file", wrong)
     assert_one_line_error(result, "wrong passphrase")
-    assert d.counts()["accounts"] == 0
+    assert d.table_counts()["accounts"] == 0
     d.cli("account", "import", out, "--passphrase-file", c.passphrase_file, check=True)
 
 
@@ -203,3 +204,23 @@ def test_the_new_device_reads_mail_after_sync(pair: tuple[Node, Node], tmp_path:
             replica.Replica(other).apply(frames)
     [mail] = d.cli_json("message", "list", "--passphrase-file", c.passphrase_file, "--json")
     assert mail["subject"] == "to both devices" and mail["mailboxes"] == ["INBOX"]
+
+
+def test_enrol_from_a_paired_peer_and_import_once(pair: tuple[Node, Node], tmp_path: Path) -> None:
+    from mesyx.store.peers import PeerRole, Peers, new_peer
+
+    c, d = pair
+    descriptor = json.loads((d.home / "descriptor.json").read_text())
+    with _store(c) as store:
+        account_id = store.find_account(ADDRESS).account_id
+        Peers(store).add(new_peer(_node_id(d), None, descriptor, (d.home / "tls" / "cert.pem").read_text(),
+                                  bytes.fromhex(descriptor["tls_spki_sha256"]), PeerRole.RELAY, [account_id]))
+    out = tmp_path / "enrol.json"
+    c.cli("account", "enrol", ADDRESS, "--device", _node_id(d), "--from-peer", "--out", out,
+          "--passphrase-file", c.passphrase_file, check=True)
+    d.cli("account", "import", out, "--passphrase-file", c.passphrase_file, check=True)
+    result = d.cli("account", "import", out, "--passphrase-file", c.passphrase_file)
+    assert_one_line_error(result, "on this node already")
+    result = c.cli("account", "enrol", ADDRESS, "--device", _node_id(d), "--from-peer", "--out", out,
+                   "--passphrase-file", c.passphrase_file)
+    assert_one_line_error(result, "exists already")
