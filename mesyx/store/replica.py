@@ -27,12 +27,14 @@ long-poll see a message that arrived from another node. The events are in
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, bindparam, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from mesyx.crypto.envelope import Envelope
-from mesyx.errors import NotFound
+from mesyx.errors import NotFound, Temporary
 from mesyx.proto.sync.frames import AccountFrame, CommitFrame, EnvelopeFrame, Frame, OpFrame
 from mesyx.store import replica_effects as fx
 from mesyx.store import schema as t
@@ -149,21 +151,32 @@ class Replica:
         applied = Applied()
         results: list[BatchResult] = []
         pending: list[Frame] = []
+        applier: BatchApplier | None = None
         try:
-            with self.store._write() as conn:
-                applier = BatchApplier(self.store, conn, _allow(accept_accounts))
+            with ExitStack() as transaction:
                 for frame in frames:
                     if not isinstance(frame, CommitFrame):
                         pending.append(frame)
                         continue
+                    if applier is None:
+                        # The write lock is taken once the first batch is whole, not while
+                        # the caller is still receiving it.
+                        conn = transaction.enter_context(self.store._write())
+                        applier = BatchApplier(self.store, conn, _allow(accept_accounts))
                     results.append(applier.apply(pending))
                     pending = []
-                applied.their_vectors = applier.their_vectors
-        except BaseException:
-            for result in results:
-                for envelope_id in result.written_files:
-                    self.store.blobs.remove(envelope_id)
+        except BaseException as exc:
+            for envelope_id in applier.written_files if applier is not None else ():
+                self.store.blobs.remove(envelope_id)
+            if isinstance(exc, IntegrityError):
+                # PostgreSQL: another transaction stored some of these rows meanwhile
+                # (SQLite's write lock rules it out); the next attempt skips them.
+                raise Temporary(f"a concurrent write took some of these rows first: {exc.orig}") from exc
+            if isinstance(exc, SQLAlchemyError):
+                raise Temporary(f"database write failed: {exc}") from exc
             raise
+        if applier is not None:
+            applied.their_vectors = applier.their_vectors
         applied.incomplete = bool(pending)
         applied.batches = len(results)
         purged = False

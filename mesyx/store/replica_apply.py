@@ -80,8 +80,6 @@ class BatchResult:
     events: list[Event] = field(default_factory=list)
     #: Body files to remove once the transaction committed (purged envelopes).
     purged_files: list[bytes] = field(default_factory=list)
-    #: Body files this batch wrote: to remove if the transaction rolls back.
-    written_files: list[bytes] = field(default_factory=list)
     purged: int = 0
 
 
@@ -110,6 +108,8 @@ class BatchApplier:
         self._accounts: dict[bytes, _Account] = {}
         #: Vectors the sender announced in its ACCOUNT frames.
         self.their_vectors: dict[bytes, dict[str, int]] = {}
+        #: Body files written in this transaction: to remove if it rolls back.
+        self.written_files: list[bytes] = []
 
     # -- accounts ---------------------------------------------------------------------
 
@@ -377,7 +377,7 @@ class _Plan:
             in_file = len(envelope.body) > self.store.blob_threshold
             if in_file:
                 if not self.store.blobs.path(envelope_id).exists():
-                    self.result.written_files.append(envelope_id)
+                    self.applier.written_files.append(envelope_id)
                 self.store.blobs.write(envelope_id, envelope.body)
             rows.append({"envelope_id": envelope_id, "account_id": account_id, "day": envelope.day,
                          "padded_size": envelope.padded_size, "header": envelope.header,

@@ -7,6 +7,7 @@ nothing: an exchange node that takes the account in from the first ACCOUNT frame
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -54,11 +55,12 @@ class Node:
         assert self.account is not None
         return self.account.record.account_id
 
-    def deliver(self, count: int = 1, *, size: int = 100) -> list[bytes]:
-        """Seal and commit ``count`` messages to the INBOX as accept would; their ids."""
-        assert self.account is not None
-        keys = load_sealing_keys(self.store, self.store.account(self.account_id))
-        inbox = role_mailbox_id(self.account_id, MailboxRole.INBOX)
+    def deliver(self, count: int = 1, *, size: int = 100, account_id: bytes | None = None) -> list[bytes]:
+        """Seal and commit ``count`` messages to the INBOX as accept would (to this node's
+        account, or to ``account_id``, whose public keysets are here); their ids."""
+        account_id = account_id or self.account_id
+        keys = load_sealing_keys(self.store, self.store.account(account_id))
+        inbox = role_mailbox_id(account_id, MailboxRole.INBOX)
         items = []
         for _ in range(count):
             n = next(self.counter)
@@ -67,6 +69,15 @@ class Node:
             items.append(keys.seal(inner, raw))
         self.store.commit_ingest(items)
         return [item.envelope.envelope_id for item in items]
+
+    def twin(self, other: Node) -> None:
+        """Make this node a second client of ``other``'s account: the same record and
+        private material (what ``account enrol`` / ``import`` carry), unlocked here."""
+        assert other.account is not None
+        self.store.add_account(dataclasses.replace(other.store.account(other.account_id)))
+        for keyset in other.store.keysets(other.account_id):
+            self.store.add_keyset(keyset.public, keyset.signature, keyset.private_sealed)
+        self.account = unlock(self.store, self.store.account(other.account_id), "pw")
 
     def change(self, *changes: fold.Change) -> list[Operation]:
         assert self.account is not None
