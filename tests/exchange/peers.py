@@ -36,7 +36,12 @@ def start(*nodes: Node) -> None:
 
 
 def peer_add(node: Node, other: Node, *extra: str, accounts: str = ADDRESS) -> None:
-    node.cli("peer", "add", node_id(other), url(other), "--accounts", accounts, *extra, check=True)
+    """``mesyx peer add``; with ``node`` running, wait until its daemon has read the peer
+    table again (about a second) and trusts the new peer's certificate."""
+    other_id = node_id(other)
+    node.cli("peer", "add", other_id, url(other), "--accounts", accounts, *extra, check=True)
+    if node.running:
+        wait_for(lambda: f"peer_started peer={other_id}" in node.log_text(), what=f"{node.name} to take the peer")
 
 
 def pair(a: Node, b: Node, *, accounts: str = ADDRESS, a_role: str = "relay", b_role: str = "relay") -> None:
