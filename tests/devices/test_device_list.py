@@ -141,3 +141,16 @@ def test_a_tampered_revocation_entry_does_not_verify(client: tuple[Store, Unlock
 
     with pytest.raises(CryptoError):
         forged.verify(account.record.verify_key)
+
+
+def test_lists_without_revocations_keep_the_v1_layout(client: tuple[Store, UnlockedAccount]) -> None:
+    store, account = client
+    other = NodeKeys.generate()
+    added = add_device(store, account, verify_key=other.verify_key, box_key=bytes(other.box_public),
+                       role=DeviceRole.CLIENT)
+    assert b"mesyx-devices-v1" in added.encode() and b"mesyx-devices-v2" not in added.encode()
+    revoked = remove_device(store, account, other.node_id)
+    assert b"mesyx-devices-v2" in revoked.encode()
+    readded = add_device(store, account, verify_key=other.verify_key, box_key=bytes(other.box_public),
+                         role=DeviceRole.CLIENT)
+    assert readded.version == 4 and readded.revoked == () and b"mesyx-devices-v1" in readded.encode()
