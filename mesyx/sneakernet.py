@@ -202,8 +202,11 @@ def bundles_for(directory: Path, node_id: str) -> tuple[list[tuple[Path, BundleH
     for path in sorted(directory.glob(f"*{BUNDLE_SUFFIX}")):
         try:
             header = read_header(path)
-        except (Corrupt, CryptoError, OSError) as exc:
+        except (Corrupt, CryptoError) as exc:
             unreadable.append((path, str(exc)))
+            continue
+        except OSError as exc:
+            unreadable.append((path, f"cannot read {path}: {exc.strerror}"))
             continue
         if header.destination in ("", node_id) and header.exporter != node_id:
             found.append((path, header))

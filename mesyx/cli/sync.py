@@ -111,7 +111,7 @@ def import_(ctx: Context, bundle: Path | None, directory: Path | None, accept_ne
             paths = [bundle]
         else:
             found, unreadable = bundles_for(Path(directory or "."), node.store.node.node_id)
-            refused += [f"{p}: {why}" for p, why in unreadable]
+            refused += [why for _, why in unreadable]
             paths = [p for p, _ in found]
         for path in paths:
             try:
@@ -133,6 +133,6 @@ def import_(ctx: Context, bundle: Path | None, directory: Path | None, accept_ne
         lines = [f"no bundle for this node in {directory}"]
     _emit(as_json, summary, "; ".join(lines))
     for line in refused:
-        click.echo(f"mesyx: refused {line}", err=True)
+        click.echo(f"mesyx: skipped: {line}", err=True)
     if refused:
         raise MesyxError(f"{len(refused)} bundle(s) refused, nothing of them applied (see above)")

@@ -168,3 +168,25 @@ def test_dir_two_destinations_superseded(node_factory: NodeFactory, tmp_path: Pa
     assert Path(str(older["file"])).name == f"{c}-to-{yi}.mesyx-bundle"
     assert replicated(y.home).ops < replicated(client.home).ops
     assert _import(y, "--dir", stick)[0]["nothing_new"]
+
+
+def test_dir_skips_damaged_bundles_and_takes_the_rest(node_factory: NodeFactory, tmp_path: Path) -> None:
+    first = node_factory.create("c1", modes=["client", "exchange"], account=ALICE)
+    second = node_factory.create("c2", modes=["client", "exchange"], account="bob@mesyx.test")
+    replica = node_factory.create("r", modes=["exchange"])
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    first.cli("sync", "export", "--all", "--dir", stick, check=True)
+    second.cli("sync", "export", "--all", "--dir", stick, check=True)
+    damaged = stick / f"{node_id(second)}-to-all.mesyx-bundle"
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2] ^= 1
+    damaged.write_bytes(bytes(data))
+    result = replica.cli("sync", "import", "--dir", stick, "--accept-new")
+    assert result.returncode == 1
+    assert result.out.strip() == f"{stick / f'{node_id(first)}-to-all.mesyx-bundle'}: " \
+        f"{len(replicated(first.home).ops)} operations, 0 envelopes applied"
+    assert result.err_lines == [f"mesyx: skipped: bundle {damaged} is refused: its content does not match its hash "
+                                "(altered or damaged)",
+                                "mesyx: error: 1 bundle(s) refused, nothing of them applied (see above)"]
+    assert replicated(replica.home) == replicated(first.home)
