@@ -197,11 +197,16 @@ class Peers:
 
     # -- contact history -------------------------------------------------------------------
 
-    def record_contact(self, node_id: str, *, now: float | None = None) -> None:
-        """A successful exchange: clears the error count and any backoff."""
+    def record_contact(self, node_id: str, *, clear_errors: bool = True, now: float | None = None) -> None:
+        """A successful exchange. ``clear_errors``: our own round with the peer succeeded,
+        so its error count and our backoff start over; a request the peer made to us
+        only updates ``last_contact`` (a peer that keeps sending invalid data must not
+        reset its growing backoff by asking for heads in between)."""
+        values: dict[str, object] = {"last_contact": time.time() if now is None else now}
+        if clear_errors:
+            values.update(errors=0, backoff_until=None)
         with write_transaction(self._engine) as conn:
-            conn.execute(update(peers).where(peers.c.node_id == node_id).values(
-                last_contact=time.time() if now is None else now, errors=0, backoff_until=None))
+            conn.execute(update(peers).where(peers.c.node_id == node_id).values(**values))
 
     def record_error(self, node_id: str, error: str, *, invalid: bool = False, now: float | None = None) -> float:
         """A failed exchange: count it and back off (our task waits until backoff_until);

@@ -78,7 +78,6 @@ class PeerTask:
         accounts = list(self.peer.accounts)
         ours = await self.replication.vectors(accounts)
         theirs = await self.link.heads(ours)
-        await asyncio.to_thread(self.peers.record_contact, self.peer.node_id)
         for account in accounts:
             if account not in theirs:
                 continue  # the peer does not share it with us
@@ -95,6 +94,9 @@ class PeerTask:
                 theirs.update({a: v for a, v in answer.items() if a in theirs})
                 _log.info("pushed", peer=self.peer.node_id, lacked=vector_lacks(theirs[account], ours[account]))
         await asyncio.to_thread(self.peers.set_heads, self.peer.node_id, theirs)
+        # Only a whole round clears the error count: one that fails half-way keeps growing
+        # the backoff.
+        await asyncio.to_thread(self.peers.record_contact, self.peer.node_id)
         return theirs
 
     async def _idle(self, events: asyncio.Queue[Event], remote: asyncio.Task[Vectors], theirs: Vectors) -> None:

@@ -129,7 +129,7 @@ class ExchangeServer:
         body = await _json_body(request, VectorsBody)
         theirs = self._shared(peer, decode_vectors(body.vectors))
         await asyncio.to_thread(self.peers.set_heads, peer.node_id, theirs)
-        await asyncio.to_thread(self.peers.record_contact, peer.node_id)
+        await asyncio.to_thread(self.peers.record_contact, peer.node_id, clear_errors=False)
         ours = await self.replication.vectors(list(theirs))
         return _json(VectorsBody(vectors=encode_vectors(ours)))
 
