@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,26 @@ def test_file_changed_between_passes_fails_at_the_end(keys: NodeKeys, data: byte
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(NotFound, match="no bundle at"):
         verify(tmp_path / "nope")
+
+
+def test_memory_stays_bounded(keys: NodeKeys, tmp_path: Path) -> None:
+    """A 20 MB bundle is written, verified and read with a few MiB of memory at most
+    (one read chunk of 1 MiB and its copies), never the whole file."""
+    path = tmp_path / "big.mesyx-bundle"
+    tracemalloc.start()
+    try:
+        with path.open("wb") as sink:
+            writer = BundleWriter(sink, keys, _descriptor(keys), destination="", created_at_ms=CREATED)
+            for i in range(2000):
+                envelope = Envelope(b"h" * 32, i.to_bytes(4, "big") * 2560)
+                writer.frame(EnvelopeFrame(envelope))
+                writer.frame(OpFrame(UnsignedOp(keys.node_id, ACCOUNT, i + 1, i, OpKind.PUT,
+                                                envelope.envelope_id, b"").sign(keys)))
+            writer.finish()
+        info = verify(path)
+        assert sum(1 for _ in read_frames(path, info)) == info.frames == 4001
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert path.stat().st_size > 20_000_000
+    assert peak < 8 << 20, peak
