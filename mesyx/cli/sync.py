@@ -19,7 +19,7 @@ from mesyx.cli.app import Context, cli, pass_ctx
 from mesyx.cli.common import open_node
 from mesyx.errors import MesyxError, UsageError
 
-#: Where a file of bundles can be, or a directory for --dir.
+#: A bundle file (argument, --out) and a directory of bundles (--dir).
 _file = click.Path(dir_okay=False, path_type=Path)
 _dir = click.Path(file_okay=False, path_type=Path)
 
@@ -63,9 +63,10 @@ def export(ctx: Context, peer_ids: tuple[str, ...], everything: bool, out: Path 
         raise UsageError("--all and --peer exclude each other")
     if out is not None and len(peer_ids) + everything != 1:
         raise UsageError("with --out, give one --peer NODE_ID or --all")
-    keys, descriptor = ctx.home.node_keys(), ctx.home.descriptor()
+    descriptor = ctx.home.descriptor()
     summary: list[dict[str, Any]] = []
     with open_node(ctx) as node:
+        keys = node.store.node
         if everything:
             plans = [plan_all(node.store)]
         elif peer_ids:

@@ -186,7 +186,9 @@ def test_dir_skips_damaged_bundles_and_takes_the_rest(node_factory: NodeFactory,
     assert result.returncode == 1
     assert result.out.strip() == f"{stick / f'{node_id(first)}-to-all.mesyx-bundle'}: " \
         f"{len(replicated(first.home).ops)} operations, 0 envelopes applied"
-    assert result.err_lines == [f"mesyx: skipped: bundle {damaged} is refused: its content does not match its hash "
-                                "(altered or damaged)",
-                                "mesyx: error: 1 bundle(s) refused, nothing of them applied (see above)"]
+    # (which check fires depends on where the flip lands: the hash, or a frame that no longer decodes)
+    skipped, error = result.err_lines
+    assert skipped.startswith(f"mesyx: skipped: bundle {damaged} is ")
+    assert "refused" in skipped or "corrupt" in skipped
+    assert error == "mesyx: error: 1 bundle(s) refused, nothing of them applied (see above)"
     assert replicated(replica.home) == replicated(first.home)
