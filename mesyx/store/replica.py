@@ -8,15 +8,14 @@ bundles both move :mod:`mesyx.proto.sync.frames`; this module produces and consu
 - :meth:`Replica.vectors`: the vectors of some accounts (cheap: ``op_heads``);
 - :meth:`Replica.missing`: an ACCOUNT frame, then what a peer with a given vector lacks,
   per origin in seq order, each envelope just before the first operation that needs it,
-  a COMMIT about every ``batch_bytes`` and at the end. Read in short read transactions,
-  a chunk of operations at a time, bodies one by one as they are sent, so memory stays
-  bounded whatever the backlog. A purged envelope is not sent, its operations are, and
-  the operation that purged it travels in the same batch as the put, so the receiver
-  takes the put without a body (:mod:`mesyx.store.replica_apply`);
+  a COMMIT about every ``batch_bytes`` and at the end, read a piece at a time so memory
+  stays bounded whatever the backlog (:mod:`mesyx.store.replica_missing`). A purged
+  envelope is not sent, its operations are, with the operation that purged it;
 - :meth:`Replica.apply`: every batch up to the last COMMIT in one write transaction,
-  each checked whole before it is written; any failure raises a
-  :class:`~mesyx.errors.MesyxError` and nothing of the frames is applied. Idempotent,
-  and indifferent to order: a batch of one origin may arrive before an earlier one.
+  each checked whole before it is written (:mod:`mesyx.store.replica_apply`); any
+  failure raises a :class:`~mesyx.errors.MesyxError` and nothing of the frames is
+  applied. Idempotent, and indifferent to order: a batch of one origin may arrive
+  before an earlier one.
 
 After a commit, :meth:`Replica.apply` hands the change events (OpsAppended,
 EnvelopeStored) to ``publish``, so a client index, IMAP IDLE and the exchange service's
@@ -30,18 +29,17 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from mesyx.crypto.envelope import Envelope
 from mesyx.errors import NotFound, Temporary
-from mesyx.proto.sync.frames import AccountFrame, CommitFrame, EnvelopeFrame, Frame, OpFrame
-from mesyx.store import replica_effects as fx
+from mesyx.proto.sync.frames import AccountFrame, CommitFrame, Frame
 from mesyx.store import schema as t
 from mesyx.store.events import Event
-from mesyx.store.operations import Operation, OpKind
-from mesyx.store.replica_apply import AccountCounts, BatchApplier, BatchResult
+from mesyx.store.replica_apply import BatchApplier
+from mesyx.store.replica_missing import MissingStream
 from mesyx.store.replica_vectors import contiguous_vector
+from mesyx.store.replica_write import AccountCounts, BatchResult
 from mesyx.store.store import Store
 
 __all__ = ["Replica", "Applied", "AccountCounts", "BATCH_BYTES"]
@@ -49,20 +47,6 @@ __all__ = ["Replica", "Applied", "AccountCounts", "BATCH_BYTES"]
 #: A COMMIT about every this many bytes of frames: the receiver holds one batch in memory
 #: and applies it in one transaction, so an interrupted sync loses at most this much.
 BATCH_BYTES = 4 << 20
-_OPS_CHUNK = 500
-_FRAME_HEAD = 5
-
-_o = t.ops.c
-_OPS_ABOVE = (
-    select(_o.seq, _o.hlc, _o.kind, _o.target, _o.payload, _o.signature)
-    .where(_o.account_id == bindparam("k_account"), _o.origin == bindparam("k_origin"), _o.seq > bindparam("k_above"))
-    .order_by(_o.seq).limit(bindparam("k_limit"))
-)
-_OP_AT = select(_o.hlc, _o.kind, _o.target, _o.payload, _o.signature).where(
-    _o.account_id == bindparam("k_account"), _o.origin == bindparam("k_origin"), _o.seq == bindparam("k_seq"))
-_e = t.envelopes.c
-_ENVELOPE = select(_e.header, _e.body, _e.in_file).where(_e.envelope_id == bindparam("k_id"))
-_TOMBSTONE = select(t.tombstones.c.origin, t.tombstones.c.seq).where(t.tombstones.c.envelope_id == bindparam("k_id"))
 
 
 @dataclass
@@ -97,12 +81,6 @@ def _allow(accept_accounts: Callable[[bytes], bool] | Collection[bytes]) -> Call
     return allowed.__contains__
 
 
-def _op(origin: str, account_id: bytes, seq: int, row: object) -> Operation:
-    r = row._mapping  # type: ignore[attr-defined]
-    return Operation(origin, account_id, seq, int(r["hlc"]), OpKind(r["kind"]), bytes(r["target"]),
-                     bytes(r["payload"]), bytes(r["signature"]))
-
-
 class Replica:
     """Replication over one store; ``publish`` receives the events of each applied commit
     (call it from any thread: hand them to the loop with ``call_soon_threadsafe``)."""
@@ -124,7 +102,7 @@ class Replica:
                 batch_bytes: int = BATCH_BYTES) -> Iterator[Frame]:
         """The frames a peer whose vector is ``their_vector`` lacks of one account.
 
-        Raises NotFound for an account this node does not hold (before the first frame).
+        Raises NotFound, when iteration starts, for an account this node does not hold.
         """
         record = self.store.account(account_id)
         if record.device_list is None:
@@ -134,7 +112,7 @@ class Replica:
             origins = sorted(str(o) for o in conn.execute(
                 select(t.op_heads.c.origin).where(t.op_heads.c.account_id == account_id)).scalars())
         yield AccountFrame(account_id, record.verify_key, record.device_list.encode(), ours)
-        stream = _Stream(self.store, account_id, their_vector, batch_bytes)
+        stream = MissingStream(self.store, account_id, their_vector, batch_bytes)
         for origin in origins:
             yield from stream.origin(origin)
         yield CommitFrame()
@@ -192,68 +170,3 @@ class Replica:
         if applied.events and self.publish is not None:
             self.publish(applied.events)
         return applied
-
-
-class _Stream:
-    """One account's operations a peer lacks, origin by origin, as frames."""
-
-    def __init__(self, store: Store, account_id: bytes, their_vector: dict[str, int], batch_bytes: int) -> None:
-        self.store = store
-        self.account_id = account_id
-        self.their = their_vector
-        self.batch_bytes = batch_bytes
-        self.size = 0
-        self.sent_envelopes: set[bytes] = set()
-        self.sent_ops: set[tuple[str, int]] = set()
-
-    def origin(self, origin: str) -> Iterator[Frame]:
-        above = max(int(self.their.get(origin, 0)), 0)
-        while True:
-            with self.store._read() as conn:
-                rows = conn.execute(_OPS_ABOVE, {"k_account": self.account_id, "k_origin": origin,
-                                                 "k_above": above, "k_limit": _OPS_CHUNK}).all()
-            for row in rows:
-                seq = int(row.seq)
-                if (origin, seq) not in self.sent_ops:
-                    yield from self._op(_op(origin, self.account_id, seq, row))
-            if len(rows) < _OPS_CHUNK:
-                return
-            above = int(rows[-1].seq)
-
-    def _op(self, op: Operation) -> Iterator[Frame]:
-        if self.size >= self.batch_bytes:
-            yield CommitFrame()
-            self.size = 0
-        needed = fx.needs_envelope(op)
-        purger: Operation | None = None
-        if needed is not None and needed not in self.sent_envelopes:
-            envelope, purger = self._envelope(needed)
-            if envelope is not None:
-                self.sent_envelopes.add(needed)
-                self.size += _FRAME_HEAD + 8 + len(envelope.header) + len(envelope.body)
-                yield EnvelopeFrame(envelope)
-        self.sent_ops.add((op.origin, op.seq))
-        self.size += _FRAME_HEAD + 90 + len(op.target) + len(op.payload)
-        yield OpFrame(op)
-        if purger is not None and (purger.origin, purger.seq) not in self.sent_ops:
-            # The put's envelope is purged: the operation that purged it goes in the same
-            # batch, so the receiver knows the put needs no body.
-            self.sent_ops.add((purger.origin, purger.seq))
-            yield OpFrame(purger)
-
-    def _envelope(self, envelope_id: bytes) -> tuple[Envelope | None, Operation | None]:
-        """The envelope to send, or the operation that purged it."""
-        with self.store._read() as conn:
-            row = conn.execute(_ENVELOPE, {"k_id": envelope_id}).first()
-            if row is not None:
-                body = self.store.blobs.read(envelope_id) if row.in_file else bytes(row.body)
-                return Envelope(bytes(row.header), body), None
-            return None, self._purger(conn, envelope_id)
-
-    def _purger(self, conn: Connection, envelope_id: bytes) -> Operation | None:
-        stone = conn.execute(_TOMBSTONE, {"k_id": envelope_id}).first()
-        if stone is None:
-            return None  # neither stored nor purged: the receiver will refuse the put
-        origin, seq = str(stone.origin), int(stone.seq)
-        row = conn.execute(_OP_AT, {"k_account": self.account_id, "k_origin": origin, "k_seq": seq}).first()
-        return None if row is None else _op(origin, self.account_id, seq, row)

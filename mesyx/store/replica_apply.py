@@ -21,75 +21,32 @@ envelope's content hash are checked before anything is applied):
    belong to that operation's account, and each PUT/REPLACE must find its envelope stored,
    in the batch, or purged (a tombstone, stored or made by this batch).
 
-Then the writes (:meth:`BatchApplier._write`): accounts taken in, device lists, envelopes
-(large bodies to fsynced files first, as ingest does), wraps, operations with their
-``op_heads`` and this node's ``origin_seqs`` (its own operations coming back from a peer
-after a restore must not have their seqs handed out again), keysets, routes, purges.
+The checks end in a :class:`~mesyx.store.replica_write.BatchPlan`, which
+:mod:`mesyx.store.replica_write` writes in the same transaction.
 """
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy import Connection, Table, select
 
 from mesyx.crypto.envelope import ENVELOPE_VERSION, Envelope
 from mesyx.crypto.keysets import KeysetStatus
-from mesyx.errors import Corrupt, CryptoError, MesyxError, PermissionDenied
-from mesyx.log import get_logger
+from mesyx.errors import Corrupt, CryptoError, PermissionDenied
 from mesyx.proto.sync.frames import AccountFrame, EnvelopeFrame, Frame, OpFrame
-from mesyx.store import op_heads
 from mesyx.store import replica_effects as fx
 from mesyx.store import schema as t
 from mesyx.store.device_sealed import READER_ROLES
 from mesyx.store.devices import DeviceList
-from mesyx.store.events import EnvelopeStored, Event, OpsAppended
 from mesyx.store.operations import Operation, OpKind
+from mesyx.store.replica_write import AccountCounts, BatchPlan, BatchResult, BatchWriter, KnownAccount
 from mesyx.store.store import Store
 
-__all__ = ["AccountCounts", "BatchApplier", "BatchResult"]
-
-_log = get_logger("replica")
-_INSERT_OPS = insert(t.ops)
+__all__ = ["BatchApplier"]
 
 OpKey = tuple[str, int]  # (origin, seq) within one account
-
-
-@dataclass
-class AccountCounts:
-    """What one account took from the frames, and what it already had."""
-
-    ops_taken: int = 0
-    ops_skipped: int = 0
-    envelopes_taken: int = 0
-    envelopes_skipped: int = 0
-
-    def add(self, other: AccountCounts) -> None:
-        self.ops_taken += other.ops_taken
-        self.ops_skipped += other.ops_skipped
-        self.envelopes_taken += other.envelopes_taken
-        self.envelopes_skipped += other.envelopes_skipped
-
-
-@dataclass
-class BatchResult:
-    counts: dict[bytes, AccountCounts] = field(default_factory=dict)
-    events: list[Event] = field(default_factory=list)
-    #: Body files to remove once the transaction committed (purged envelopes).
-    purged_files: list[bytes] = field(default_factory=list)
-    purged: int = 0
-
-
-@dataclass
-class _Account:
-    """An account as this stream knows it: stored, or introduced by an ACCOUNT frame."""
-
-    verify_key: bytes
-    devices: DeviceList
-    stored_version: int | None  # the stored device list's version; None: not stored yet
 
 
 def _same(op: Operation, row: object) -> bool:
@@ -105,7 +62,7 @@ class BatchApplier:
         self.store = store
         self.conn = conn
         self.accept = accept
-        self._accounts: dict[bytes, _Account] = {}
+        self._accounts: dict[bytes, KnownAccount] = {}
         #: Vectors the sender announced in its ACCOUNT frames.
         self.their_vectors: dict[bytes, dict[str, int]] = {}
         #: Body files written in this transaction: to remove if it rolls back.
@@ -113,7 +70,7 @@ class BatchApplier:
 
     # -- accounts ---------------------------------------------------------------------
 
-    def _stored(self, account_id: bytes) -> _Account | None:
+    def _stored(self, account_id: bytes) -> KnownAccount | None:
         known = self._accounts.get(account_id)
         if known is not None:
             return known
@@ -124,24 +81,24 @@ class BatchApplier:
         if row.device_list is None:
             raise PermissionDenied("the account has no device list on this node: nothing can be authorised")
         devices = DeviceList.decode(bytes(row.device_list))
-        known = _Account(bytes(row.verify_key), devices, devices.version)
+        known = KnownAccount(bytes(row.verify_key), devices, devices.version)
         self._accounts[account_id] = known
         return known
 
-    def _account(self, account_id: bytes) -> _Account:
+    def _account(self, account_id: bytes) -> KnownAccount:
         known = self._stored(account_id)
         if known is None:
             raise PermissionDenied("data for an account this node does not hold, with no ACCOUNT frame before it")
         return known
 
-    def _verified_list(self, known: _Account, account_id: bytes, encoded: bytes) -> DeviceList:
+    def _verified_list(self, known: KnownAccount, account_id: bytes, encoded: bytes) -> DeviceList:
         devices = DeviceList.decode(encoded)
         devices.verify(known.verify_key)
         if devices.account_id != account_id:
             raise CryptoError("a device list belongs to another account")
         return devices
 
-    def _adopt(self, known: _Account, account_id: bytes, encoded: bytes) -> None:
+    def _adopt(self, known: KnownAccount, account_id: bytes, encoded: bytes) -> None:
         devices = self._verified_list(known, account_id, encoded)
         if devices.version > known.devices.version:
             known.devices = devices
@@ -154,7 +111,7 @@ class BatchApplier:
             if not self.accept(account_id):
                 raise PermissionDenied("the peer sent an account this node does not take from it")
             devices = DeviceList.decode(frame.device_list)
-            known = _Account(frame.verify_key, devices, None)
+            known = KnownAccount(frame.verify_key, devices, None)
             self._verified_list(known, account_id, frame.device_list)
             self._accounts[account_id] = known
             return
@@ -200,9 +157,8 @@ class BatchApplier:
             devices = self._accounts[account_id].devices
             for op in ops:
                 devices.authorise(op)
-        plan = _Plan(self, envelopes, incoming.values(), new, result)
-        plan.check()
-        plan.write()
+        plan = _Checks(self, envelopes, incoming.values(), new).check()
+        BatchWriter(self.store, self.conn, plan, result, self.written_files).write()
         return result
 
     def _new_ops(self, account_id: bytes, ops: list[Operation]) -> list[Operation]:
@@ -227,21 +183,18 @@ class BatchApplier:
         return new
 
 
-class _Plan:
-    """The envelope-level checks and the writes of one batch (see the module docstring)."""
+class _Checks:
+    """The envelope-level checks of one batch, and what it will write (module docstring)."""
 
     def __init__(self, applier: BatchApplier, envelopes: dict[bytes, Envelope], every_op: Iterable[Operation],
-                 new: dict[bytes, list[Operation]], result: BatchResult) -> None:
+                 new: dict[bytes, list[Operation]]) -> None:
         self.applier = applier
         self.conn = applier.conn
         self.store = applier.store
         self.envelopes = envelopes
         self.every_op = list(every_op)
         self.new = new
-        self.result = result
         self.new_ops = [op for ops in new.values() for op in ops]
-
-    # -- checks -------------------------------------------------------------------------
 
     def _owners(self, table: Table, ids: Sequence[bytes]) -> dict[bytes, bytes]:
         """``{envelope id: account id}`` of the rows of ``table`` among ``ids``."""
@@ -252,16 +205,16 @@ class _Plan:
                 found[bytes(row[0])] = bytes(row[1])
         return found
 
-    def check(self) -> None:
+    def check(self) -> BatchPlan:
         named: dict[bytes, bytes] = {}  # envelope id -> account of the operations naming it
         for op in self.every_op:
             for envelope_id in (fx.needs_envelope(op), fx.purges(op)):
                 if envelope_id is not None and named.setdefault(envelope_id, op.account_id) != op.account_id:
                     raise Corrupt("operations of two accounts name one envelope")
         ids = sorted(set(named) | set(self.envelopes))
-        self.stored = self._owners(t.envelopes, ids)
-        self.tombstoned = self._owners(t.tombstones, ids)
-        for envelope_id, owner in (*self.stored.items(), *self.tombstoned.items()):
+        stored = self._owners(t.envelopes, ids)
+        tombstoned = self._owners(t.tombstones, ids)
+        for envelope_id, owner in (*stored.items(), *tombstoned.items()):
             if envelope_id in named and named[envelope_id] != owner:
                 raise Corrupt("an operation names an envelope of another account")
         for envelope_id, envelope in self.envelopes.items():
@@ -271,28 +224,41 @@ class _Plan:
                 raise Corrupt(f"envelope format version {envelope.version} is not supported")
             if envelope.account_id != named[envelope_id]:
                 raise Corrupt("an envelope's header names another account than its operations")
-        self.purging: dict[bytes, Operation] = {}
+        purging: dict[bytes, Operation] = {}
         for op in self.new_ops:
             target = fx.purges(op)
             if target is not None:
-                first = self.purging.get(target)
+                first = purging.get(target)
                 if first is None or (op.hlc, op.origin, op.seq) < (first.hlc, first.origin, first.seq):
-                    self.purging[target] = op
-        gone = set(self.tombstoned) | set(self.purging)
+                    purging[target] = op
+        gone = set(tombstoned) | set(purging)
         for op in self.new_ops:
             needed = fx.needs_envelope(op)
-            if needed is not None and needed not in self.stored and needed not in self.envelopes \
-                    and needed not in gone:
+            if needed is not None and needed not in stored and needed not in self.envelopes and needed not in gone:
                 raise Corrupt(f"{op.kind.name} {op.origin}/{op.seq} names an envelope that is neither "
                               "stored nor in the batch")
+        plan = BatchPlan(self.applier._accounts, self.envelopes, set(stored) | gone, gone, self.new_ops,
+                         purging={k: v for k, v in purging.items() if k not in tombstoned})
         if self.new_ops:
-            self.keysets = self._keysets()
-            self.routes = self._routes()
-        self.gone = gone
+            plan.keysets, plan.statuses = self._keysets()
+            plan.routes = self._routes()
+        return plan
 
-    def _keysets(self) -> tuple[list[dict[str, object]], dict[bytes, KeysetStatus]]:
+    def _keysets(self) -> tuple[list[dict[str, object]], dict[tuple[bytes, bytes], KeysetStatus]]:
+        """Keyset rows to insert, and the statuses that retire or compromise keysets.
+
+        A status operation may arrive before the announcement (another origin, another
+        batch): an announced keyset starts at the highest status any stored operation
+        gives it, so the order of arrival does not matter.
+        """
         rows: dict[bytes, dict[str, object]] = {}
-        statuses: dict[bytes, KeysetStatus] = {}
+        statuses: dict[tuple[bytes, bytes], KeysetStatus] = {}
+
+        def raise_to(account_id: bytes, keyset_id: bytes, status: KeysetStatus) -> None:
+            now = statuses.get((account_id, keyset_id), KeysetStatus.ACTIVE)
+            if fx.STATUS_RANK[status] > fx.STATUS_RANK[now]:
+                statuses[(account_id, keyset_id)] = status
+
         for op in self.new_ops:
             if op.kind is OpKind.KEYSET_ANNOUNCE:
                 public, signature = fx.announced_keyset(op, self.applier._accounts[op.account_id].verify_key)
@@ -302,11 +268,19 @@ class _Plan:
                     "role": public.role.value, "window_start": public.window.start,
                     "window_end": public.window.end, "status": KeysetStatus.ACTIVE.value, "private_sealed": None}
             elif op.kind in fx.KEYSET_STATUS:
-                status = fx.KEYSET_STATUS[op.kind]
-                if fx.STATUS_RANK[status] > fx.STATUS_RANK.get(statuses.get(op.target, KeysetStatus.ACTIVE), 0):
-                    statuses[op.target] = status
+                raise_to(op.account_id, op.target, fx.KEYSET_STATUS[op.kind])
         have = set(self._keyset_ids(list(rows)))
-        return [row for keyset_id, row in rows.items() if keyset_id not in have], statuses
+        fresh = [row for keyset_id, row in rows.items() if keyset_id not in have]
+        o = t.ops.c
+        for row in fresh:
+            account_id, keyset_id = row["account_id"], row["keyset_id"]
+            assert isinstance(account_id, bytes) and isinstance(keyset_id, bytes)
+            for kind in self.conn.execute(select(o.kind).where(
+                    o.account_id == account_id, o.kind.in_([int(k) for k in fx.KEYSET_STATUS]), o.target == keyset_id
+            )).scalars():
+                raise_to(account_id, keyset_id, fx.KEYSET_STATUS[OpKind(kind)])
+            row["status"] = statuses.get((account_id, keyset_id), KeysetStatus.ACTIVE).value
+        return fresh, statuses
 
     def _keyset_ids(self, ids: Sequence[bytes]) -> list[bytes]:
         found: list[bytes] = []
@@ -337,134 +311,3 @@ class _Plan:
             if addresses is not None:
                 routes[account_id] = addresses
         return routes
-
-    # -- writes ---------------------------------------------------------------------------
-
-    def write(self) -> None:
-        self._write_accounts()
-        self._write_envelopes()
-        self._write_ops()
-        if self.new_ops:
-            self._write_wraps()
-            self._write_keysets()
-            self._write_routes()
-        self._purge()
-
-    def _write_accounts(self) -> None:
-        now = time.time()
-        for account_id, known in self.applier._accounts.items():
-            if known.stored_version is None:
-                self.conn.execute(insert(t.accounts).values(
-                    account_id=account_id, verify_key=known.verify_key, created_at=now,
-                    addresses_sealed=self.store._seal_addresses([]), device_list=known.devices.encode(),
-                    passphrase_wrap=None, signing_key_sealed=None))
-            elif known.devices.version > known.stored_version:
-                self.conn.execute(update(t.accounts).where(t.accounts.c.account_id == account_id)
-                                  .values(device_list=known.devices.encode()))
-            else:
-                continue
-            known.stored_version = known.devices.version
-
-    def _write_envelopes(self) -> None:
-        rows: list[dict[str, object]] = []
-        now = time.time()
-        for envelope_id, envelope in self.envelopes.items():
-            account_id = envelope.account_id
-            counts = self.result.counts.setdefault(account_id, AccountCounts())
-            if envelope_id in self.stored or envelope_id in self.gone:
-                counts.envelopes_skipped += 1
-                continue
-            in_file = len(envelope.body) > self.store.blob_threshold
-            if in_file:
-                if not self.store.blobs.path(envelope_id).exists():
-                    self.applier.written_files.append(envelope_id)
-                self.store.blobs.write(envelope_id, envelope.body)
-            rows.append({"envelope_id": envelope_id, "account_id": account_id, "day": envelope.day,
-                         "padded_size": envelope.padded_size, "header": envelope.header,
-                         "body": None if in_file else envelope.body, "in_file": in_file, "stored_at": now})
-            counts.envelopes_taken += 1
-            self.result.events.append(EnvelopeStored(account_id, envelope_id))
-        if rows:
-            self.conn.execute(insert(t.envelopes), rows)
-
-    def _write_ops(self) -> None:
-        if not self.new_ops:
-            return
-        self.conn.execute(_INSERT_OPS, [
-            {"origin": op.origin, "account_id": op.account_id, "seq": op.seq, "hlc": op.hlc, "kind": int(op.kind),
-             "target": op.target, "payload": op.payload, "signature": op.signature} for op in self.new_ops])
-        op_heads.count_inserted(self.conn, ((op.account_id, op.origin, op.seq) for op in self.new_ops))
-        highest: dict[tuple[bytes, str], int] = {}
-        for op in self.new_ops:
-            self.result.counts[op.account_id].ops_taken += 1
-            key = (op.account_id, op.origin)
-            highest[key] = max(highest.get(key, 0), op.seq)
-            self.store.clock.observe(op.hlc)
-        for (account_id, origin), seq in highest.items():
-            self.result.events.append(OpsAppended(account_id, origin, seq))
-            if origin == self.store.node.node_id:
-                self._own_seqs(account_id, seq)
-
-    def _own_seqs(self, account_id: bytes, seq: int) -> None:
-        """This node's own operations came back (a restore from an old backup): never hand
-        their seqs out again."""
-        s = t.origin_seqs
-        key = (s.c.account_id == account_id, s.c.origin == self.store.node.node_id)
-        row = self.conn.execute(select(s.c.last_seq).where(*key)).first()
-        if row is None:
-            self.conn.execute(insert(s).values(account_id=account_id, origin=self.store.node.node_id, last_seq=seq))
-        elif int(row.last_seq) < seq:
-            self.conn.execute(update(s).where(*key).values(last_seq=seq))
-
-    def _write_wraps(self) -> None:
-        wraps = {}
-        retire: list[tuple[bytes, bytes]] = []
-        for op in self.new_ops:
-            if op.target in self.gone:
-                continue
-            wrap = fx.wraps_of(op)
-            if wrap is not None:
-                wraps[(wrap.envelope_id, wrap.keyset_id)] = wrap
-            retired = fx.retired_wrap(op)
-            if retired is not None:
-                retire.append((op.target, retired))
-        if wraps:
-            w = t.wraps.c
-            have: set[tuple[bytes, bytes]] = set()
-            for chunk in fx.chunks(sorted({envelope_id for envelope_id, _ in wraps})):
-                have |= {(bytes(r.envelope_id), bytes(r.keyset_id))
-                         for r in self.conn.execute(select(w.envelope_id, w.keyset_id).where(w.envelope_id.in_(chunk)))}
-            rows = [{"envelope_id": wrap.envelope_id, "keyset_id": wrap.keyset_id, "sealed": wrap.sealed,
-                     "retired": False} for key, wrap in wraps.items() if key not in have]
-            if rows:
-                self.conn.execute(insert(t.wraps), rows)
-        for envelope_id, keyset_id in retire:
-            self.conn.execute(update(t.wraps).where(t.wraps.c.envelope_id == envelope_id,
-                                                    t.wraps.c.keyset_id == keyset_id).values(retired=True))
-
-    def _write_keysets(self) -> None:
-        rows, statuses = self.keysets
-        if rows:
-            self.conn.execute(insert(t.keysets), rows)
-        k = t.keysets.c
-        for keyset_id, status in statuses.items():
-            lower = [s.value for s, rank in fx.STATUS_RANK.items() if rank < fx.STATUS_RANK[status]]
-            self.conn.execute(update(t.keysets).where(k.keyset_id == keyset_id, k.status.in_(lower))
-                              .values(status=status.value))
-
-    def _write_routes(self) -> None:
-        for account_id, addresses in self.routes.items():
-            try:
-                self.store._check_addresses_free(self.conn, addresses, owner=account_id)
-            except MesyxError as exc:
-                _log.warning("replica.routes_refused", account=account_id.hex()[:16], error=exc.message)
-                continue
-            self.conn.execute(delete(t.routes).where(t.routes.c.account_id == account_id))
-            self.store._insert_routes(self.conn, account_id, addresses)
-            self.conn.execute(update(t.accounts).where(t.accounts.c.account_id == account_id)
-                              .values(addresses_sealed=self.store._seal_addresses(addresses)))
-
-    def _purge(self) -> None:
-        """DELETE (and REPLACE's old envelope): body and wraps go, a tombstone stays."""
-        if self.purging:
-            self.result.purged, self.result.purged_files = fx.purge_in(self.conn, self.purging)

@@ -8,10 +8,11 @@ import pytest
 
 from mesyx.accounts import add_device, remove_device
 from mesyx.errors import PermissionDenied
-from mesyx.proto.sync.frames import AccountFrame, CommitFrame, EnvelopeFrame, OpFrame
+from mesyx.proto.sync.frames import AccountFrame, CommitFrame, EnvelopeFrame, Frame, OpFrame
 from mesyx.store import fold
 from mesyx.store.devices import DeviceRole
 from mesyx.store.operations import OpKind
+from mesyx.store.replica_effects import RewrapPayload
 from tests.helpers.daemon import scan_bytes
 from tests.replica.conftest import ADDRESS, THRESHOLD, Node, NodeFactory, counts, frames_for, snapshot, sync
 
@@ -142,3 +143,41 @@ def test_a_delete_before_its_put(nodes: NodeFactory) -> None:
     assert b.store.envelope_ids(a.account_id) == [] and not b.store.blobs.path(envelope_id).exists()
     sync(a, b, a.account_id)
     assert snapshot(b.store, a.account_id) == snapshot(a.store, a.account_id)
+
+
+# -- order of arrival -------------------------------------------------------------------------
+
+
+def _alone(node: Node, frames: list[Frame], kinds: set[OpKind]) -> list[Frame]:
+    """The ACCOUNT frame and the operations of ``kinds``: a batch that overtook the rest."""
+    return [frames[0], *(f for f in frames if isinstance(f, OpFrame) and f.op.kind in kinds), CommitFrame()]
+
+
+def test_a_status_before_its_keyset(nodes: NodeFactory) -> None:
+    a, b, c = nodes("a", client=True), nodes("b"), nodes("c")
+    keyset = a.store.keysets(a.account_id)[0].public.keyset_id
+    a.store.originate(a.account_id, [(OpKind.KEYSET_RETIRE, keyset, b"")])
+    frames = frames_for(a, b, a.account_id)
+    b.replica.apply(_alone(a, frames, {OpKind.KEYSET_RETIRE}), accept_accounts={a.account_id})
+    b.replica.apply(frames, accept_accounts={a.account_id})
+    sync(a, c, a.account_id)
+    assert snapshot(b.store, a.account_id) == snapshot(c.store, a.account_id)
+    for node in (b, c):
+        assert {k.public.keyset_id: k.status.value for k in node.store.keysets(a.account_id)}[keyset] == "retired"
+
+
+def test_a_rewrap_before_its_put(nodes: NodeFactory) -> None:
+    a, b, c = nodes("a", client=True), nodes("b"), nodes("c")
+    envelope_id = a.deliver(1)[0]
+    (old,) = a.store.wraps(envelope_id)
+    new_keyset = next(k.public.keyset_id for k in a.store.keysets(a.account_id) if k.public.keyset_id != old.keyset_id)
+    rewrap = RewrapPayload(new_keyset, b"sealed content key for the new keyset", old.keyset_id)
+    a.store.originate(a.account_id, [(OpKind.REWRAP, envelope_id, rewrap.encode())])
+    frames = frames_for(a, b, a.account_id)
+    b.replica.apply(_alone(a, frames, {OpKind.REWRAP}), accept_accounts={a.account_id})
+    b.replica.apply(frames, accept_accounts={a.account_id})
+    sync(a, c, a.account_id)
+    assert snapshot(b.store, a.account_id) == snapshot(c.store, a.account_id)
+    for node in (b, c):
+        (wrap,) = node.store.wraps(envelope_id)
+        assert (wrap.keyset_id, wrap.sealed) == (new_keyset, rewrap.sealed_key)
