@@ -53,7 +53,11 @@ def _emit(as_json: bool, summary: list[dict[str, Any]], line: str) -> None:
 @pass_ctx
 def export(ctx: Context, peer_ids: tuple[str, ...], everything: bool, out: Path | None, directory: Path | None,
            as_json: bool) -> None:
-    """Write a signed bundle of what a peer lacks (or of everything, with --all)."""
+    """Write a signed bundle of what peers lack.
+
+    For one peer (--peer), for every peer into a shared directory (--dir), or everything
+    for any node (--all).
+    """
     from mesyx.sneakernet import atomic_file, bundle_name, ops_to_send, plan_all, plan_for_peer, write_bundle
     from mesyx.store.peers import Peers
 
@@ -99,7 +103,10 @@ def export(ctx: Context, peer_ids: tuple[str, ...], everything: bool, out: Path 
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary on stdout.")
 @pass_ctx
 def import_(ctx: Context, bundle: Path | None, directory: Path | None, accept_new: bool, as_json: bool) -> None:
-    """Verify a bundle whole, then apply it atomically (nothing of a damaged one is applied)."""
+    """Verify a bundle whole, then apply it atomically.
+
+    Nothing of a damaged bundle is applied, and importing one twice changes nothing.
+    """
     from mesyx.proto.sync.bundle import verify
     from mesyx.sneakernet import bundles_for, import_bundle
 
