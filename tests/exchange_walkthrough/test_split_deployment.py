@@ -143,6 +143,9 @@ def test_split_deployment(node_factory: NodeFactory, tmp_path: Path) -> None:
     found = scan_bytes(accept.home, [BODY.strip(), "Dover aerodrome", SUBJECT, SENDER, "harriet", ALICE, "alice@",
                                      MAILBOX, "Aviation"])
     assert found == {}, found
+    # The control: the client nodes cache headers (they hold the keys), so the same scan finds them there.
+    for node in (client, second):
+        assert set(scan_bytes(node.home, [SUBJECT, SENDER, MAILBOX])) == {SUBJECT, SENDER, MAILBOX}
 
 
 def _mailboxes(node: Node) -> list[bytes]:
