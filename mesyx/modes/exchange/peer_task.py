@@ -3,7 +3,9 @@
 The loop (issue 6 point 3; docs/sync-protocol.md, "The peer loop"):
 
 1. ``heads``: our vectors of the shared accounts out, theirs back (one round trip);
-2. per account, ``pull`` what we lack and ``push`` what they lack (streamed, batched);
+2. per account, ``pull`` what we lack and ``push`` what they lack (streamed, batched),
+   unless the peer is itself running rounds against us and so pulls it
+   (:mod:`.activity`: each change crosses the wire once);
 3. wait for whichever comes first: the peer's ``wait`` answering (its data changed), an
    OpsAppended event here for a shared account that the peer lacks (new data goes out at
    once), or the anti-entropy interval (30 s: the safety net for anything missed);
@@ -20,6 +22,7 @@ from contextlib import suppress
 
 from mesyx.errors import Corrupt, CryptoError, MesyxError, PermissionDenied
 from mesyx.log import get_logger
+from mesyx.modes.exchange.activity import PeerActivity
 from mesyx.modes.exchange.client import PeerLink
 from mesyx.modes.exchange.replication import Replication
 from mesyx.modes.exchange.wire import Vectors
@@ -38,9 +41,10 @@ class _SentInvalid(Corrupt):
 class PeerTask:
     def __init__(
         self, peer: Peer, link: PeerLink, peers: Peers, replication: Replication, broadcaster: Broadcaster,
-        *, anti_entropy: float,
+        activity: PeerActivity, *, anti_entropy: float,
     ) -> None:
         self.peer = peer
+        self.activity = activity
         self.link = link
         self.peers = peers
         self.replication = replication
@@ -54,10 +58,11 @@ class PeerTask:
         try:
             while True:
                 try:
+                    known = None
                     if remote is not None and remote.done():
-                        remote.result()  # a failed wait counts as a failure of the round
+                        known = remote.result()  # a failed wait counts as a failure of the round
                         remote = None
-                    theirs = await self._round()
+                    theirs = await self._round(known)
                     if remote is None:
                         remote = asyncio.ensure_future(self.link.wait(theirs))
                     await self._idle(events, remote, theirs)
@@ -73,11 +78,12 @@ class PeerTask:
                     await remote
             self.broadcaster.unsubscribe(events)
 
-    async def _round(self) -> Vectors:
-        """Heads, then pull and push per shared account; returns their vectors after it."""
+    async def _round(self, known: Vectors | None) -> Vectors:
+        """Heads (unless a wait just answered with their vectors), then pull and push per
+        shared account; returns their vectors after it."""
         accounts = list(self.peer.accounts)
         ours = await self.replication.vectors(accounts)
-        theirs = await self.link.heads(ours)
+        theirs = await self.link.heads(ours) if known is None else known
         for account in accounts:
             if account not in theirs:
                 continue  # the peer does not share it with us
@@ -89,7 +95,7 @@ class PeerTask:
                 except (Corrupt, CryptoError, PermissionDenied) as exc:
                     raise _SentInvalid(f"sent invalid data: {exc.message}") from exc
                 _log.info("pulled", peer=self.peer.node_id, ops=taken)
-            if vector_lacks(theirs[account], ours[account]):
+            if vector_lacks(theirs[account], ours[account]) and not self.activity.active(self.peer.node_id):
                 answer = await self.link.push(self.replication.stream_missing(account, theirs[account]))
                 theirs.update({a: v for a, v in answer.items() if a in theirs})
                 _log.info("pushed", peer=self.peer.node_id, lacked=vector_lacks(theirs[account], ours[account]))

@@ -26,6 +26,7 @@ from mesyx.errors import Corrupt, CryptoError, MesyxError, NotFound, PermissionD
 from mesyx.http.problems import ProblemError, problem_middleware
 from mesyx.http.server import SHUTDOWN_GRACE
 from mesyx.log import get_logger
+from mesyx.modes.exchange.activity import PeerActivity
 from mesyx.modes.exchange.replication import Replication
 from mesyx.modes.exchange.tls import spki_of_der
 from mesyx.modes.exchange.wire import (
@@ -72,9 +73,11 @@ class ExchangeServer:
     """The ``/sync/v1/`` handlers of one node."""
 
     def __init__(
-        self, store: Store, peers: Peers, replication: Replication, broadcaster: Broadcaster, descriptor: DescriptorBody
+        self, store: Store, peers: Peers, replication: Replication, broadcaster: Broadcaster,
+        descriptor: DescriptorBody, activity: PeerActivity,
     ) -> None:
         self.store = store
+        self.activity = activity
         self.peers = peers
         self.replication = replication
         self.broadcaster = broadcaster
@@ -110,7 +113,9 @@ class ExchangeServer:
         self, handler: Callable[[web.Request, Peer], Awaitable[web.StreamResponse]]
     ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def endpoint(request: web.Request) -> web.StreamResponse:
-            return await handler(request, await self._peer(request))
+            peer = await self._peer(request)
+            with self.activity.request(peer.node_id):
+                return await handler(request, peer)
 
         return endpoint
 

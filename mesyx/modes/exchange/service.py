@@ -18,6 +18,7 @@ from typing import Any, Final
 from mesyx.config import Config
 from mesyx.home import Home
 from mesyx.log import get_logger
+from mesyx.modes.exchange.activity import PeerActivity
 from mesyx.modes.exchange.client import PeerLink
 from mesyx.modes.exchange.peer_task import PeerTask
 from mesyx.modes.exchange.replication import Replication
@@ -47,6 +48,7 @@ class ExchangeService:
         self.broadcaster = broadcaster
         self.peers = Peers(store)
         self.replication = Replication(store, broadcaster, batch_bytes=config.exchange.batch_bytes)
+        self.activity = PeerActivity()
         self._tasks: dict[str, tuple[Peer, asyncio.Task[None], PeerLink]] = {}
         self._trusted: set[str] = set()
 
@@ -57,7 +59,7 @@ class ExchangeService:
         descriptor = await asyncio.to_thread(self.home.descriptor)
         certificate = self.home.cert_path.read_text(encoding="ascii")
         server = ExchangeServer(self.store, self.peers, self.replication, self.broadcaster,
-                                DescriptorBody(descriptor=descriptor, certificate=certificate))
+                                DescriptorBody(descriptor=descriptor, certificate=certificate), self.activity)
         await serve_tls(server.app(), stack, host=self.config.node.listen, port=self.config.ports.exchange,
                         tls=self.tls)
         # LIFO: long-polls are released before the listener waits for requests in flight.
@@ -94,7 +96,7 @@ class ExchangeService:
         assert peer.address is not None
         tls = client_context(self.home.cert_path, self.home.cert_key_path, peer.certificate)
         link = PeerLink(peer.address, tls)
-        task = PeerTask(peer, link, self.peers, self.replication, self.broadcaster,
+        task = PeerTask(peer, link, self.peers, self.replication, self.broadcaster, self.activity,
                         anti_entropy=self.config.exchange.anti_entropy_seconds)
         self._tasks[peer.node_id] = (peer, self._spawn(task.run(), f"exchange-peer-{peer.node_id}"), link)
         _log.info("peer_started", peer=peer.node_id, address=peer.address, accounts=len(peer.accounts))
