@@ -7,11 +7,17 @@ bundles are refused whole with one line; importing twice changes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from mesyx.crypto.envelope import Envelope
+from mesyx.crypto.node import NodeKeys
+from mesyx.proto.sync.bundle import BundleParser, BundleWriter
+from mesyx.proto.sync.frames import EnvelopeFrame, Frame, OpFrame
 from tests.helpers.daemon import Node, NodeFactory, assert_one_line_error, make_message, table_counts
 from tests.sneakernet.nodes import account_ids, node_id, pair, replicated
 
@@ -192,3 +198,65 @@ def test_dir_skips_damaged_bundles_and_takes_the_rest(node_factory: NodeFactory,
     assert "refused" in skipped or "corrupt" in skipped
     assert error == "mesyx: error: 1 bundle(s) refused, nothing of them applied (see above)"
     assert replicated(replica.home) == replicated(first.home)
+
+
+def _rewrite(source: Path, target: Path, exporter: Node, change: Callable[[list[Frame]], list[Frame]]) -> None:
+    """A bundle with altered frames, signed afresh by the exporter: a valid container
+    whose content is not (what a compromised or buggy exporter could write)."""
+    parser = BundleParser()
+    frames = parser.feed(source.read_bytes())
+    parser.close()
+    assert parser.header is not None
+    keys = NodeKeys.load(exporter.home / "node.key")
+    with target.open("wb") as sink:
+        writer = BundleWriter(sink, keys, parser.header.descriptor, destination=parser.header.destination,
+                              created_at_ms=parser.header.created_at_ms + 1)
+        for frame in change(frames):
+            writer.frame(frame)
+        writer.finish()
+
+
+def _tamper_op(frames: list[Frame]) -> list[Frame]:
+    i = next(i for i, f in enumerate(frames) if isinstance(f, OpFrame))
+    op = frames[i].op  # type: ignore[union-attr]
+    return [*frames[:i], OpFrame(dataclasses.replace(op, hlc=op.hlc + 1)), *frames[i + 1 :]]
+
+
+def _tamper_envelope(frames: list[Frame]) -> list[Frame]:
+    i = next(i for i, f in enumerate(frames) if isinstance(f, EnvelopeFrame))
+    envelope = frames[i].envelope  # type: ignore[union-attr]
+    flipped = Envelope(envelope.header, envelope.body[:-1] + bytes([envelope.body[-1] ^ 1]))
+    return [*frames[:i], EnvelopeFrame(flipped), *frames[i + 1 :]]
+
+
+@pytest.mark.parametrize("change", [_tamper_op, _tamper_envelope], ids=["operation", "envelope"])
+def test_signed_bundle_with_tampered_content_is_refused_whole(
+    split: tuple[Node, Node], tmp_path: Path, change: Callable[[list[Frame]], list[Frame]]
+) -> None:
+    client, accept = split
+    bundle = tmp_path / "a.mesyx-bundle"
+    _export(accept, "--peer", node_id(client), "--out", bundle)
+    tampered = tmp_path / "tampered.mesyx-bundle"
+    _rewrite(bundle, tampered, accept, change)
+    before = stored(client.home)
+    assert_one_line_error(client.cli("sync", "import", tampered))
+    assert stored(client.home) == before
+    _import(client, bundle)  # the honest bundle still goes in whole
+    assert client.cli_json("message", "list", "--passphrase-file", client.passphrase_file, "--json")
+
+
+def test_accept_node_off_the_device_list_cannot_bring_envelopes(node_factory: NodeFactory, tmp_path: Path) -> None:
+    client = node_factory.create("c", modes=["client", "exchange"], account=ALICE)
+    accept = node_factory.create("a", modes=["accept", "exchange"])
+    pair(client, accept, [ALICE], role="relay")  # a peer, but not signed into the device list
+    client.cli("account", "export", ALICE, "-o", tmp_path / "alice.pub", check=True)
+    accept.cli("account", "import", tmp_path / "alice.pub", check=True)
+    pair(accept, client, [ALICE], role="client")
+    accept.start()
+    assert accept.send("bob@example.org", ALICE, make_message(subject=SUBJECT)).ok
+    accept.stop()
+    bundle = tmp_path / "a.mesyx-bundle"
+    _export(accept, "--peer", node_id(client), "--out", bundle)
+    before = stored(client.home)
+    assert_one_line_error(client.cli("sync", "import", bundle), "not on the account's device list")
+    assert stored(client.home) == before
