@@ -109,20 +109,29 @@ class Store(Directory):
     def originate(self, account_id: bytes, changes: Sequence[tuple[OpKind, bytes, bytes]]) -> list[Operation]:
         """Sign and append operations of this node for one account, in one transaction."""
         with self._write() as conn:
-            return self.originate_in(conn, account_id, changes)
+            operations, (purged, files) = self._originate(conn, account_id, changes)
+        for envelope_id in files:
+            self.blobs.remove(envelope_id)
+        if purged:
+            self.checkpoint()
+        return operations
 
     def originate_in(self, conn: Connection, account_id: bytes,
                      changes: Sequence[tuple[OpKind, bytes, bytes]]) -> list[Operation]:
         """:meth:`originate` inside the caller's write transaction (a client write that
-        updates its index in the same commit: one fsync, and no one writes in between)."""
+        updates its index in the same commit: one fsync, and no one writes in between).
+
+        A delete purges the envelope here too; a body in a file then stays until
+        :meth:`sweep_blobs`, since only the caller knows when its transaction committed."""
+        return self._originate(conn, account_id, changes)[0]
+
+    def _originate(self, conn: Connection, account_id: bytes, changes: Sequence[tuple[OpKind, bytes, bytes]]
+                   ) -> tuple[list[Operation], tuple[int, list[bytes]]]:
         operations = self._sign_ops(conn, account_id, changes)
         self._insert_ops(conn, operations)
+        # A delete purges the ciphertext where it is made too (issue 6, "What replicates").
         purging = {target: op for op in operations if (target := purges(op)) is not None}
-        if purging:
-            # A delete purges the ciphertext here too (issue 6, "What replicates"); a body
-            # in a file stays until sweep_blobs, since this transaction is the caller's.
-            purge_in(conn, purging)
-        return operations
+        return operations, purge_in(conn, purging) if purging else (0, [])
 
     def operations(self, account_id: bytes) -> list[Operation]:
         with self._read() as conn:

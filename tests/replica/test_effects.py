@@ -113,6 +113,7 @@ def test_a_delete_purges_the_body_everywhere_and_stays_purged(nodes: NodeFactory
     assert b.store.blobs.path(big).is_file()
     a.change(fold.DeleteEnvelope(small), fold.DeleteEnvelope(big))
     assert set(a.store.envelope_ids(a.account_id)) == {keep}  # purged where it was deleted too
+    assert not a.store.blobs.path(big).exists()
     sync(a, b, a.account_id)
     assert set(b.store.envelope_ids(a.account_id)) == {keep}
     assert not b.store.blobs.path(big).exists()
