@@ -90,6 +90,8 @@ def status(ctx: Context, as_json: bool) -> None:
     keys = ctx.home.node_keys()
     pid = ctx.home.running_pid()
     ports = {"smtp": config.ports.smtp} if "accept" in config.node.modes else {}
+    if "exchange" in config.node.modes:
+        ports["exchange"] = config.ports.exchange
     info: dict[str, object] = {
         "node_id": keys.node_id,
         "home": str(ctx.home.root),

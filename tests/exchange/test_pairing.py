@@ -163,3 +163,23 @@ def test_sneakernet_peer_from_a_descriptor_file(node_factory: NodeFactory) -> No
     assert row["address"] is None and row["accounts"] == [ADDRESS]
     assert_one_line_error(c.cli("peer", "add", node_id(c), "--descriptor", b.home / "descriptor.json",
                                 "--accounts", ADDRESS), "not")
+
+
+def test_a_peer_presenting_another_certificate_later_is_refused(node_factory: NodeFactory) -> None:
+    """B changes its TLS key after pairing (a thief with B's address but not its key looks
+    the same): C's pin no longer matches, in either direction."""
+    c = client_node(node_factory, "c")
+    b = public_copy(c, node_factory, "b", ["exchange"])
+    start(c, b)
+    pair(c, b)
+    wait_for(lambda: peer_row(c, b)["last_contact"] and peer_row(b, c)["last_contact"], what="first contact")
+    b.stop()
+    for name in ("cert.pem", "key.pem"):
+        (b.home / "tls" / name).unlink()
+    generate_certificate(b.home / "tls" / "cert.pem", b.home / "tls" / "key.pem", common_name="localhost")
+    start(b)
+    errors = peer_row(c, b)["errors"]
+    wait_for(lambda: peer_row(c, b)["errors"] > errors and "SSL" in (peer_row(c, b)["last_error"] or "").upper(),
+             timeout=20, what="c refusing b's new certificate")
+    with pytest.raises((ssl.SSLError, ConnectionError, ValueError, IndexError)):
+        request(c, "POST", "/sync/v1/heads", HEADS, as_node=b)
