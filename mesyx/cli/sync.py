@@ -133,8 +133,9 @@ def import_(ctx: Context, bundle: Path | None, directory: Path | None, accept_ne
                 refused.append(str(exc))
                 continue
             summary.append({"file": str(path), "exporter": done.exporter, "known_peer": done.known_peer,
-                            "operations": done.ops, "envelopes": done.envelopes, "skipped": done.skipped,
-                            "new_accounts": done.new_accounts, "nothing_new": done.nothing_new})
+                            "accounts": done.accounts, "operations": done.ops, "envelopes": done.envelopes,
+                            "skipped": done.skipped, "new_accounts": done.new_accounts,
+                            "nothing_new": done.nothing_new})
     lines = [f"{s['file']}: nothing new" if s["nothing_new"] else
              f"{s['file']}: {s['operations']} operations, {s['envelopes']} envelopes applied" for s in summary]
     if not summary and not refused:
