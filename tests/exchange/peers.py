@@ -120,6 +120,20 @@ def _dechunk(data: bytes) -> bytes:
     return out
 
 
+def cut_request(target: Node, path: str, body: bytes, keep: int, *, as_node: Node) -> None:
+    """A request whose body stops after ``keep`` bytes of ``body`` (the connection closes):
+    what a peer killed mid-push leaves behind."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.load_cert_chain(as_node.home / "tls" / "cert.pem", as_node.home / "tls" / "key.pem")
+    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-mesyx-sync\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", exchange_port(target)), timeout=20) as raw:
+        with context.wrap_socket(raw) as sock:
+            sock.sendall(head + body[:keep])
+
+
 def peer_row(node: Node, other: Node) -> dict[str, Any]:
     rows = node.cli_json("peer", "list", "--json")
     return next(r for r in rows if r["node_id"] == node_id(other))

@@ -20,6 +20,7 @@ from contextlib import AsyncExitStack
 from typing import Final, TypeVar
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, ValidationError
 
 from mesyx.errors import Corrupt, CryptoError, MesyxError, NotFound, PermissionDenied
@@ -53,16 +54,24 @@ _M = TypeVar("_M", bound=BaseModel)
 
 
 async def _json_body(request: web.Request, model: type[_M]) -> _M:
+    """The JSON body as ``model`` (413 over :data:`MAX_JSON_BODY`, 400 not JSON, 422 not
+    fitting), read chunk by chunk: a chunked body says its size only at its end."""
     if request.content_length is not None and request.content_length > MAX_JSON_BODY:
         raise ProblemError(413, "the request body is too large")
-    data = await request.content.read(MAX_JSON_BODY + 1)
-    if len(data) > MAX_JSON_BODY:
-        raise ProblemError(413, "the request body is too large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > MAX_JSON_BODY:
+            raise ProblemError(413, "the request body is too large")
+        chunks.append(chunk)
     try:
-        return model.model_validate_json(data)
+        return model.model_validate_json(b"".join(chunks))
     except ValidationError as exc:
+        if any(error["type"] == "json_invalid" for error in exc.errors()):
+            raise ProblemError(400, "the request body is not valid JSON") from None
         errors = [{"loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"]} for e in exc.errors()]
-        raise ProblemError(422, "the request body does not fit the schema", errors=errors) from exc
+        raise ProblemError(422, "the request body does not fit the schema", errors=errors) from None
 
 
 def _json(model: BaseModel) -> web.Response:
@@ -156,7 +165,11 @@ class ExchangeServer:
             # The status is sent already: cutting the stream short makes the reader drop
             # the incomplete batch; the log says why.
             _log.warning("pull_failed", peer=peer.node_id, error=exc.message)
-            raise ConnectionResetError("pull stream aborted") from exc
+            request.transport.close() if request.transport else None
+            return response
+        except ConnectionError as exc:
+            _log.info("pull_cut", peer=peer.node_id, reason=f"{type(exc).__name__}: {exc}")
+            return response
         await response.write_eof()
         _log.debug("pulled", peer=peer.node_id, bytes=sent)
         return response
@@ -168,6 +181,11 @@ class ExchangeServer:
             taken, accounts = await self.replication.apply_stream(
                 request.content.iter_chunked(1 << 16), set(peer.accounts)
             )
+        except (ConnectionError, HttpProcessingError) as exc:
+            # The sender went away mid-stream (killed, network cut): the incomplete batch
+            # is dropped, the complete ones stay; its next round resumes from the vectors.
+            _log.info("push_cut", peer=peer.node_id, reason=f"{type(exc).__name__}: {exc}")
+            raise ProblemError(400, "the push stream ended before its end") from None
         except (Corrupt, CryptoError, PermissionDenied, NotFound) as exc:
             until = await asyncio.to_thread(self.peers.record_error, peer.node_id, f"sent invalid data: {exc.message}",
                                         invalid=True)

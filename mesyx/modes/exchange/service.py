@@ -80,6 +80,7 @@ class ExchangeService:
         if new_certs:
             trust(self.tls, new_certs)
             self._trusted |= new_certs
+            _log.info("peers_trusted", added=len(new_certs), total=len(self._trusted))
         wanted = {p.node_id: p for p in peers if p.address}
         for node_id in list(self._tasks):
             peer = self._tasks[node_id][0]
