@@ -195,3 +195,34 @@ def _envelope_ids(node: Node) -> set[str]:
         return {b32(bytes(r[0])) for r in con.execute("SELECT envelope_id FROM envelopes")}
     finally:
         con.close()
+
+
+def test_a_peer_sees_only_the_accounts_shared_with_it(node_factory: NodeFactory) -> None:
+    c = client_node(node_factory, "c")
+    c.add_account("bob@mesyx.test")
+    ids = {row["addresses"][0]: row["account_id"] for row in c.cli_json("account", "list", "--json")}
+    alice, bob = ids[ADDRESS], ids["bob@mesyx.test"]
+    b = node_factory.create("b", modes=["exchange"])
+    start(c, b)
+    peer_add(c, b, accounts=ADDRESS)
+    peer_add(b, c, accounts=f"{alice},{bob}")  # B would take both; C shares only alice
+    wait_for(lambda: b.table_counts()["ops"] == len_ops(c, alice) and b.table_counts()["ops"] > 0,
+             what="alice's operations on b")
+    assert b.table_counts()["accounts"] == 1
+    heads = request(c, "POST", "/sync/v1/heads", json.dumps({"vectors": {alice: {}, bob: {}}}).encode(), as_node=b)
+    assert set(heads.json()["vectors"]) == {alice}
+    pull = request(c, "POST", "/sync/v1/pull", json.dumps({"account": bob, "vector": {}}).encode(), as_node=b)
+    assert pull.status == 403, pull
+
+
+def len_ops(node: Node, account: str) -> int:
+    """Operations of one account in a node's store (read-only)."""
+    import sqlite3
+
+    from mesyx.crypto.encoding import unb32
+
+    con = sqlite3.connect(f"file:{node.home / 'data' / 'mesyx.sqlite3'}?mode=ro", uri=True, timeout=20)
+    try:
+        return int(con.execute("SELECT count(*) FROM ops WHERE account_id = ?", (unb32(account, 16),)).fetchone()[0])
+    finally:
+        con.close()

@@ -165,7 +165,8 @@ class ExchangeServer:
             # The status is sent already: cutting the stream short makes the reader drop
             # the incomplete batch; the log says why.
             _log.warning("pull_failed", peer=peer.node_id, error=exc.message)
-            request.transport.close() if request.transport else None
+            if request.transport is not None:
+                request.transport.close()
             return response
         except ConnectionError as exc:
             _log.info("pull_cut", peer=peer.node_id, reason=f"{type(exc).__name__}: {exc}")
