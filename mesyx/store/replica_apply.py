@@ -41,7 +41,7 @@ from mesyx.store import schema as t
 from mesyx.store.device_sealed import READER_ROLES
 from mesyx.store.devices import DeviceList
 from mesyx.store.operations import Operation, OpKind
-from mesyx.store.replica_write import AccountCounts, BatchPlan, BatchResult, BatchWriter, KnownAccount
+from mesyx.store.replica_write import AccountCounts, BatchPlan, BatchResult, BatchWriter, KnownAccount, supersedes
 from mesyx.store.store import Store
 
 __all__ = ["BatchApplier"]
@@ -81,7 +81,7 @@ class BatchApplier:
         if row.device_list is None:
             raise PermissionDenied("the account has no device list on this node: nothing can be authorised")
         devices = DeviceList.decode(bytes(row.device_list))
-        known = KnownAccount(bytes(row.verify_key), devices, devices.version)
+        known = KnownAccount(bytes(row.verify_key), devices, devices)
         self._accounts[account_id] = known
         return known
 
@@ -91,16 +91,17 @@ class BatchApplier:
             raise PermissionDenied("data for an account this node does not hold, with no ACCOUNT frame before it")
         return known
 
-    def _verified_list(self, known: KnownAccount, account_id: bytes, encoded: bytes) -> DeviceList:
+    @staticmethod
+    def _verified_list(verify_key: bytes, account_id: bytes, encoded: bytes) -> DeviceList:
         devices = DeviceList.decode(encoded)
-        devices.verify(known.verify_key)
+        devices.verify(verify_key)
         if devices.account_id != account_id:
             raise CryptoError("a device list belongs to another account")
         return devices
 
     def _adopt(self, known: KnownAccount, account_id: bytes, encoded: bytes) -> None:
-        devices = self._verified_list(known, account_id, encoded)
-        if devices.version > known.devices.version:
+        devices = self._verified_list(known.verify_key, account_id, encoded)
+        if supersedes(devices, known.devices):
             known.devices = devices
 
     def _account_frame(self, frame: AccountFrame) -> None:
@@ -110,10 +111,8 @@ class BatchApplier:
         if known is None:
             if not self.accept(account_id):
                 raise PermissionDenied("the peer sent an account this node does not take from it")
-            devices = DeviceList.decode(frame.device_list)
-            known = KnownAccount(frame.verify_key, devices, None)
-            self._verified_list(known, account_id, frame.device_list)
-            self._accounts[account_id] = known
+            devices = self._verified_list(frame.verify_key, account_id, frame.device_list)
+            self._accounts[account_id] = KnownAccount(frame.verify_key, devices, None)
             return
         if frame.verify_key != known.verify_key:
             raise CryptoError("the peer's account key differs from the one this node holds")

@@ -24,12 +24,12 @@ from mesyx.log import get_logger
 from mesyx.store import op_heads
 from mesyx.store import replica_effects as fx
 from mesyx.store import schema as t
-from mesyx.store.devices import DeviceList, save_if_newer
+from mesyx.store.devices import DeviceList
 from mesyx.store.events import EnvelopeStored, Event, OpsAppended
 from mesyx.store.operations import Operation
 from mesyx.store.store import Store
 
-__all__ = ["AccountCounts", "BatchResult", "KnownAccount", "BatchPlan", "BatchWriter"]
+__all__ = ["AccountCounts", "BatchResult", "KnownAccount", "BatchPlan", "BatchWriter", "supersedes"]
 
 _log = get_logger("replica")
 _INSERT_OPS = insert(t.ops)
@@ -60,13 +60,20 @@ class BatchResult:
     purged: int = 0
 
 
+def supersedes(new: DeviceList, old: DeviceList) -> bool:
+    """Whether ``new`` replaces ``old``: a higher version, or, for two lists of one version
+    (two client devices that each signed the next version while apart), the greater
+    encoding, so every node keeps the same one whatever order they arrive in."""
+    return (new.version, new.encode()) > (old.version, old.encode())
+
+
 @dataclass
 class KnownAccount:
     """An account as a stream knows it: stored, or introduced by an ACCOUNT frame."""
 
     verify_key: bytes
     devices: DeviceList  # the newest verified list
-    stored_version: int | None  # the stored device list's version; None: not stored yet
+    stored: DeviceList | None  # the list stored on this node; None: the account is not stored yet
 
 
 @dataclass
@@ -111,14 +118,17 @@ class BatchWriter:
     def _write_accounts(self) -> None:
         now = time.time()
         for account_id, known in self.plan.accounts.items():
-            if known.stored_version is None:
+            if known.stored is None:
                 self.conn.execute(insert(t.accounts).values(
                     account_id=account_id, verify_key=known.verify_key, created_at=now,
                     addresses_sealed=self.store._seal_addresses([]), device_list=known.devices.encode(),
                     passphrase_wrap=None, signing_key_sealed=None))
-            elif known.devices.version <= known.stored_version or not save_if_newer(self.conn, known.devices):
+            elif known.devices is known.stored:
                 continue
-            known.stored_version = known.devices.version
+            else:
+                self.conn.execute(update(t.accounts).where(t.accounts.c.account_id == account_id)
+                                  .values(device_list=known.devices.encode()))
+            known.stored = known.devices
 
     def _write_envelopes(self) -> None:
         rows: list[dict[str, object]] = []

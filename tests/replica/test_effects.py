@@ -7,10 +7,11 @@ import dataclasses
 import pytest
 
 from mesyx.accounts import add_device, remove_device
+from mesyx.crypto.node import NodeKeys
 from mesyx.errors import PermissionDenied
 from mesyx.proto.sync.frames import AccountFrame, CommitFrame, EnvelopeFrame, Frame, OpFrame
 from mesyx.store import fold
-from mesyx.store.devices import DeviceRole
+from mesyx.store.devices import Device, DeviceRole
 from mesyx.store.operations import OpKind
 from mesyx.store.replica_effects import RewrapPayload
 from tests.helpers.daemon import scan_bytes
@@ -182,3 +183,22 @@ def test_a_rewrap_before_its_put(nodes: NodeFactory) -> None:
     for node in (b, c):
         (wrap,) = node.store.wraps(envelope_id)
         assert (wrap.keyset_id, wrap.sealed) == (new_keyset, rewrap.sealed_key)
+
+
+def test_two_lists_of_one_version_settle_on_one(nodes: NodeFactory) -> None:
+    """Two client devices that each signed the next version while apart: every node keeps
+    the same one of the two, whatever order they arrive in."""
+    a, b, c = nodes("a", client=True), nodes("b"), nodes("c")
+    assert a.account is not None
+    current = a.store.account(a.account_id).device_list
+    assert current is not None
+    forks = [current.with_device(Device(n.verify_key, bytes(n.box_public), DeviceRole.ACCEPT))
+             .signed(a.account.signing_key) for n in (NodeKeys.generate(), NodeKeys.generate())]
+    assert forks[0].version == forks[1].version
+    account = frames_for(a, b, a.account_id)[0]
+    assert isinstance(account, AccountFrame)
+    for node, order in ((b, forks), (c, forks[::-1])):
+        for devices in order:
+            node.replica.apply([dataclasses.replace(account, device_list=devices.encode()), CommitFrame()],
+                               accept_accounts={a.account_id})
+    assert b.store.account(a.account_id).device_list == c.store.account(a.account_id).device_list
