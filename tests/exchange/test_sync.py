@@ -11,14 +11,17 @@ import dataclasses
 import json
 import re
 import socket
+import ssl
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
 from mesyx.crypto.encoding import b32
 from mesyx.crypto.envelope import Envelope
 from mesyx.home import Home
-from mesyx.proto.sync.frames import EnvelopeFrame, Frame, OpFrame, encode
+from mesyx.proto.sync.frames import AccountFrame, EnvelopeFrame, Frame, OpFrame, encode
 from mesyx.store.replica import Replica
 from tests.exchange.peers import (
     ADDRESS,
@@ -226,3 +229,58 @@ def len_ops(node: Node, account: str) -> int:
         return int(con.execute("SELECT count(*) FROM ops WHERE account_id = ?", (unb32(account, 16),)).fetchone()[0])
     finally:
         con.close()
+
+
+class _Tampering(BaseHTTPRequestHandler):
+    """Plays a paired node (with its certificate and key) that serves a tampered pull."""
+
+    heads = b""
+    stream = b""
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path.endswith("/pull"):
+            body, kind = self.stream, SYNC
+        else:
+            if self.path.endswith("/wait"):
+                time.sleep(1)
+            body, kind = self.heads, "application/json"
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+
+def test_a_peer_serving_tampered_data_on_pull_is_backed_off(node_factory: NodeFactory) -> None:
+    c = node_factory.create("c", modes=["accept", "client", "exchange"], account=ADDRESS)
+    b = node_factory.create("b", modes=["exchange"])
+    start(c, b)
+    assert c.send("bob@ext.test", ADDRESS, make_message(subject="to be carried")).ok
+    peer_add(b, c, accounts=account_id(c))  # C does not add B: nothing flows until C is replaced
+    c.stop()
+    frames = _frames(c)
+    i = next(i for i, f in enumerate(frames) if isinstance(f, OpFrame))
+    op = frames[i].op  # type: ignore[union-attr]
+    bad = dataclasses.replace(op, payload=op.payload + b"!")
+    _Tampering.stream = b"".join(encode(f) for f in [*frames[:i], OpFrame(bad), *frames[i + 1:]])
+    first = frames[0]
+    assert isinstance(first, AccountFrame)
+    _Tampering.heads = json.dumps({"vectors": {account_id(c): first.vector}}).encode()
+    server = HTTPServer(("127.0.0.1", c.config().ports.exchange), _Tampering)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(c.home / "tls" / "cert.pem", c.home / "tls" / "key.pem")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        row = wait_for(lambda: (r := peer_row(b, c))["refused_until"] and r, timeout=20,
+                       what="b refusing what the fake c served")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "sent invalid data" in row["last_error"] and row["errors"] >= 1, row
+    assert b.table_counts()["ops"] == 0 and b.table_counts()["envelopes"] == 0
