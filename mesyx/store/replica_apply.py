@@ -46,8 +46,6 @@ from mesyx.store.store import Store
 
 __all__ = ["BatchApplier"]
 
-OpKey = tuple[str, int]  # (origin, seq) within one account
-
 
 def _same(op: Operation, row: object) -> bool:
     r = row._mapping  # type: ignore[attr-defined]
@@ -205,16 +203,20 @@ class _Checks:
         return found
 
     def check(self) -> BatchPlan:
-        named: dict[bytes, bytes] = {}  # envelope id -> account of the operations naming it
+        named: dict[bytes, bytes] = {}  # envelope id -> account of the operations that store or purge it
+        touched: dict[bytes, bytes] = {}  # ... or change its rows (a rewrap's wraps)
         for op in self.every_op:
             for envelope_id in (fx.needs_envelope(op), fx.purges(op)):
-                if envelope_id is not None and named.setdefault(envelope_id, op.account_id) != op.account_id:
+                if envelope_id is not None:
+                    named[envelope_id] = op.account_id
+            for envelope_id in (fx.needs_envelope(op), fx.purges(op), fx.rewraps(op)):
+                if envelope_id is not None and touched.setdefault(envelope_id, op.account_id) != op.account_id:
                     raise Corrupt("operations of two accounts name one envelope")
-        ids = sorted(set(named) | set(self.envelopes))
+        ids = sorted(set(touched) | set(self.envelopes))
         stored = self._owners(t.envelopes, ids)
         tombstoned = self._owners(t.tombstones, ids)
         for envelope_id, owner in (*stored.items(), *tombstoned.items()):
-            if envelope_id in named and named[envelope_id] != owner:
+            if envelope_id in touched and touched[envelope_id] != owner:
                 raise Corrupt("an operation names an envelope of another account")
         for envelope_id, envelope in self.envelopes.items():
             if envelope_id not in named:

@@ -40,6 +40,7 @@ __all__ = [
     "RewrapPayload",
     "needs_envelope",
     "purges",
+    "rewraps",
     "wraps_of",
     "retired_wrap",
     "announced_keyset",
@@ -128,6 +129,11 @@ def purges(op: Operation) -> bytes | None:
     return None
 
 
+def rewraps(op: Operation) -> bytes | None:
+    """The envelope whose wraps a REWRAP changes (its body untouched)."""
+    return op.target if op.kind is OpKind.REWRAP else None
+
+
 def wraps_of(op: Operation) -> KeyWrap | None:
     """The key wrap a PUT or REWRAP adds (a wrap is a sealed box already: stored as is)."""
     if op.kind is OpKind.PUT:
@@ -213,8 +219,12 @@ def purge_in(conn: Connection, purging: Mapping[bytes, Operation]) -> tuple[int,
     e = t.envelopes.c
     deleted, files = 0, []
     for chunk in chunks(fresh):
-        files += [bytes(r) for r in conn.execute(select(e.envelope_id).where(e.envelope_id.in_(chunk), e.in_file))
-                  .scalars()]
+        for row in conn.execute(select(e.envelope_id, e.account_id, e.in_file).where(e.envelope_id.in_(chunk))):
+            envelope_id = bytes(row.envelope_id)
+            if bytes(row.account_id) != purging[envelope_id].account_id:
+                raise Corrupt("a delete names an envelope of another account")
+            if row.in_file:
+                files.append(envelope_id)
         deleted += conn.execute(delete(t.envelopes).where(e.envelope_id.in_(chunk))).rowcount
         conn.execute(delete(t.wraps).where(t.wraps.c.envelope_id.in_(chunk)))
     conn.execute(insert(t.tombstones), [

@@ -19,6 +19,7 @@ from mesyx.errors import Corrupt, CryptoError, MesyxError, PermissionDenied
 from mesyx.proto.sync.frames import AccountFrame, CommitFrame, EnvelopeFrame, Frame, OpFrame
 from mesyx.store.devices import Device, DeviceList, DeviceRole
 from mesyx.store.operations import OpKind, UnsignedOp
+from mesyx.store.replica_effects import RewrapPayload
 from tests.replica.conftest import THRESHOLD, Node, NodeFactory, counts, frames_for, keywords, sync
 
 Spoil = Callable[[Node, list[Frame]], list[Frame]]
@@ -156,3 +157,27 @@ def test_frames_after_the_last_commit_wait_for_it(nodes: NodeFactory) -> None:
     applied = b.replica.apply(frames[:-1], accept_accounts={a.account_id})
     assert applied.incomplete and applied.batches == 0 and not applied.changed
     assert counts(b.store) == before
+
+
+@pytest.mark.parametrize("kind", [OpKind.DELETE, OpKind.REWRAP, OpKind.PUT])
+def test_an_account_cannot_touch_another_accounts_envelope(nodes: NodeFactory, kind: OpKind) -> None:
+    """A node holding two accounts: a client of one names an envelope of the other."""
+    a, z, b = nodes("a", client=True), nodes("z", client=True), nodes("b")
+    target = a.deliver(1)[0]
+    sync(a, b, a.account_id)
+    sync(z, b, z.account_id)
+    if kind is OpKind.PUT:
+        # Z's store does not hold the envelope: sign the put by hand (originate would too).
+        put = UnsignedOp(z.store.node.node_id, z.account_id, 99, 1, kind, target,
+                         a.store.operations(a.account_id)[-1].payload).sign(z.store.node)
+        frames = frames_for(z, b, z.account_id)
+        frames = [*frames[:-1], OpFrame(put), frames[-1]]
+    else:
+        payload = b"" if kind is OpKind.DELETE else RewrapPayload(bytes(16), b"k", bytes(16)).encode()
+        z.store.originate(z.account_id, [(kind, target, payload)])
+        frames = frames_for(z, b, z.account_id)
+    before = counts(b.store)
+    with pytest.raises(Corrupt):
+        b.replica.apply(frames)
+    assert counts(b.store) == before
+    assert b.store.envelope(target).envelope_id == target
