@@ -9,7 +9,7 @@ refusal must take them back).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -181,3 +181,20 @@ def test_an_account_cannot_touch_another_accounts_envelope(nodes: NodeFactory, k
         b.replica.apply(frames)
     assert counts(b.store) == before
     assert b.store.envelope(target).envelope_id == target
+
+
+def test_a_stream_that_fails_while_read_applies_nothing(nodes: NodeFactory) -> None:
+    """A bundle whose trailer turns out wrong at the end: the reader raises after several
+    batches went by, and none of them stays (one transaction), body files included."""
+    a, b = nodes("a", client=True), nodes("b")
+    a.deliver(3, size=THRESHOLD * 2)
+    frames = frames_for(a, b, a.account_id, batch_bytes=1)
+
+    def reader() -> Iterator[Frame]:
+        yield from frames
+        raise CryptoError("the bundle's signature does not verify")
+
+    before = counts(b.store)
+    with pytest.raises(CryptoError):
+        b.replica.apply(reader(), accept_accounts={a.account_id})
+    assert counts(b.store) == before
