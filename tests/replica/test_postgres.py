@@ -5,12 +5,13 @@ against a real server"): BYTEA comes back as memoryview, the ops primary key and
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from mesyx.errors import CryptoError
+from mesyx.errors import CryptoError, Temporary
 from mesyx.proto.sync.frames import EnvelopeFrame
 from mesyx.store import fold
 from tests.fixtures.postgres import PostgresServer
@@ -51,3 +52,31 @@ def test_replicate_on_postgresql(pg_nodes: NodeFactory) -> None:
     assert set(more) <= set(b.store.envelope_ids(a.account_id))
     again = b.replica.apply(frames, accept_accounts={a.account_id})
     assert not again.changed
+
+
+def test_concurrent_applies_of_one_stream(pg_nodes: NodeFactory) -> None:
+    """Two connections apply the same stream at once (a pull and a push crossing): each
+    takes it or answers Temporary (the other stored those rows first) and is retried;
+    the end state is the stream's, with nothing twice."""
+    a, b = pg_nodes("a", client=True), pg_nodes("b")
+    a.deliver(20)
+    frames = frames_for(a, b, a.account_id, batch_bytes=2000)
+    outcomes: list[str] = []
+
+    def apply() -> None:
+        for _ in range(20):
+            try:
+                b.replica.apply(frames, accept_accounts={a.account_id})
+            except Temporary:
+                outcomes.append("temporary")
+                continue
+            outcomes.append("applied")
+            return
+
+    threads = [threading.Thread(target=apply) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert outcomes.count("applied") == 3, outcomes
+    assert snapshot(b.store, a.account_id) == snapshot(a.store, a.account_id)
