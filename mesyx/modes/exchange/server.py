@@ -235,10 +235,16 @@ class ExchangeServer:
             closing.cancel()
 
 
+async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """``Server: mesyx``, as :func:`mesyx.http.server.serve_app` sends (no versions)."""
+    response.headers["Server"] = "mesyx"
+
+
 async def serve_tls(app: web.Application, stack: AsyncExitStack, *, host: str, port: int,
                     tls: ssl.SSLContext) -> None:
     """Listen with TLS on every address, loopback included: peers authenticate by their
     certificates, so unlike :func:`mesyx.http.server.serve_app` there is no plain mode."""
+    app.on_response_prepare.append(_server_header)
     runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
