@@ -223,7 +223,7 @@ class Convergence(RuleBasedStateMachine):
 def test_three_nodes_converge(template: Template) -> None:
     run_state_machine_as_test(
         lambda: Convergence(template),
-        settings=settings(max_examples=25, stateful_step_count=30, deadline=None,
+        settings=settings(max_examples=40, stateful_step_count=30, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow]),
     )
 
