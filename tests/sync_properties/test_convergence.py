@@ -221,14 +221,18 @@ class Convergence(RuleBasedStateMachine):
 
 
 def test_three_nodes_converge(template: Template) -> None:
+    class FromTemplate(Convergence):
+        def __init__(self) -> None:
+            super().__init__(template)
+
     run_state_machine_as_test(
-        lambda: Convergence(template),
+        FromTemplate,
         settings=settings(max_examples=40, stateful_step_count=30, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow]),
     )
 
 
-def test_template_nodes_start_equal(template: Template, tmp_path: Path) -> None:
+def test_template_nodes_start_equal(template: Template) -> None:
     """The starting point itself: three nodes of one account, equal before anything happens."""
     machine = Convergence(template)
     try:
