@@ -34,7 +34,7 @@ from mesyx.store.mailcrypt import SealingKeys, UnlockedAccount, load_sealing_key
 from mesyx.store.replica import Replica
 from mesyx.store.store import Store
 
-__all__ = ["NODES", "ADDRESS", "Delivery", "Template", "Cluster", "batches", "deliver", "sync"]
+__all__ = ["NODES", "ADDRESS", "Delivery", "Template", "Cluster", "batches", "deliver", "pull_frames", "sync"]
 
 NODES = 3
 ADDRESS = "erin@mesyx.test"
@@ -52,6 +52,7 @@ class Delivery(StrEnum):
     DUPLICATED = "duplicated"  # every batch twice, then the whole stream again
     REORDERED = "reordered"  # batches shuffled; within a batch the sender's order
     INTERRUPTED = "interrupted"  # the stream cut at a random frame: the tail never arrives
+    ONE_TRANSACTION = "one transaction"  # the whole stream twice over in one apply, as a bundle imported again
 
 
 def _store(root: Path, keys: NodeKeys) -> Store:
@@ -142,15 +143,21 @@ def batches(frames: Sequence[Frame]) -> tuple[list[list[Frame]], list[Frame]]:
     return whole, current
 
 
+def pull_frames(cluster: Cluster, src: int, dst: int) -> list[Frame]:
+    """What ``src`` sends ``dst`` after ``dst`` told it its version vector."""
+    their = Replica(cluster.stores[dst]).vectors([cluster.account_id]).get(cluster.account_id, {})
+    return list(Replica(cluster.stores[src]).missing(cluster.account_id, their, batch_bytes=BATCH_BYTES))
+
+
 def sync(cluster: Cluster, src: int, dst: int, delivery: Delivery, rnd: random.Random) -> None:
     """One pull of ``dst`` from ``src``, delivered as ``delivery`` says."""
-    sender, receiver = Replica(cluster.stores[src]), Replica(cluster.stores[dst])
-    their = receiver.vectors([cluster.account_id]).get(cluster.account_id, {})
-    frames = list(sender.missing(cluster.account_id, their, batch_bytes=BATCH_BYTES))
-    deliver(receiver, frames, delivery, rnd)
+    deliver(Replica(cluster.stores[dst]), pull_frames(cluster, src, dst), delivery, rnd)
 
 
 def deliver(receiver: Replica, frames: list[Frame], delivery: Delivery, rnd: random.Random) -> None:
+    if delivery is Delivery.ONE_TRANSACTION:
+        receiver.apply(frames + frames)
+        return
     if delivery is Delivery.INTERRUPTED:
         frames = frames[: rnd.randrange(len(frames) + 1)]
     whole, tail = batches(frames)

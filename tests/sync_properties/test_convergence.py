@@ -14,6 +14,7 @@ example) the three have equal version vectors, operation sets, envelope and wrap
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import shutil
 import tempfile
@@ -24,12 +25,16 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
+from mesyx.crypto.envelope import Envelope
+from mesyx.errors import Corrupt, CryptoError, PermissionDenied
+from mesyx.proto.sync.frames import EnvelopeFrame, Frame, OpFrame
 from mesyx.store import fold
 from mesyx.store.mailbox_ids import MailboxRole, named_mailbox_id, role_mailbox_id
 from mesyx.store.operations import OpKind
+from mesyx.store.replica import Replica
 from mesyx.store.state import account_state, record_changes
 from mesyx.store.store import Store
-from tests.sync_properties.cluster import NODES, Cluster, Delivery, Template, sync
+from tests.sync_properties.cluster import NODES, Cluster, Delivery, Template, pull_frames, sync
 
 pytestmark = pytest.mark.slow
 
@@ -66,6 +71,34 @@ def deleted_by(store: Store, account_id: bytes) -> dict[bytes, set[str]]:
 
 def keyset_ids(store: Store, account_id: bytes) -> set[tuple[bytes, str]]:
     return {(k.public.keyset_id, k.status.value) for k in store.keysets(account_id)}
+
+
+def flip(data: bytes, at: int) -> bytes:
+    """``data`` with one bit changed (a byte appended to empty data)."""
+    if not data:
+        return b"\x00"
+    at %= len(data)
+    return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1:]
+
+
+#: What a tampering peer (or a flipped bit on the way) can change in a frame.
+TAMPERINGS = ["op signature", "op payload", "op kind", "envelope body", "envelope header"]
+
+
+def tamper(frame: Frame, how: str, at: int) -> Frame:
+    if isinstance(frame, OpFrame):
+        op = frame.op
+        if how == "op signature":
+            return OpFrame(dataclasses.replace(op, signature=flip(op.signature, at)))
+        if how == "op payload":
+            return OpFrame(dataclasses.replace(op, payload=flip(op.payload, at)))
+        kinds = list(OpKind)
+        return OpFrame(dataclasses.replace(op, kind=kinds[(kinds.index(op.kind) + 1 + at % 3) % len(kinds)]))
+    assert isinstance(frame, EnvelopeFrame)
+    envelope = frame.envelope
+    if how == "envelope body":
+        return EnvelopeFrame(Envelope(envelope.header, flip(envelope.body, at)))
+    return EnvelopeFrame(Envelope(flip(envelope.header, at), envelope.body))
 
 
 def vector_dominates(big: dict[str, int], small: dict[str, int]) -> bool:
@@ -161,6 +194,31 @@ class Convergence(RuleBasedStateMachine):
         if delivery is not Delivery.INTERRUPTED:
             # A complete pull leaves the receiver holding everything the sender held.
             assert vector_dominates(after, before), (before, after)
+
+    @rule(src=nodes, offset=st.integers(1, NODES - 1), how=st.sampled_from(TAMPERINGS), pick=picks, at=picks)
+    def tampered_pull(self, src: int, offset: int, how: str, pick: int, at: int) -> None:
+        """A pull with one operation or envelope altered is refused whole, nothing of it
+        applied, in one transaction as a bundle is (issue 6: every signature, authorisation
+        and content hash is checked before anything is applied)."""
+        dst = (src + offset) % NODES
+        frames = pull_frames(self.cluster, src, dst)
+        kind = OpFrame if how.startswith("op") else EnvelopeFrame
+        targets = [i for i, frame in enumerate(frames) if isinstance(frame, kind)]
+        if not targets:
+            return
+        index = targets[pick % len(targets)]
+        frames[index] = tamper(frames[index], how, at)
+        before = self.snapshot(dst)
+        with pytest.raises((Corrupt, CryptoError, PermissionDenied)):
+            Replica(self.cluster.stores[dst]).apply(frames)
+        assert self.snapshot(dst) == before
+        event(f"tampered: {how}")
+
+    def snapshot(self, node: int) -> tuple[object, ...]:
+        store = self.cluster.stores[node]
+        return (store.version_vector(self.account_id), set(store.operations(self.account_id)),
+                envelope_rows(store, self.account_id), keyset_ids(store, self.account_id),
+                store.account(self.account_id).device_list)
 
     @rule()
     def settle(self) -> None:
