@@ -8,9 +8,10 @@ accepts mail, sets and clears keywords, creates, renames and deletes mailboxes, 
 and deletes messages; any node pulls from any other, its batches delivered in order,
 duplicated, shuffled, cut short, or all in one transaction twice over; a pull with one
 operation or envelope altered is refused whole and changes nothing. After every step
-each node is consistent on its own; whenever every ordered pair has synced (the ``settle`` rule and the end of each
-example) the three have equal version vectors, operation sets, envelope and wrap sets
-(minus purged envelopes), keysets, device lists and folded state.
+each node is consistent on its own; whenever every ordered pair has synced (the
+``settle`` rule and the end of each example) the three have equal version vectors,
+operation sets, envelope and wrap sets (minus purged envelopes), keysets, device lists
+and folded state.
 """
 
 from __future__ import annotations
