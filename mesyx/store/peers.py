@@ -150,7 +150,7 @@ class Peers:
 
     def add(self, peer: Peer) -> Peer:
         """Store a new peer, or replace an existing one's trust, address, role and accounts
-        (its contact history and last known heads stay)."""
+        (its last contact and last known heads stay; its errors and backoff are cleared)."""
         if peer.node_id == self.store.node.node_id:
             raise UsageError("a node cannot be its own peer")
         values = {
@@ -166,8 +166,9 @@ class Peers:
             if existing is None:
                 conn.execute(insert(peers).values(node_id=peer.node_id, added_at=peer.added_at, errors=0, **values))
             else:
+                # Adding it again is the operator's word: backoff and refusal start over.
                 conn.execute(update(peers).where(peers.c.node_id == peer.node_id).values(
-                    **values, errors=0, backoff_until=None, last_error=None))
+                    **values, errors=0, backoff_until=None, refused_until=None, last_error=None))
             row = conn.execute(select(peers).where(peers.c.node_id == peer.node_id)).one()
         return _peer(row)
 
