@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from contextlib import suppress
+from typing import Final
 
 from mesyx.errors import Corrupt, CryptoError, MesyxError, PermissionDenied
 from mesyx.log import get_logger
@@ -32,6 +33,10 @@ from mesyx.store.peers import Peer, Peers, vector_lacks
 __all__ = ["PeerTask"]
 
 _log = get_logger("exchange")
+
+#: Rounds with one peer start at least this far apart: a peer whose ``wait`` answered at
+#: once, again and again (broken or hostile), costs a few requests a second, not a spin.
+MIN_ROUND_INTERVAL: Final = 0.05
 
 
 class _SentInvalid(Corrupt):
@@ -55,8 +60,12 @@ class PeerTask:
         """Until cancelled; never raises a peer's failure (it is recorded and backed off)."""
         events = self.broadcaster.subscribe()
         remote: asyncio.Task[Vectors] | None = None
+        loop = asyncio.get_running_loop()
+        last_round = -MIN_ROUND_INTERVAL
         try:
             while True:
+                await asyncio.sleep(max(0.0, last_round + MIN_ROUND_INTERVAL - loop.time()))
+                last_round = loop.time()
                 try:
                     known = None
                     if remote is not None and remote.done():
