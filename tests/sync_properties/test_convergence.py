@@ -10,7 +10,7 @@ duplicated, shuffled, cut short, or all in one transaction twice over; a pull wi
 operation or envelope altered is refused whole and changes nothing. After every step
 each node is consistent on its own; whenever every ordered pair has synced (the
 ``settle`` rule and the end of each example) the three have equal version vectors,
-operation sets, envelope and wrap sets (minus purged envelopes), keysets, device lists
+operation sets, envelope and wrap sets (deleted ones purged everywhere), keysets, device lists
 and folded state.
 """
 
@@ -62,13 +62,9 @@ def envelope_rows(store: Store, account_id: bytes) -> dict[bytes, tuple[bytes, b
             for env in [store.envelope(eid)]}
 
 
-def deleted_by(store: Store, account_id: bytes) -> dict[bytes, set[str]]:
-    """Envelope id -> the origins of the DELETE operations naming it."""
-    out: dict[bytes, set[str]] = {}
-    for op in store.operations(account_id):
-        if op.kind is OpKind.DELETE:
-            out.setdefault(op.target, set()).add(op.origin)
-    return out
+def deleted(store: Store, account_id: bytes) -> set[bytes]:
+    """The envelopes a DELETE operation names."""
+    return {op.target for op in store.operations(account_id) if op.kind is OpKind.DELETE}
 
 
 def keyset_ids(store: Store, account_id: bytes) -> set[tuple[bytes, str]]:
@@ -236,18 +232,20 @@ class Convergence(RuleBasedStateMachine):
 
     @invariant()
     def each_node_is_consistent(self) -> None:
-        """Per node: a put's envelope is stored unless a delete names it (then it is
-        purged, except on a node that made the delete itself), and every stored envelope
-        hashes to its id (Store.envelope checks it)."""
+        """Per node: a put's envelope is stored unless a delete names it, and then it is
+        purged, wraps too, whichever node made the delete (issue 6: "a delete purges the
+        ciphertext on every node and leaves a tombstone"); every stored envelope hashes
+        to its id (Store.envelope checks it)."""
         for i, store in enumerate(self.cluster.stores):
             stored = envelope_rows(store, self.account_id)
-            deletes = deleted_by(store, self.account_id)
+            deletes = deleted(store, self.account_id)
+            files = {eid for _, eid in store.blobs.names()}
             for eid in self.known(i):
                 if eid not in deletes:
                     assert eid in stored, f"node {i} has a put of {eid.hex()[:12]} without its envelope"
-            for eid, origins in deletes.items():
-                if eid in stored:
-                    assert store.node.node_id in origins, f"node {i} keeps deleted {eid.hex()[:12]}"
+            for eid in deletes:
+                assert eid not in stored and eid not in files and not store.wraps(eid), \
+                    f"node {i} keeps deleted {eid.hex()[:12]}"
             ops = store.operations(self.account_id)
             assert len({(op.origin, op.seq) for op in ops}) == len(ops)
 
@@ -257,11 +255,10 @@ class Convergence(RuleBasedStateMachine):
         assert vectors[0] == vectors[1] == vectors[2], vectors
         ops = [set(s.operations(account_id)) for s in stores]
         assert ops[0] == ops[1] == ops[2]
-        deleted = set(deleted_by(stores[0], account_id))
-        live = [{eid: body for eid, body in envelope_rows(s, account_id).items() if eid not in deleted}
-                for s in stores]
+        gone = deleted(stores[0], account_id)
+        live = [envelope_rows(s, account_id) for s in stores]
         assert live[0] == live[1] == live[2]
-        assert set(live[0]) == set(self.known(0)) - deleted
+        assert set(live[0]) == set(self.known(0)) - gone
         wraps = [{eid: set(s.wraps(eid)) for eid in live[0]} for s in stores]
         assert wraps[0] == wraps[1] == wraps[2]
         assert keyset_ids(stores[0], account_id) == keyset_ids(stores[1], account_id) == keyset_ids(
@@ -270,7 +267,7 @@ class Convergence(RuleBasedStateMachine):
         assert lists[0] == lists[1] == lists[2]
         states = [account_state(s, self.cluster.account) for s in stores]
         assert states[0] == states[1] == states[2]
-        return f"{len(states[0].emails)} emails, {len(deleted)} deleted, {len(ops[0])} operations"
+        return f"{len(states[0].emails)} emails, {len(gone)} deleted, {len(ops[0])} operations"
 
     def teardown(self) -> None:
         try:
