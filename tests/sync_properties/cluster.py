@@ -86,7 +86,7 @@ class Template:
                 applied = Replica(store).apply(
                     Replica(stores[0]).missing(record.account_id, {}), accept_accounts={record.account_id}
                 )
-                assert applied
+                assert applied.ops_taken == len(stores[0].operations(record.account_id))
             sealing = load_sealing_keys(stores[0], record)
             account = unlock(stores[0], record, PASSPHRASE)
         finally:
