@@ -89,7 +89,9 @@ def parse_query(request: web.Request, model: type[B]) -> B:
         raise ProblemError(422, "invalid query parameters", errors=_errors_of(exc, "query")) from None
 
 
-async def _read_body(request: web.Request, model: type[B], max_body: int) -> B:
+async def read_json_body(request: web.Request, model: type[B], max_body: int) -> B:
+    """The JSON body as ``model``, read chunk by chunk (a chunked body says its size only at
+    its end): 413 over ``max_body``, 415 not JSON, 400 invalid JSON, 422 not fitting."""
     length = request.content_length
     if length is not None and length > max_body:
         raise ProblemError(413, f"the request body is larger than this endpoint accepts ({max_body} bytes)")
@@ -178,7 +180,7 @@ class Api(Generic[S]):
 
             async def endpoint(request: web.Request) -> web.StreamResponse:
                 session = self._authenticate(request) if auth else self._anonymous
-                parsed = await _read_body(request, body, max_body) if takes_body else body.model_validate({})
+                parsed = await read_json_body(request, body, max_body) if takes_body else body.model_validate({})
                 result = await handler(Call(request, parsed, session))
                 if result is None:
                     return web.Response(status=204)

@@ -67,10 +67,15 @@ def tls_for(host: str, tls: ssl.SSLContext | None) -> ssl.SSLContext | None:
 
 
 async def serve_app(
-    app: web.Application, stack: AsyncExitStack, *, name: str, host: str, port: int, tls: ssl.SSLContext | None
+    app: web.Application, stack: AsyncExitStack, *, name: str, host: str, port: int, tls: ssl.SSLContext | None,
+    always_tls: bool = False,
 ) -> None:
-    """Listen with ``app`` on ``host:port`` (TLS unless loopback) until ``stack`` unwinds."""
-    context = tls_for(host, tls)
+    """Listen with ``app`` on ``host:port`` (TLS unless loopback) until ``stack`` unwinds.
+
+    ``always_tls``: TLS on loopback too, for a service whose clients authenticate by
+    their certificates (exchange peers).
+    """
+    context = tls if always_tls else tls_for(host, tls)
     app.on_response_prepare.append(_server_header)
     runner = web.AppRunner(
         app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_GRACE, logger=_ProtocolLog()

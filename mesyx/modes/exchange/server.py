@@ -16,16 +16,15 @@ import math
 import ssl
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
-from typing import Final, TypeVar
+from typing import Final
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from mesyx.errors import Corrupt, CryptoError, MesyxError, NotFound, PermissionDenied
+from mesyx.http.api import read_json_body
 from mesyx.http.problems import ProblemError, problem_middleware
-from mesyx.http.server import SHUTDOWN_GRACE
 from mesyx.log import get_logger
 from mesyx.modes.exchange.activity import PeerActivity
 from mesyx.modes.exchange.replication import Replication
@@ -44,34 +43,12 @@ from mesyx.store.events import Broadcaster, Event, OpsAppended
 from mesyx.store.peers import Peer, Peers
 from mesyx.store.store import Store
 
-__all__ = ["ExchangeServer", "serve_tls"]
+__all__ = ["ExchangeServer"]
 
 _log = get_logger("exchange")
 
 #: JSON request bodies (vectors of up to a thousand accounts) stay well below this.
 MAX_JSON_BODY: Final = 1 << 20
-_M = TypeVar("_M", bound=BaseModel)
-
-
-async def _json_body(request: web.Request, model: type[_M]) -> _M:
-    """The JSON body as ``model`` (413 over :data:`MAX_JSON_BODY`, 400 not JSON, 422 not
-    fitting), read chunk by chunk: a chunked body says its size only at its end."""
-    if request.content_length is not None and request.content_length > MAX_JSON_BODY:
-        raise ProblemError(413, "the request body is too large")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_any():
-        size += len(chunk)
-        if size > MAX_JSON_BODY:
-            raise ProblemError(413, "the request body is too large")
-        chunks.append(chunk)
-    try:
-        return model.model_validate_json(b"".join(chunks))
-    except ValidationError as exc:
-        if any(error["type"] == "json_invalid" for error in exc.errors()):
-            raise ProblemError(400, "the request body is not valid JSON") from None
-        errors = [{"loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"]} for e in exc.errors()]
-        raise ProblemError(422, "the request body does not fit the schema", errors=errors) from None
 
 
 def _json(model: BaseModel) -> web.Response:
@@ -140,7 +117,7 @@ class ExchangeServer:
     async def heads(self, request: web.Request, peer: Peer) -> web.StreamResponse:
         """Their vectors of the shared accounts in, ours out: one round trip decides what
         to pull and push (converged: nothing more)."""
-        body = await _json_body(request, VectorsBody)
+        body = await read_json_body(request, VectorsBody, MAX_JSON_BODY)
         theirs = self._shared(peer, decode_vectors(body.vectors))
         await asyncio.to_thread(self.peers.set_heads, peer.node_id, theirs)
         await asyncio.to_thread(self.peers.record_contact, peer.node_id, clear_errors=False)
@@ -149,7 +126,7 @@ class ExchangeServer:
 
     async def pull(self, request: web.Request, peer: Peer) -> web.StreamResponse:
         """What a holder of the given vector lacks of one account, as a frame stream."""
-        body = await _json_body(request, PullBody)
+        body = await read_json_body(request, PullBody, MAX_JSON_BODY)
         account = decode_vectors({body.account: {}}).popitem()[0]
         if not peer.shares(account):
             raise PermissionDenied("that account is not shared with this peer")
@@ -200,7 +177,7 @@ class ExchangeServer:
     async def wait(self, request: web.Request, peer: Peer) -> web.StreamResponse:
         """Long-poll: answers our vectors as soon as they differ from what the peer last
         saw (an OpsAppended event for a shared account), or after the timeout."""
-        body = await _json_body(request, WaitBody)
+        body = await read_json_body(request, WaitBody, MAX_JSON_BODY)
         seen = self._shared(peer, decode_vectors(body.vectors))
         queue = self.broadcaster.subscribe()
         try:
@@ -233,20 +210,3 @@ class ExchangeServer:
             return False
         finally:
             closing.cancel()
-
-
-async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
-    """``Server: mesyx``, as :func:`mesyx.http.server.serve_app` sends (no versions)."""
-    response.headers["Server"] = "mesyx"
-
-
-async def serve_tls(app: web.Application, stack: AsyncExitStack, *, host: str, port: int,
-                    tls: ssl.SSLContext) -> None:
-    """Listen with TLS on every address, loopback included: peers authenticate by their
-    certificates, so unlike :func:`mesyx.http.server.serve_app` there is no plain mode."""
-    app.on_response_prepare.append(_server_header)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
-    await runner.setup()
-    stack.push_async_callback(runner.cleanup)
-    await web.TCPSite(runner, host, port, ssl_context=tls, reuse_address=True).start()
-    _log.info("listening", protocol="exchange", addr=host, port=port, tls=True)

@@ -17,12 +17,13 @@ from typing import Any, Final
 
 from mesyx.config import Config
 from mesyx.home import Home
+from mesyx.http.server import serve_app
 from mesyx.log import get_logger
 from mesyx.modes.exchange.activity import PeerActivity
 from mesyx.modes.exchange.client import PeerLink
 from mesyx.modes.exchange.peer_task import PeerTask
 from mesyx.modes.exchange.replication import Replication
-from mesyx.modes.exchange.server import ExchangeServer, serve_tls
+from mesyx.modes.exchange.server import ExchangeServer
 from mesyx.modes.exchange.tls import client_context, server_context, trust
 from mesyx.modes.exchange.wire import DescriptorBody
 from mesyx.store.events import Broadcaster
@@ -60,8 +61,9 @@ class ExchangeService:
         certificate = self.home.cert_path.read_text(encoding="ascii")
         server = ExchangeServer(self.store, self.peers, self.replication, self.broadcaster,
                                 DescriptorBody(descriptor=descriptor, certificate=certificate), self.activity)
-        await serve_tls(server.app(), stack, host=self.config.node.listen, port=self.config.ports.exchange,
-                        tls=self.tls)
+        # TLS on loopback too: peers authenticate by their certificates.
+        await serve_app(server.app(), stack, name="exchange", host=self.config.node.listen,
+                        port=self.config.ports.exchange, tls=self.tls, always_tls=True)
         # LIFO: long-polls are released before the listener waits for requests in flight.
         stack.callback(server.closing.set)
         stack.push_async_callback(self._stop_all)
