@@ -99,8 +99,18 @@ class MissingStream:
             if self.size >= self.batch_bytes:
                 yield CommitFrame()
                 self.size = 0
+            yield from self._emit(op, bodies)
+
+    def _emit(self, first: Operation, bodies: _Bodies) -> Iterator[Frame]:
+        """``first`` with the envelope it needs before it; if that envelope is purged, the
+        operation that purged it goes right after, in the same batch (with the envelope
+        *it* needs: a REPLACE's new one), so the receiver knows the put needs no body."""
+        pending = [first]
+        while pending:
+            op = pending.pop(0)
+            if (op.origin, op.seq) in self.sent_ops:
+                continue
             needed = fx.needs_envelope(op)
-            purger: Operation | None = None
             if needed is not None and needed not in self.sent_envelopes:
                 envelope = bodies.take(needed)
                 if envelope is not None:
@@ -109,15 +119,11 @@ class MissingStream:
                     yield EnvelopeFrame(envelope)
                 else:
                     purger = bodies.purger(needed)
+                    if purger is not None and purger.seq > self.their.get(purger.origin, 0):
+                        pending.append(purger)
             self.sent_ops.add((op.origin, op.seq))
             self.size += _FRAME_HEAD + _OP_OVERHEAD + len(op.target) + len(op.payload)
             yield OpFrame(op)
-            if purger is not None and (purger.origin, purger.seq) not in self.sent_ops:
-                # The put's envelope is purged: the operation that purged it goes in the
-                # same batch, so the receiver knows the put needs no body.
-                self.sent_ops.add((purger.origin, purger.seq))
-                if purger.seq > self.their.get(purger.origin, 0):
-                    yield OpFrame(purger)
 
 
 class _Bodies:
@@ -127,8 +133,8 @@ class _Bodies:
         self.stream = stream
         self.store = stream.store
         self.wanted = wanted
+        self.position = {envelope_id: i for i, envelope_id in enumerate(wanted)}
         self.loaded: dict[bytes, Envelope] = {}
-        self.next = 0
         self.sizes: dict[bytes, int] = {}
         self.purgers: dict[bytes, tuple[str, int]] = {}
         if not wanted:
@@ -144,10 +150,12 @@ class _Bodies:
 
     def take(self, envelope_id: bytes) -> Envelope | None:
         """The envelope, or None if it is not stored (purged, or never here)."""
+        if envelope_id not in self.position:  # a purging operation's, out of the chunk's order
+            return self._read([envelope_id]).pop(envelope_id, None)
         if envelope_id not in self.sizes:
             return None
         if envelope_id not in self.loaded:
-            self._load_from(self.wanted.index(envelope_id, self.next))
+            self._load_from(self.position[envelope_id])
         return self.loaded.pop(envelope_id, None)
 
     def _load_from(self, start: int) -> None:
@@ -155,19 +163,23 @@ class _Bodies:
         total = 0
         for envelope_id in self.wanted[start:]:
             size = self.sizes.get(envelope_id)
-            if size is None:
+            if size is None or envelope_id in self.loaded or envelope_id in self.stream.sent_envelopes:
                 continue
             if group and total + size > BODY_GROUP:
                 break
             group.append(envelope_id)
             total += size
-        self.next = start + 1
+        self.loaded.update(self._read(group))
+
+    def _read(self, ids: list[bytes]) -> dict[bytes, Envelope]:
         with self.store._read() as conn:
-            rows = conn.execute(_BODIES, {"k_ids": group}).all()
+            rows = conn.execute(_BODIES, {"k_ids": ids}).all()
+        found: dict[bytes, Envelope] = {}
         for row in rows:
             envelope_id = bytes(row.envelope_id)
             body = self.store.blobs.read(envelope_id) if row.in_file else bytes(row.body)
-            self.loaded[envelope_id] = Envelope(bytes(row.header), body)
+            found[envelope_id] = Envelope(bytes(row.header), body)
+        return found
 
     def purger(self, envelope_id: bytes) -> Operation | None:
         """The operation that purged the envelope (None: neither stored nor purged, and

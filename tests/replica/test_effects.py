@@ -8,7 +8,7 @@ import pytest
 
 from mesyx.accounts import add_device, remove_device
 from mesyx.crypto.node import NodeKeys
-from mesyx.errors import PermissionDenied
+from mesyx.errors import Corrupt, PermissionDenied
 from mesyx.proto.sync.frames import AccountFrame, CommitFrame, EnvelopeFrame, Frame, OpFrame
 from mesyx.store import fold
 from mesyx.store.devices import Device, DeviceRole
@@ -202,3 +202,32 @@ def test_two_lists_of_one_version_settle_on_one(nodes: NodeFactory) -> None:
             node.replica.apply([dataclasses.replace(account, device_list=devices.encode()), CommitFrame()],
                                accept_accounts={a.account_id})
     assert b.store.account(a.account_id).device_list == c.store.account(a.account_id).device_list
+
+
+def test_a_replace_needs_its_new_envelope_and_purges_the_old(nodes: NodeFactory) -> None:
+    a, b, c = nodes("a", client=True), nodes("b"), nodes("c")
+    old, new = a.deliver(2)
+    sync(a, b, a.account_id)
+    a.change(fold.Replace(old, new))
+    assert old not in a.store.envelope_ids(a.account_id)
+    sync(a, b, a.account_id)
+    assert set(b.store.envelope_ids(a.account_id)) == {new}
+    assert snapshot(b.store, a.account_id) == snapshot(a.store, a.account_id)
+    # Without the new envelope (and its put) the replace is refused, nothing applied.
+    frames = [f for f in frames_for(a, c, a.account_id)
+              if not (isinstance(f, EnvelopeFrame) and f.envelope.envelope_id == new)
+              and not (isinstance(f, OpFrame) and f.op.kind is OpKind.PUT and f.op.target == new)]
+    before = counts(c.store)
+    with pytest.raises(Corrupt):
+        c.replica.apply(frames, accept_accounts={a.account_id})
+    assert counts(c.store) == before
+    # A COMMIT after every operation, each batch applied on its own (as the HTTPS push
+    # does): the replace, sent with the put of the old envelope it purged, brings the new
+    # envelope along, though its own put comes later.
+    batch: list[Frame] = []
+    for frame in frames_for(a, c, a.account_id, batch_bytes=1):
+        batch.append(frame)
+        if isinstance(frame, CommitFrame):
+            c.replica.apply(batch, accept_accounts={a.account_id})
+            batch = []
+    assert snapshot(c.store, a.account_id) == snapshot(a.store, a.account_id)
