@@ -89,6 +89,15 @@ class Replica:
         self.store = store
         self.publish = publish
 
+    def _forget_files(self, written: list[bytes]) -> None:
+        """Remove the body files a failed transaction wrote, while it still holds the write
+        lock: on SQLite no other writer can have found them and named them in a row. On
+        PostgreSQL another transaction may have (it skips writing a file that exists), so
+        they stay for :meth:`~mesyx.store.store.Store.sweep_blobs`."""
+        if self.store.is_sqlite:
+            for envelope_id in written:
+                self.store.blobs.remove(envelope_id)
+
     # -- vectors ------------------------------------------------------------------------
 
     def vectors(self, account_ids: Iterable[bytes]) -> dict[bytes, dict[str, int]]:
@@ -132,27 +141,28 @@ class Replica:
         applier: BatchApplier | None = None
         try:
             with ExitStack() as transaction:
-                for frame in frames:
-                    if not isinstance(frame, CommitFrame):
-                        pending.append(frame)
-                        continue
-                    if applier is None:
-                        # The write lock is taken once the first batch is whole, not while
-                        # the caller is still receiving it.
-                        conn = transaction.enter_context(self.store._write())
-                        applier = BatchApplier(self.store, conn, _allow(accept_accounts))
-                    results.append(applier.apply(pending))
-                    pending = []
-        except BaseException as exc:
-            for envelope_id in applier.written_files if applier is not None else ():
-                self.store.blobs.remove(envelope_id)
-            if isinstance(exc, IntegrityError):
-                # PostgreSQL: another transaction stored some of these rows meanwhile
-                # (SQLite's write lock rules it out); the next attempt skips them.
-                raise Temporary(f"a concurrent write took some of these rows first: {exc.orig}") from exc
-            if isinstance(exc, SQLAlchemyError):
-                raise Temporary(f"database write failed: {exc}") from exc
-            raise
+                try:
+                    for frame in frames:
+                        if not isinstance(frame, CommitFrame):
+                            pending.append(frame)
+                            continue
+                        if applier is None:
+                            # The write lock is taken once the first batch is whole, not
+                            # while the caller is still receiving it.
+                            conn = transaction.enter_context(self.store._write())
+                            applier = BatchApplier(self.store, conn, _allow(accept_accounts))
+                        results.append(applier.apply(pending))
+                        pending = []
+                except BaseException:
+                    if applier is not None:
+                        self._forget_files(applier.written_files)
+                    raise
+        except IntegrityError as exc:
+            # PostgreSQL: another transaction stored some of these rows meanwhile (SQLite's
+            # write lock rules it out); the next attempt skips them.
+            raise Temporary(f"a concurrent write took some of these rows first: {exc.orig}") from exc
+        except SQLAlchemyError as exc:
+            raise Temporary(f"database write failed: {exc}") from exc
         if applier is not None:
             applied.their_vectors = applier.their_vectors
         applied.incomplete = bool(pending)
