@@ -154,7 +154,9 @@ class Store(Directory):
         """Check a received operation against the account's device list, then store it.
 
         Returns False for a duplicate. Raises (and stores nothing) when the origin is not
-        allowed that kind or the signature does not verify.
+        allowed that kind or the signature does not verify. One operation alone: no
+        envelope, wrap, keyset, route or purge comes with it. Replication takes frames
+        through :meth:`mesyx.store.replica.Replica.apply`, which checks and applies all of that.
         """
         if op.seq < 1:
             # Seqs start at 1: a seq 0 would make version_vector count a gap as contiguous.
