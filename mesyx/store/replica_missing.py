@@ -96,6 +96,8 @@ class MissingStream:
                 wanted.append(needed)
         bodies = _Bodies(self, wanted)
         for op in ops:
+            if (op.origin, op.seq) in self.sent_ops:
+                continue  # sent already, with a put whose envelope it purged
             if self.size >= self.batch_bytes:
                 yield CommitFrame()
                 self.size = 0

@@ -83,3 +83,12 @@ def test_both_ways_converge(nodes: NodeFactory) -> None:
     sync(c, b, a.account_id)
     sync(b, a, a.account_id)
     assert snapshot(a.store, a.account_id) == snapshot(b.store, a.account_id) == snapshot(c.store, a.account_id)
+
+
+def test_no_empty_batches(nodes: NodeFactory) -> None:
+    a, b = nodes("a", client=True), nodes("b")
+    ids = a.deliver(3)
+    a.change(fold.DeleteEnvelope(ids[0]))  # sent early, with its put: skipped at its own turn
+    frames = frames_for(a, b, a.account_id, batch_bytes=1)
+    commits = [i for i, f in enumerate(frames) if isinstance(f, CommitFrame)]
+    assert all(later - earlier > 1 for earlier, later in zip(commits, commits[1:], strict=False))
