@@ -57,7 +57,10 @@ def test_the_command_tree_has_the_issue_commands() -> None:
     names = {" ".join(p) for p in COMMAND_PATHS}
     for wanted in ("init", "run", "status", "account add", "account remove", "account list", "account passwd",
                    "account export", "account import", "account app-password add", "account app-password list",
-                   "account app-password revoke", "keyset list", "message list", "message show"):
+                   "account app-password revoke", "keyset list", "message list", "message show",
+                   "account enrol", "account devices", "peer add", "peer list", "peer remove", "sync export",
+                   "sync import", "sieve check", "sieve test", "sieve put", "sieve get", "sieve list",
+                   "sieve activate"):
         assert wanted in names, wanted
 
 
