@@ -76,11 +76,14 @@ def _fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
+def load_commands() -> None:
+    """Register every command group on :data:`cli` (each module adds its own on import)."""
+    from mesyx.cli import account, index, keyset, message, node, peer, sieve, sync  # noqa: F401
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Console entry point: run the CLI, render every failure as one line."""
-    import mesyx.cli.index  # noqa: F401  (registers the client index commands)
-    import mesyx.cli.sync  # noqa: F401  (registers sync export|import)
-    from mesyx.cli import account, keyset, message, node, peer, sieve  # noqa: F401  (registers commands)
+    load_commands()
 
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:

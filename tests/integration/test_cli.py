@@ -34,9 +34,9 @@ ALICE = "alice@mesyx.test"
 
 
 def _command_paths() -> list[tuple[str, ...]]:
-    import mesyx.cli  # noqa: F401
-    from mesyx.cli import account, keyset, message, node  # noqa: F401  (register the commands)
-    from mesyx.cli.app import cli
+    from mesyx.cli.app import cli, load_commands
+
+    load_commands()
 
     paths: list[tuple[str, ...]] = []
 
