@@ -58,6 +58,8 @@ class Daemon:
         self.config = config
         self.keys = keys
         self._stop = asyncio.Event()
+        #: Set once every mode has started (its listeners and background tasks).
+        self.started = asyncio.Event()
         self._failure: BaseException | None = None
         self.broadcaster = Broadcaster()
 
@@ -118,6 +120,7 @@ class Daemon:
                 stack.push_async_callback(self._drain, committer, commit_task)
                 await self._start_modes(stack, store, committer)
                 _log.info("started", node_id=self.keys.node_id, modes=",".join(sorted(self.config.node.modes)))
+                self.started.set()
                 await self._stop.wait()
                 _log.info("stopping")
         finally:

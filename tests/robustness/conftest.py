@@ -128,6 +128,8 @@ class InProcessNode:
             logging.getLogger(name).addHandler(self._log)
         self._thread.start()
         wait_until(self._accepts, what=f"SMTP on 127.0.0.1:{self.port}")
+        # Modes that start after accept (exchange's peer watcher) are part of the baseline.
+        wait_until(lambda: self._daemon is not None and self._daemon.started.is_set(), what="every mode started")
         self.baseline = self.tasks()
         # The test's own view of the store (SQLite WAL: reads run beside the daemon).
         self.store = self.home.open_store(self.config, self.home.node_keys())
