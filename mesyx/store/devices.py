@@ -26,7 +26,9 @@ from mesyx.errors import Corrupt, NotFound, PermissionDenied
 from mesyx.store import schema as t
 from mesyx.store.operations import Operation, OpKind
 
-__all__ = ["DeviceRole", "Device", "Revoked", "DeviceList", "ALLOWED_KINDS", "load_for_update", "save_if_newer"]
+__all__ = [
+    "DeviceRole", "Device", "Revoked", "DeviceList", "ALLOWED_KINDS", "load_for_update", "save_if_newer", "supersedes",
+]
 
 _V1, _V2 = "mesyx-devices-v1", "mesyx-devices-v2"
 
@@ -184,18 +186,25 @@ def load_for_update(conn: Connection, account_id: bytes) -> DeviceList:
     return DeviceList.decode(bytes(row.device_list))
 
 
+def supersedes(new: DeviceList, old: DeviceList) -> bool:
+    """Whether ``new`` replaces ``old``: a higher version, or, for two lists of one version
+    (two client devices that each signed the next version while apart), the greater
+    encoding, so every node keeps the same one whatever order they arrive in."""
+    return (new.version, new.encode()) > (old.version, old.encode())
+
+
 def save_if_newer(conn: Connection, devices: DeviceList) -> bool:
-    """Store ``devices`` as its account's list if its version is above the stored one.
+    """Store ``devices`` as its account's list if it :func:`supersedes` the stored one.
 
     The caller verified the signature against the account key; this runs inside the
     caller's write transaction (with the operation that carries the list). Returns
-    whether the list was stored. An older or equal version changes nothing: the highest
-    version wins whatever order lists arrive in.
+    whether the list was stored. The same rule as replication's, so a list made here and
+    one that arrives settle on the same winner whatever order they come in.
     """
     row = conn.execute(select(t.accounts.c.device_list).where(t.accounts.c.account_id == devices.account_id)).first()
     if row is None:
         raise NotFound("no such account on this node")
-    if row.device_list is not None and DeviceList.decode(bytes(row.device_list)).version >= devices.version:
+    if row.device_list is not None and not supersedes(devices, DeviceList.decode(bytes(row.device_list))):
         return False
     conn.execute(
         update(t.accounts).where(t.accounts.c.account_id == devices.account_id).values(device_list=devices.encode())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mesyx.crypto.account import PassphraseWrap
+from mesyx.crypto.encoding import b32
 from mesyx.crypto.envelope import Envelope, KeyWrap
 from mesyx.crypto.keysets import KeysetPublic, KeysetStatus
 from mesyx.store.devices import DeviceList
@@ -24,7 +25,10 @@ class AccountRecord:
 
     @property
     def primary_address(self) -> str:
-        return self.addresses[0]
+        """The first address; an account an exchange or relay node took in by replication
+        has none there (addresses are sealed to accept and client devices only), so it is
+        named by its id in base32."""
+        return self.addresses[0] if self.addresses else b32(self.account_id)
 
     @property
     def has_private(self) -> bool:

@@ -39,9 +39,9 @@ from mesyx.proto.sync.frames import AccountFrame, EnvelopeFrame, Frame, OpFrame
 from mesyx.store import replica_effects as fx
 from mesyx.store import schema as t
 from mesyx.store.device_sealed import READER_ROLES
-from mesyx.store.devices import DeviceList
+from mesyx.store.devices import DeviceList, supersedes
 from mesyx.store.operations import Operation, OpKind
-from mesyx.store.replica_write import AccountCounts, BatchPlan, BatchResult, BatchWriter, KnownAccount, supersedes
+from mesyx.store.replica_write import AccountCounts, BatchPlan, BatchResult, BatchWriter, KnownAccount
 from mesyx.store.store import Store
 
 __all__ = ["BatchApplier"]

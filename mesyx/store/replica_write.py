@@ -29,7 +29,7 @@ from mesyx.store.events import EnvelopeStored, Event, OpsAppended
 from mesyx.store.operations import Operation
 from mesyx.store.store import Store
 
-__all__ = ["AccountCounts", "BatchResult", "KnownAccount", "BatchPlan", "BatchWriter", "supersedes"]
+__all__ = ["AccountCounts", "BatchResult", "KnownAccount", "BatchPlan", "BatchWriter"]
 
 _log = get_logger("replica")
 _INSERT_OPS = insert(t.ops)
@@ -58,13 +58,6 @@ class BatchResult:
     #: Body files to remove once the transaction committed (purged envelopes).
     purged_files: list[bytes] = field(default_factory=list)
     purged: int = 0
-
-
-def supersedes(new: DeviceList, old: DeviceList) -> bool:
-    """Whether ``new`` replaces ``old``: a higher version, or, for two lists of one version
-    (two client devices that each signed the next version while apart), the greater
-    encoding, so every node keeps the same one whatever order they arrive in."""
-    return (new.version, new.encode()) > (old.version, old.encode())
 
 
 @dataclass
