@@ -163,7 +163,7 @@ def enrol(ctx: Context, address: str, node_id: str, descriptor_file: Path | None
     from mesyx.accounts import add_device
     from mesyx.enrolment import descriptor_device, write_enrolment
     from mesyx.store.devices import Device, DeviceRole
-    from mesyx.store.peers import Peers  # before open_node: its tables join the schema it creates
+    from mesyx.store.peers import Peers
 
     if from_peer == (descriptor_file is not None):
         raise UsageError("say where the new node's descriptor comes from: --descriptor FILE or --from-peer")

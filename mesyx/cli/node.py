@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from mesyx.cli.app import Context, cli, pass_ctx
-from mesyx.cli.peer import describe, open_with_peers, peer_rows
+from mesyx.cli.common import open_node
+from mesyx.cli.peer import describe, peer_rows
 from mesyx.cli.secrets import passphrase_option, read_passphrase
 from mesyx.errors import MesyxError, UsageError
 
@@ -108,7 +109,7 @@ def status(ctx: Context, as_json: bool) -> None:
     except MesyxError as exc:
         info["descriptor"] = {"error": exc.message}
     try:
-        with open_with_peers(ctx) as node:
+        with open_node(ctx) as node:
             info["store"] = node.store.counts()
             info["peers"] = peer_rows(node, lacks=True)
     except MesyxError as exc:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +25,7 @@ if TYPE_CHECKING:
     from mesyx.store.peers import Peer
     from mesyx.store.records import AccountRecord
 
-__all__ = ["peer", "peer_rows", "describe", "open_with_peers"]
+__all__ = ["peer", "peer_rows", "describe"]
 
 _ROLES = ("accept", "client", "relay")
 
@@ -34,14 +33,6 @@ _ROLES = ("accept", "client", "relay")
 @cli.group()
 def peer() -> None:
     """Pair this node with others for replication (exchange mode)."""
-
-
-def open_with_peers(ctx: Context) -> AbstractContextManager[Node]:
-    """:func:`open_node` with the peer tables known to the schema (they are defined in
-    :mod:`mesyx.store.peers`, so it is imported before ``create_schema`` runs)."""
-    import mesyx.store.peers  # noqa: F401
-
-    return open_node(ctx)
 
 
 def _accounts(node: Node, names: str) -> list[AccountRecord | bytes]:
@@ -111,7 +102,7 @@ def add(ctx: Context, node_id: str, address: str | None, names: str, role: str, 
     else:
         assert descriptor_file is not None
         pinned = read_descriptor_file(descriptor_file, node_id)
-    with open_with_peers(ctx) as node:
+    with open_node(ctx) as node:
         chosen = _accounts(node, names)
         records = [c for c in chosen if not isinstance(c, bytes)]
         account_ids = [c if isinstance(c, bytes) else c.account_id for c in chosen]
@@ -171,7 +162,7 @@ def _when(moment: object) -> str:
 @pass_ctx
 def list_peers(ctx: Context, as_json: bool) -> None:
     """List peers: address, role, shared accounts, last contact and errors."""
-    with open_with_peers(ctx) as node:
+    with open_node(ctx) as node:
         rows = peer_rows(node)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -203,7 +194,7 @@ def remove(ctx: Context, node_id: str) -> None:
     stop within seconds). Device lists are unchanged: revoke with mesyx account devices."""
     from mesyx.store.peers import Peers
 
-    with open_with_peers(ctx) as node:
+    with open_node(ctx) as node:
         Peers(node.store).remove(node_id.strip().lower())
     click.echo(f"peer {node_id} removed")
 

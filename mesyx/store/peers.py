@@ -25,46 +25,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-from sqlalchemy import Column, Float, Integer, LargeBinary, Row, String, Table, delete, insert, select, update
+from sqlalchemy import Row, delete, insert, select, update
 
 from mesyx.crypto.encoding import b32, unb32
 from mesyx.errors import Corrupt, NotFound, UsageError
 from mesyx.store.engine import read_transaction, write_transaction
-from mesyx.store.schema import metadata
+from mesyx.store.schema import peer_heads, peers
 from mesyx.store.store import Store
 
 __all__ = ["PeerRole", "Peer", "Peers", "new_peer", "peers", "peer_heads", "backoff_seconds", "vector_lacks"]
-
-peers = Table(
-    "peers",
-    metadata,
-    Column("node_id", String(32), primary_key=True),
-    # https://HOST:PORT, or NULL for a peer reached by sneakernet bundles only.
-    Column("address", String(300), nullable=True),
-    Column("descriptor", String, nullable=False),
-    Column("certificate", String, nullable=False),
-    Column("tls_spki_sha256", LargeBinary(32), nullable=False, index=True),
-    Column("role", String(16), nullable=False),
-    # JSON array of base32 account ids: the accounts this peer may receive and send.
-    Column("accounts", String, nullable=False),
-    Column("added_at", Float, nullable=False),
-    Column("last_contact", Float, nullable=True),
-    Column("last_error", String(500), nullable=True),
-    Column("errors", Integer, nullable=False, default=0),
-    Column("backoff_until", Float, nullable=True),
-    # Set when the peer sent invalid data: its requests are refused (429) until then.
-    Column("refused_until", Float, nullable=True),
-)
-
-peer_heads = Table(
-    "peer_heads",
-    metadata,
-    Column("node_id", String(32), primary_key=True),
-    Column("account_id", LargeBinary(16), primary_key=True),
-    # JSON object {origin: highest contiguous seq}.
-    Column("vector", String, nullable=False),
-    Column("updated_at", Float, nullable=False),
-)
 
 #: Backoff after a failure: 1 s doubling to at most 5 minutes (a peer that keeps sending
 #: invalid data is heard from a few times an hour, not in a tight loop).

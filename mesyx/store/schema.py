@@ -35,6 +35,8 @@ __all__ = [
     "op_heads",
     "tombstones",
     "pipeline_memory",
+    "peers",
+    "peer_heads",
 ]
 
 SCHEMA_VERSION = 1
@@ -179,4 +181,36 @@ pipeline_memory = Table(
     metadata,
     Column("key", LargeBinary(32), primary_key=True),
     Column("expires", Float, nullable=True, index=True),
+)
+
+# Exchange peers (mesyx/store/peers.py): pinned identity, what is shared, contact history.
+peers = Table(
+    "peers",
+    metadata,
+    Column("node_id", String(32), primary_key=True),
+    # https://HOST:PORT, or NULL for a peer reached by sneakernet bundles only.
+    Column("address", String(300), nullable=True),
+    Column("descriptor", String, nullable=False),
+    Column("certificate", String, nullable=False),
+    Column("tls_spki_sha256", LargeBinary(32), nullable=False, index=True),
+    Column("role", String(16), nullable=False),
+    # JSON array of base32 account ids: the accounts this peer may receive and send.
+    Column("accounts", String, nullable=False),
+    Column("added_at", Float, nullable=False),
+    Column("last_contact", Float, nullable=True),
+    Column("last_error", String(500), nullable=True),
+    Column("errors", Integer, nullable=False, default=0),
+    Column("backoff_until", Float, nullable=True),
+    # Set when the peer sent invalid data: its requests are refused (429) until then.
+    Column("refused_until", Float, nullable=True),
+)
+
+peer_heads = Table(
+    "peer_heads",
+    metadata,
+    Column("node_id", String(32), primary_key=True),
+    Column("account_id", LargeBinary(16), primary_key=True),
+    # JSON object {origin: highest contiguous seq}.
+    Column("vector", String, nullable=False),
+    Column("updated_at", Float, nullable=False),
 )
