@@ -67,6 +67,7 @@ class Template:
     keys: tuple[NodeKeys, ...]
     account: UnlockedAccount
     sealing: SealingKeys
+    created_at: float
 
     @classmethod
     def build(cls, root: Path) -> Template:
@@ -78,7 +79,8 @@ class Template:
             store.create_schema()
             stores.append(store)
         try:
-            record = create_account(stores[0], ADDRESS, PASSPHRASE, load_policy("weekly"), "interactive")
+            now = float(int(time.time()))
+            record = create_account(stores[0], ADDRESS, PASSPHRASE, load_policy("weekly"), "interactive", now=now)
             account = unlock(stores[0], record, PASSPHRASE)
             enrol_all(stores[0], account, keys)
             record = stores[0].account(record.account_id)
@@ -92,13 +94,13 @@ class Template:
         finally:
             for store in stores:
                 store.close()
-        return cls(root, keys, account, sealing)
+        return cls(root, keys, account, sealing, now)
 
     def clone(self, root: Path) -> Cluster:
         for i in range(NODES):
             shutil.copytree(self.root / f"n{i}", root / f"n{i}")
         stores = [_store(root / f"n{i}", self.keys[i]) for i in range(NODES)]
-        return Cluster(stores, self.account, self.sealing)
+        return Cluster(stores, self.account, self.sealing, self.created_at)
 
 
 def enrol_all(store: Store, account: UnlockedAccount, keys: Sequence[NodeKeys]) -> None:
@@ -113,6 +115,9 @@ class Cluster:
     stores: list[Store]
     account: UnlockedAccount
     sealing: SealingKeys
+    #: Messages are received at this time + their number: the same bytes in every replay
+    #: of an example (hypothesis replays must draw alike, and frame sizes decide batches).
+    base_time: float
 
     @property
     def account_id(self) -> bytes:
@@ -125,7 +130,7 @@ class Cluster:
     def ingest(self, node: int, n: int, size: int, mailboxes: tuple[str, ...], keywords: tuple[str, ...]) -> bytes:
         """A new message accepted on ``node`` (any client of the account may put one)."""
         raw = b"From: sender@ext.test\r\nSubject: message %d\r\n\r\n" % n + b"x" * size + b"\r\n"
-        inner = InnerRecord(time.time(), "smtp", "sender@ext.test", (ADDRESS,), mailboxes, keywords)
+        inner = InnerRecord(self.base_time + n, "smtp", "sender@ext.test", (ADDRESS,), mailboxes, keywords)
         item = self.sealing.seal(inner, raw)
         self.stores[node].commit_ingest([item])
         return item.envelope.envelope_id

@@ -108,7 +108,11 @@ class Convergence(RuleBasedStateMachine):
         super().__init__()
         self.dir = Path(tempfile.mkdtemp(prefix="mesyx-sync-"))
         self.cluster: Cluster = template.clone(self.dir)
-        self.counter = 0
+        self.made: dict[bytes, int] = {}
+
+    def ingest(self, node: int, size: int, mailbox: str, keywords: tuple[str, ...]) -> None:
+        number = len(self.made) + 1
+        self.made[self.cluster.ingest(node, number, size, (mailbox,), keywords)] = number
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -117,9 +121,10 @@ class Convergence(RuleBasedStateMachine):
         return self.cluster.account_id
 
     def known(self, node: int) -> list[bytes]:
-        """Envelopes ``node`` knows of (its put operations), in a stable order."""
+        """Envelopes ``node`` knows of (its put operations), in the order they were made
+        (ids are random: sorting by them would pick another message in a replay)."""
         ops = self.cluster.stores[node].operations(self.account_id)
-        return sorted({op.target for op in ops if op.kind is OpKind.PUT})
+        return sorted({op.target for op in ops if op.kind is OpKind.PUT}, key=self.made.__getitem__)
 
     def pick(self, node: int, n: int) -> bytes | None:
         known = self.known(node)
@@ -141,13 +146,11 @@ class Convergence(RuleBasedStateMachine):
         """Start with some mail on each node, so that most steps have messages to act on."""
         for node, count in enumerate(counts):
             for _ in range(count):
-                self.counter += 1
-                self.cluster.ingest(node, self.counter, 10, (self.mailbox(0),), ())
+                self.ingest(node, 10, self.mailbox(0), ())
 
     @rule(node=nodes, size=st.sampled_from([10, 3000]), box=picks, words=st.frozensets(st.sampled_from(WORDS)))
     def accept_mail(self, node: int, size: int, box: int, words: frozenset[str]) -> None:
-        self.counter += 1
-        self.cluster.ingest(node, self.counter, size, (self.mailbox(box),), tuple(sorted(words)))
+        self.ingest(node, size, self.mailbox(box), tuple(sorted(words)))
 
     @rule(node=nodes, n=picks, words=word_sets, present=st.booleans())
     def keywords(self, node: int, n: int, words: frozenset[str], present: bool) -> None:
