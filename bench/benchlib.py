@@ -295,3 +295,44 @@ def fill(smtp_port: int, count: int, size: int) -> None:
     print(f"  filled            {count:,} messages of {size:,} bytes in {time.perf_counter() - started:.1f} s")
 
 
+# --------------------------------------------------------------------------- IMAP IDLE
+
+
+def read_until(sock: socket.socket, pattern: bytes, buffer: bytearray, timeout: float = 10.0) -> bytes:
+    """Read until ``pattern`` arrives; return up to the end of its line, keep the rest."""
+    deadline = time.monotonic() + timeout
+    while pattern not in buffer:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("IMAP server closed the connection")
+        buffer.extend(chunk)
+    end = buffer.index(pattern) + len(pattern)
+    line_end = buffer.find(b"\r\n", end)
+    taken = bytes(buffer[: line_end + 2 if line_end >= 0 else end])
+    del buffer[: len(taken)]
+    return taken
+
+
+def idle_delays(imap_port: int, smtp_port: int, rounds: int) -> list[float]:
+    """Seconds from each SMTP ``250`` to the ``* n EXISTS`` of an IMAP session in IDLE on
+    INBOX, for ``rounds`` messages, sorted (the SMTP and IMAP ports may be two nodes')."""
+    import smtplib
+
+    delays = []
+    with socket.create_connection(("127.0.0.1", imap_port)) as sock:
+        buffer = bytearray()
+        read_until(sock, b"\r\n", buffer)
+        sock.sendall(f'a LOGIN "{ACCOUNT}" "{PASSPHRASE}"\r\n'.encode())
+        read_until(sock, b"a OK", buffer, 60)
+        sock.sendall(b"b SELECT INBOX\r\nc IDLE\r\n")
+        read_until(sock, b"b OK", buffer, 60)
+        read_until(sock, b"+ ", buffer)
+        with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as smtp:
+            for n in range(rounds):
+                smtp.sendmail("idle@example.org", [ACCOUNT], make_message(900_000 + n, 2048))
+                accepted = time.perf_counter()
+                read_until(sock, b" EXISTS", buffer)
+                delays.append(time.perf_counter() - accepted)
+        sock.sendall(b"DONE\r\nd LOGOUT\r\n")
+    return sorted(delays)

@@ -37,7 +37,6 @@ import imaplib
 import json
 import os
 import shutil
-import smtplib
 import socket
 import statistics
 import subprocess
@@ -55,6 +54,7 @@ from benchlib import (
     daemon,
     fill,
     fsync_latency,
+    idle_delays,
     init_home,
     make_message,
     mesyx_command,
@@ -147,39 +147,8 @@ def part_mbsync(base: int, pid: int, work: Path, messages: int, figures: dict[st
         print(f"  warning: the Maildir holds {len(files)} messages, the server {messages}")
 
 
-def _read_until(sock: socket.socket, pattern: bytes, buffer: bytearray, timeout: float = 10.0) -> bytes:
-    deadline = time.monotonic() + timeout
-    while pattern not in buffer:
-        sock.settimeout(max(0.01, deadline - time.monotonic()))
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("IMAP server closed the connection")
-        buffer.extend(chunk)
-    end = buffer.index(pattern) + len(pattern)
-    line_end = buffer.find(b"\r\n", end)
-    taken = bytes(buffer[: line_end + 2 if line_end >= 0 else end])
-    del buffer[: len(taken)]
-    return taken
-
-
 def part_idle(base: int, rounds: int, figures: dict[str, float]) -> None:
-    delays = []
-    with socket.create_connection(("127.0.0.1", base + 143)) as sock:
-        buffer = bytearray()
-        _read_until(sock, b"\r\n", buffer)
-        sock.sendall(f'a LOGIN "{ACCOUNT}" "{PASSPHRASE}"\r\n'.encode())
-        _read_until(sock, b"a OK", buffer, 60)
-        sock.sendall(b"b SELECT INBOX\r\nc IDLE\r\n")
-        _read_until(sock, b"b OK", buffer, 60)
-        _read_until(sock, b"+ ", buffer)
-        with smtplib.SMTP("127.0.0.1", base + 25, timeout=30) as smtp:
-            for n in range(rounds):
-                smtp.sendmail("idle@example.org", [ACCOUNT], make_message(900_000 + n, 2048))
-                committed = time.perf_counter()
-                _read_until(sock, b" EXISTS", buffer)
-                delays.append(time.perf_counter() - committed)
-        sock.sendall(b"DONE\r\nd LOGOUT\r\n")
-    delays.sort()
+    delays = idle_delays(base + 143, base + 25, rounds)
     figures["idle_ms"] = 1000 * statistics.median(delays)
     print(f"  IDLE delay        SMTP 250 -> * EXISTS over {rounds} messages: median {figures['idle_ms']:.1f} ms, "
           f"p90 {1000 * delays[int(0.9 * (len(delays) - 1))]:.1f} ms, worst {1000 * delays[-1]:.1f} ms")

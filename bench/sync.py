@@ -44,7 +44,6 @@ import argparse
 import asyncio
 import json
 import os
-import smtplib
 import socket
 import sqlite3
 import ssl
@@ -59,8 +58,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from benchlib import ACCOUNT, PASSPHRASE, free_port_base, fsync_latency, make_message, mesyx_command, stop, workdir
-from imap import _read_until
+from benchlib import (
+    ACCOUNT,
+    PASSPHRASE,
+    free_port_base,
+    fsync_latency,
+    idle_delays,
+    make_message,
+    mesyx_command,
+    stop,
+    workdir,
+)
 
 from mesyx.accounts import add_device
 from mesyx.crypto.encoding import b32
@@ -379,23 +387,7 @@ def confirm(a: BenchNode, proxy_b: CountingProxy, figures: dict[str, float]) -> 
 
 
 def idle_delay(a: BenchNode, b: BenchNode, rounds: int, figures: dict[str, float]) -> None:
-    delays = []
-    with socket.create_connection(("127.0.0.1", a.base + 143)) as sock:
-        buffer = bytearray()
-        _read_until(sock, b"\r\n", buffer)
-        sock.sendall(f'a LOGIN "{ACCOUNT}" "{PASSPHRASE}"\r\n'.encode())
-        _read_until(sock, b"a OK", buffer, 60)
-        sock.sendall(b"b SELECT INBOX\r\nc IDLE\r\n")
-        _read_until(sock, b"b OK", buffer, 60)
-        _read_until(sock, b"+ ", buffer)
-        with smtplib.SMTP("127.0.0.1", b.base + 25, timeout=30) as smtp:
-            for n in range(rounds):
-                smtp.sendmail("idle@example.org", [ACCOUNT], make_message(900_000 + n, 2048))
-                accepted = time.perf_counter()
-                _read_until(sock, b" EXISTS", buffer)
-                delays.append(time.perf_counter() - accepted)
-        sock.sendall(b"DONE\r\nd LOGOUT\r\n")
-    delays.sort()
+    delays = idle_delays(a.base + 143, b.base + 25, rounds)
     figures["idle"] = statistics.median(delays)
     print(f"  SMTP -> IDLE      250 on B -> * EXISTS on A over {rounds} messages: median "
           f"{1000 * figures['idle']:.0f} ms, p90 {1000 * delays[int(0.9 * (len(delays) - 1))]:.0f} ms, "
