@@ -14,6 +14,9 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
+from tests.fixtures.nodes import mesyx_installed, module_node_factory, node_factory  # noqa: E402
 from tests.fixtures.postgres import free_port, postgres_server, postgres_url  # noqa: E402
 
-__all__ = ["free_port", "postgres_server", "postgres_url"]
+__all__ = [
+    "free_port", "postgres_server", "postgres_url", "mesyx_installed", "node_factory", "module_node_factory",
+]

@@ -32,7 +32,7 @@ from mesyx.keyset_policy import load_policy
 from mesyx.store.mailcrypt import UnlockedAccount, unlock
 from mesyx.store.records import AccountRecord
 from mesyx.store.store import Store
-from tests.helpers.daemon import NodeFactory, pick_port_base
+from tests.helpers.daemon import pick_port_base
 
 __all__ = ["ACCOUNT", "PASSPHRASE", "InProcessNode", "make_home", "wait_until"]
 
@@ -240,11 +240,3 @@ def inprocess_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProce
         node.stop()
 
 
-@pytest.fixture
-def node_factory(tmp_path: Path) -> Iterator[NodeFactory]:
-    """Real ``mesyx run`` subprocesses under ``tmp_path``; all stopped afterwards."""
-    factory = NodeFactory(tmp_path)
-    try:
-        yield factory
-    finally:
-        factory.close()

@@ -1,7 +1,0 @@
-"""Real daemons for the exchange tests: the integration tests' node factory (stops every node)."""
-
-from __future__ import annotations
-
-from tests.integration.conftest import _mesyx_installed, node_factory
-
-__all__ = ["_mesyx_installed", "node_factory"]
