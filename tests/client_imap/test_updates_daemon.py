@@ -4,45 +4,20 @@ resynchronises over the wire."""
 
 from __future__ import annotations
 
-import re
-import socket
 import time
 
 import pytest
 
 from tests.client_imap.conftest import ADDRESS, PASSPHRASE
 from tests.helpers.daemon import Node, make_message
+from tests.helpers.imap_raw import RawImap
 
 pytestmark = pytest.mark.slow
 
 
-class _Raw:
-    """A plain IMAP connection read until a marker (imaplib has no IDLE before Python 3.14)."""
-
-    def __init__(self, node: Node) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", node.config().ports.imap), timeout=20)
-        self.buffer = b""
-        self.until(b"\r\n")
-
-    def until(self, marker: bytes) -> bytes:
-        while marker not in self.buffer:
-            data = self.sock.recv(65536)
-            assert data, self.buffer
-            self.buffer += data
-        end = self.buffer.index(marker) + len(marker)
-        out, self.buffer = self.buffer[:end], self.buffer[end:]
-        return out
-
-    def command(self, tag: str, line: str) -> bytes:
-        self.sock.sendall(f"{tag} {line}\r\n".encode())
-        out = self.until(f"{tag} ".encode())
-        return out + self.until(b"\r\n")
-
-
 def test_idle_hears_a_delivery_within_a_fraction_of_a_second(imap_node: Node) -> None:
-    client = _Raw(imap_node)
-    assert b" OK" in client.command("a1", f'LOGIN {ADDRESS} "{PASSPHRASE}"')
-    exists = int(re.search(rb"\* (\d+) EXISTS", client.command("a2", "SELECT INBOX")).group(1))  # type: ignore[union-attr]
+    client = RawImap(imap_node.config().ports.imap)
+    exists = client.login_select(ADDRESS, PASSPHRASE)
     delays = []
     for i in range(3):
         client.sock.sendall(f"i{i} IDLE\r\n".encode())

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
-import socket
 import ssl
 import threading
 import time
@@ -37,35 +35,11 @@ from tests.exchange.peers import (
     start,
 )
 from tests.helpers.daemon import DEFAULT_PASSPHRASE, Node, NodeFactory, make_message, scan_bytes, wait_for
+from tests.helpers.imap_raw import RawImap
 
 pytestmark = pytest.mark.slow
 
 SYNC = "application/x-mesyx-sync"
-
-
-class _Idle:
-    """A plain IMAP connection in IDLE (imaplib has no IDLE before Python 3.14)."""
-
-    def __init__(self, node: Node) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", node.config().ports.imap), timeout=10)
-        self.buffer = b""
-        self.until(b"\r\n")
-        self.sock.sendall(f'a1 LOGIN {ADDRESS} "{DEFAULT_PASSPHRASE}"\r\n'.encode())
-        assert b"a1 OK" in self.until(b"a1 ") + self.until(b"\r\n")
-        self.sock.sendall(b"a2 SELECT INBOX\r\n")
-        selected = self.until(b"a2 ") + self.until(b"\r\n")
-        self.exists = int(re.search(rb"\* (\d+) EXISTS", selected).group(1))  # type: ignore[union-attr]
-        self.sock.sendall(b"a3 IDLE\r\n")
-        self.until(b"+ idling\r\n")
-
-    def until(self, marker: bytes) -> bytes:
-        while marker not in self.buffer:
-            data = self.sock.recv(65536)
-            assert data, self.buffer
-            self.buffer += data
-        end = self.buffer.index(marker) + len(marker)
-        out, self.buffer = self.buffer[:end], self.buffer[end:]
-        return out
 
 
 def test_mail_accepted_on_a_reaches_idle_on_c(node_factory: NodeFactory) -> None:
@@ -74,12 +48,15 @@ def test_mail_accepted_on_a_reaches_idle_on_c(node_factory: NodeFactory) -> None
     start(c, a)
     pair(c, a, a_role="accept")  # C signs A into the device list as accept
     wait_for(lambda: peer_row(a, c)["last_contact"] and peer_row(c, a)["last_contact"], what="first contact")
-    idle = _Idle(c)
+    idle = RawImap(c.config().ports.imap, timeout=10)
+    exists = idle.login_select(ADDRESS, DEFAULT_PASSPHRASE)
+    idle.sock.sendall(b"a3 IDLE\r\n")
+    idle.until(b"+ idling\r\n")
     subject = "Quarterly figures 7f3a"
     assert a.send("bob@ext.test", ADDRESS, make_message(subject=subject, body="the secret plan\n")).ok
     accepted = time.monotonic()
     line = idle.until(b" EXISTS\r\n")
-    assert line.endswith(f"* {idle.exists + 1} EXISTS\r\n".encode()) and time.monotonic() - accepted < 10, line
+    assert line.endswith(f"* {exists + 1} EXISTS\r\n".encode()) and time.monotonic() - accepted < 10, line
     rows = c.cli_json("message", "list", "--passphrase-file", c.passphrase_file, "--json")
     assert [r["subject"] for r in rows] == [subject]
     # The accept node stores ciphertext only (DESIGN.md: what a seized node gives away).
