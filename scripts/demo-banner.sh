@@ -47,7 +47,8 @@ cat <<BANNER
   passphrase  $passphrase (in $passfile; a demo passphrase, not a secret)
   ports       SMTP $smtp (accept, STARTTLS), IMAP $imap (STARTTLS), IMAPS $imaps (TLS),
               submission $((base + 587)) (STARTTLS) and $((base + 465)) (TLS), REST $((base + 80)),
-              ManageSieve $((base + 4190)) (STARTTLS)
+              ManageSieve $((base + 4190)) (STARTTLS), exchange $((base + 443)) (HTTPS, paired peers only:
+              docs/sync-protocol.md; a second device: docs/devices.md)
   certificate $cert (self-signed)
               SHA-256 $fingerprint
 
