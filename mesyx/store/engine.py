@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -21,11 +21,14 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from mesyx.errors import ConfigError, Temporary
 
-__all__ = ["make_engine", "sqlite_url", "IMMEDIATE", "write_transaction", "read_transaction"]
+__all__ = ["make_engine", "sqlite_url", "IMMEDIATE", "write_transaction", "read_transaction", "after_commit"]
 
 #: Execution option that makes a SQLite transaction take the write lock at BEGIN.
 IMMEDIATE = "mesyx_immediate"
 
+
+#: ``Connection.info`` key of the callbacks :func:`after_commit` registers.
+_AFTER_COMMIT = "mesyx_after_commit"
 
 #: SQLite engines' in-process write locks (see :func:`write_transaction`).
 _WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
@@ -42,12 +45,30 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     moment the lock was free. Other processes (a CLI command) still meet the busy handler.
     """
     writers = _WRITERS.get(engine)
+    callbacks: list[Callable[[], None]] = []
     with writers if writers is not None else nullcontext():
         try:
             with engine.connect().execution_options(**{IMMEDIATE: True}) as conn, conn.begin():
-                yield conn
+                conn.info[_AFTER_COMMIT] = callbacks
+                try:
+                    yield conn
+                finally:
+                    del conn.info[_AFTER_COMMIT]
         except OperationalError as exc:
             raise Temporary(f"database unavailable: {exc.orig}") from exc
+    for callback in callbacks:
+        callback()
+
+
+def after_commit(conn: Connection, callback: Callable[[], None]) -> bool:
+    """Run ``callback`` once the :func:`write_transaction` ``conn`` belongs to has committed
+    (work that must not happen if it rolls back: removing a purged body's file). Returns
+    False, running nothing, when ``conn`` is not in one (the caller cleans up otherwise)."""
+    callbacks = conn.info.get(_AFTER_COMMIT)
+    if callbacks is None:
+        return False
+    callbacks.append(callback)
+    return True
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from mesyx.errors import Corrupt, NotFound, Temporary
 from mesyx.store import op_heads
 from mesyx.store import schema as t
 from mesyx.store.directory import Directory, normalise_address
+from mesyx.store.engine import after_commit
 from mesyx.store.events import EnvelopeStored, Event, OpsAppended
 from mesyx.store.operations import Operation, OpKind, UnsignedOp
 from mesyx.store.records import IngestItem
@@ -109,29 +110,29 @@ class Store(Directory):
     def originate(self, account_id: bytes, changes: Sequence[tuple[OpKind, bytes, bytes]]) -> list[Operation]:
         """Sign and append operations of this node for one account, in one transaction."""
         with self._write() as conn:
-            operations, (purged, files) = self._originate(conn, account_id, changes)
-        for envelope_id in files:
-            self.blobs.remove(envelope_id)
-        if purged:
-            self.checkpoint()
-        return operations
+            return self.originate_in(conn, account_id, changes)
 
     def originate_in(self, conn: Connection, account_id: bytes,
                      changes: Sequence[tuple[OpKind, bytes, bytes]]) -> list[Operation]:
         """:meth:`originate` inside the caller's write transaction (a client write that
         updates its index in the same commit: one fsync, and no one writes in between).
 
-        A delete purges the envelope here too; a body in a file then stays until
-        :meth:`sweep_blobs`, since only the caller knows when its transaction committed."""
-        return self._originate(conn, account_id, changes)[0]
-
-    def _originate(self, conn: Connection, account_id: bytes, changes: Sequence[tuple[OpKind, bytes, bytes]]
-                   ) -> tuple[list[Operation], tuple[int, list[bytes]]]:
+        A delete purges the ciphertext where it is made too (issue 6, "What replicates"):
+        the row at once, the body's file and the WAL's old pages once the transaction has
+        committed (outside a write transaction, the file waits for :meth:`sweep_blobs`)."""
         operations = self._sign_ops(conn, account_id, changes)
         self._insert_ops(conn, operations)
-        # A delete purges the ciphertext where it is made too (issue 6, "What replicates").
         purging = {target: op for op in operations if (target := purges(op)) is not None}
-        return operations, purge_in(conn, purging) if purging else (0, [])
+        if purging:
+            purged, files = purge_in(conn, purging)
+            after_commit(conn, lambda: self._after_purge(purged, files))
+        return operations
+
+    def _after_purge(self, purged: int, files: list[bytes]) -> None:
+        for envelope_id in files:
+            self.blobs.remove(envelope_id)
+        if purged:
+            self.checkpoint()
 
     def operations(self, account_id: bytes) -> list[Operation]:
         with self._read() as conn:

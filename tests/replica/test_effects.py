@@ -12,8 +12,10 @@ from mesyx.errors import Corrupt, PermissionDenied
 from mesyx.proto.sync.frames import AccountFrame, CommitFrame, EnvelopeFrame, Frame, OpFrame
 from mesyx.store import fold
 from mesyx.store.devices import Device, DeviceRole
+from mesyx.store.engine import write_transaction
 from mesyx.store.operations import OpKind
 from mesyx.store.replica_effects import RewrapPayload
+from mesyx.store.state import record_changes_in
 from tests.helpers.daemon import scan_bytes
 from tests.replica.conftest import ADDRESS, THRESHOLD, Node, NodeFactory, counts, frames_for, snapshot, sync
 
@@ -102,6 +104,22 @@ def test_keyset_statuses_only_move_forward(nodes: NodeFactory) -> None:
 
 
 # -- purges -----------------------------------------------------------------------------------
+
+
+def test_a_delete_in_the_callers_transaction_removes_the_file_once_committed(nodes: NodeFactory) -> None:
+    """A client write (IMAP EXPUNGE) signs its delete inside its own transaction: the body's
+    file goes when that transaction commits, and stays when it rolls back."""
+    a = nodes("a", client=True)
+    kept, gone = a.deliver(1, size=THRESHOLD * 2)[0], a.deliver(1, size=THRESHOLD * 2)[0]
+    assert a.account is not None
+    with pytest.raises(RuntimeError), write_transaction(a.store.engine) as conn:
+        record_changes_in(conn, a.store, a.account, [fold.DeleteEnvelope(kept)])
+        raise RuntimeError("the caller's write fails after the delete was signed")
+    assert a.store.blobs.path(kept).is_file() and kept in a.store.envelope_ids(a.account_id)
+    with write_transaction(a.store.engine) as conn:
+        record_changes_in(conn, a.store, a.account, [fold.DeleteEnvelope(gone)])
+        assert a.store.blobs.path(gone).is_file()  # not before the commit
+    assert not a.store.blobs.path(gone).exists()
 
 
 def test_a_delete_purges_the_body_everywhere_and_stays_purged(nodes: NodeFactory) -> None:
