@@ -53,7 +53,7 @@ from mesyx.crypto.account import PassphraseWrap, secretbox_open
 from mesyx.crypto.encoding import b32, unb32
 from mesyx.crypto.keysets import KeysetPublic, KeysetSecret
 from mesyx.crypto.node import node_id_of, verify_descriptor, verify_signature
-from mesyx.errors import Corrupt, CryptoError, Exists, MesyxError, PermissionDenied, UsageError
+from mesyx.errors import Corrupt, CryptoError, PermissionDenied, UsageError
 from mesyx.store.devices import Device, DeviceList, DeviceRole
 from mesyx.store.records import AccountRecord
 from mesyx.store.store import Store
@@ -201,15 +201,5 @@ def import_enrolment(store: Store, enrolment: Enrolment, passphrase: str) -> Acc
     for public, _, sealed in enrolment.keysets:
         if sealed is not None:
             KeysetSecret.unseal(public, sealed, master)
-    try:
-        store.add_account(record)
-    except Exists:
-        raise Exists(f"{record.primary_address} is on this node already (public keys only?): "
-                     "`mesyx account remove` it, then import; sync brings its mail back") from None
-    try:
-        for public, signature, sealed in enrolment.keysets:
-            store.add_keyset(public, signature, sealed)
-    except MesyxError:
-        store.remove_account(record.account_id)
-        raise
+    store.take_client_account(record, enrolment.keysets)
     return record

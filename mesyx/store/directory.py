@@ -21,7 +21,7 @@ from mesyx.crypto.keysets import KeysetPublic, KeysetStatus
 from mesyx.errors import CryptoError, Exists, NotFound, UsageError
 from mesyx.store import schema as t
 from mesyx.store.base import StoreBase
-from mesyx.store.devices import DeviceList
+from mesyx.store.devices import DeviceList, save_if_newer
 from mesyx.store.records import AccountRecord, AppPasswordRecord, KeysetRecord
 
 __all__ = ["Directory", "normalise_address"]
@@ -185,21 +185,70 @@ class Directory(StoreBase):
     def add_keyset(self, public: KeysetPublic, signature: bytes, private_sealed: bytes | None) -> None:
         with self._write() as conn:
             try:
-                conn.execute(
-                    insert(t.keysets).values(
-                        keyset_id=public.keyset_id,
-                        account_id=public.account_id,
-                        announcement=public.announcement_bytes(),
-                        signature=signature,
-                        role=public.role.value,
-                        window_start=public.window.start,
-                        window_end=public.window.end,
-                        status=KeysetStatus.ACTIVE.value,
-                        private_sealed=private_sealed,
-                    )
-                )
+                self._insert_keyset(conn, public, signature, private_sealed)
             except IntegrityError as exc:
                 raise Exists(f"keyset {public.name} exists already") from exc
+
+    @staticmethod
+    def _insert_keyset(conn: Connection, public: KeysetPublic, signature: bytes, private_sealed: bytes | None) -> None:
+        conn.execute(
+            insert(t.keysets).values(
+                keyset_id=public.keyset_id,
+                account_id=public.account_id,
+                announcement=public.announcement_bytes(),
+                signature=signature,
+                role=public.role.value,
+                window_start=public.window.start,
+                window_end=public.window.end,
+                status=KeysetStatus.ACTIVE.value,
+                private_sealed=private_sealed,
+            )
+        )
+
+    def take_client_account(
+        self, record: AccountRecord, keysets: Sequence[tuple[KeysetPublic, bytes, bytes | None]]
+    ) -> bool:
+        """Store a client account and its keysets in one transaction (an enrolment).
+
+        The account may be here already with public parts only, taken in by replication
+        before the enrolment file was imported: then its private material, addresses and
+        the keysets' private halves are added in place (the verify key must be the same;
+        the newer device list wins). Returns whether the account was new here. The caller
+        checked every signature and that the passphrase opens the private material.
+        """
+        with self._write() as conn:
+            row = conn.execute(select(t.accounts).where(t.accounts.c.account_id == record.account_id)).first()
+            if row is not None and row.passphrase_wrap is not None:
+                raise Exists("this account's private keys are on this node already")
+            if row is not None and bytes(row.verify_key) != record.verify_key:
+                raise Exists("another account with this id is on this node (a different account key)")
+            self._check_addresses_free(conn, record.addresses, owner=record.account_id)
+            values = {
+                "addresses_sealed": self._seal_addresses(record.addresses),
+                "passphrase_wrap": record.passphrase_wrap.encode() if record.passphrase_wrap else None,
+                "signing_key_sealed": record.signing_key_sealed,
+            }
+            if row is None:
+                conn.execute(insert(t.accounts).values(
+                    account_id=record.account_id, verify_key=record.verify_key, created_at=record.created_at,
+                    device_list=record.device_list.encode() if record.device_list else None, **values,
+                ))
+            else:
+                conn.execute(update(t.accounts).where(t.accounts.c.account_id == record.account_id).values(**values))
+                if record.device_list is not None:
+                    save_if_newer(conn, record.device_list)
+                conn.execute(delete(t.routes).where(t.routes.c.account_id == record.account_id))
+            self._insert_routes(conn, record.account_id, record.addresses)
+            have = {bytes(k) for k in conn.execute(
+                select(t.keysets.c.keyset_id).where(t.keysets.c.account_id == record.account_id)).scalars()}
+            for public, signature, private_sealed in keysets:
+                if public.keyset_id not in have:
+                    self._insert_keyset(conn, public, signature, private_sealed)
+                elif private_sealed is not None:
+                    conn.execute(update(t.keysets).where(
+                        t.keysets.c.keyset_id == public.keyset_id, t.keysets.c.private_sealed.is_(None)
+                    ).values(private_sealed=private_sealed))
+        return row is None
 
     def keysets(self, account_id: bytes) -> list[KeysetRecord]:
         with self._read() as conn:

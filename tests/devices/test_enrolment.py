@@ -187,7 +187,8 @@ def test_revoked_device_originates_nothing_new(pair: tuple[Node, Node], tmp_path
 
 
 def test_the_new_device_reads_mail_after_sync(pair: tuple[Node, Node], tmp_path: Path) -> None:
-    replica = pytest.importorskip("mesyx.store.replica", reason="the replica API (helper R) has not landed")
+    from mesyx.store import replica
+
     c, d = pair
     out = tmp_path / "enrol.json"
     _enrol(c, d, out)
@@ -224,3 +225,31 @@ def test_enrol_from_a_paired_peer_and_import_once(pair: tuple[Node, Node], tmp_p
     result = c.cli("account", "enrol", ADDRESS, "--device", _node_id(d), "--from-peer", "--out", out,
                    "--passphrase-file", c.passphrase_file)
     assert_one_line_error(result, "exists already")
+
+
+def test_an_account_replicated_first_takes_its_enrolment_in_place(pair: tuple[Node, Node], tmp_path: Path) -> None:
+    """D paired and synced before the enrolment file was imported: the account is there with
+    public parts only (no private key); the import adds the private ones, nothing is lost."""
+    from mesyx.store import replica
+
+    c, d = pair
+    out = tmp_path / "enrol.json"
+    _enrol(c, d, out)
+    with _store(c) as store:
+        record = store.find_account(ADDRESS)
+        inner = InnerRecord(time.time(), "smtp", "dave@ext.test", (ADDRESS,),
+                            (role_mailbox_id(record.account_id, MailboxRole.INBOX),))
+        store.commit_ingest([load_sealing_keys(store, record).seal(
+            inner, b"From: dave@ext.test\r\nSubject: synced before import\r\n\r\nhello\r\n")])
+        with _store(d) as other:
+            frames = list(replica.Replica(store).missing(record.account_id, {}))
+            replica.Replica(other).apply(frames, accept_accounts={record.account_id})
+            taken = other.account(record.account_id)
+            assert not taken.has_private  # its addresses came too: the routing op is sealed to D
+    d.cli("account", "import", out, "--passphrase-file", c.passphrase_file, check=True)
+    [row] = d.cli_json("account", "list", "--json")
+    assert row["private_keys"] and row["addresses"] == [ADDRESS]
+    [mail] = d.cli_json("message", "list", "--passphrase-file", c.passphrase_file, "--json")
+    assert mail["subject"] == "synced before import"
+    assert_one_line_error(d.cli("account", "import", out, "--passphrase-file", c.passphrase_file),
+                          "on this node already")
