@@ -195,8 +195,21 @@ def _utf8(value: bytes) -> bytes:
     return value
 
 
+#: One mailbox in its commonest spellings, ``local@domain`` or ``Some Name <local@domain>``
+#: (ASCII, a dot-atom local part, a phrase of plain words): the answer the full RFC 5322
+#: parser gives, for a fraction of its cost (every ``address`` test reads From, To, Cc).
+#: Anything else (quotes, comments, groups, lists, encoded words, folding) takes the parser.
+_ATEXT = rb"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_ADDR_SPEC = rb"(?P<local>" + _ATEXT + rb"(?:\." + _ATEXT + rb")*)@(?P<domain>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)"
+_SIMPLE_MAILBOX: Final = re.compile(rb"[ \t]*" + _ADDR_SPEC + rb"[ \t]*")
+_SIMPLE_NAME_ADDR: Final = re.compile(rb"[A-Za-z0-9_ \t-]*<" + _ADDR_SPEC + rb">[ \t]*")
+
+
 def _addresses(value: bytes) -> tuple[MailAddress, ...]:
     """The valid addresses of one field, or the field as one invalid address (see the module doc)."""
+    simple = _SIMPLE_MAILBOX.fullmatch(value) or _SIMPLE_NAME_ADDR.fullmatch(value)
+    if simple is not None:
+        return (MailAddress(simple["local"].decode("ascii"), simple["domain"].decode("ascii")),)
     out: list[MailAddress] = []
     if value.count(b"<") == value.count(b">"):
         for addr in parse_address_list(value):

@@ -7,6 +7,7 @@ import datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mesyx.proto.mime import parse_address_list
 from mesyx.sieve.environment import DAY, Environment, SieveEnvelope
 from mesyx.sieve.message import MailAddress, SieveMessage, html_text, split_address
 
@@ -117,3 +118,20 @@ def test_environment_defaults_and_checks() -> None:
     assert env.vacation_period(365 * DAY) == 90 * DAY
     assert SieveEnvelope("a@b", "c@d").auth is None
     assert isinstance(Environment().now, datetime.datetime)
+
+
+_MAILBOX_BYTES = st.lists(st.sampled_from(list(b"aZ09 .-_<>@+\t!#\"(),:;")), max_size=40).map(bytes)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_MAILBOX_BYTES)
+def test_the_simple_mailbox_fast_path_agrees_with_the_parser(value: bytes) -> None:
+    """``local@domain`` and ``Name <local@domain>`` skip the RFC 5322 parser: same answer."""
+    from mesyx.sieve import message
+
+    fast = message._SIMPLE_MAILBOX.fullmatch(value) or message._SIMPLE_NAME_ADDR.fullmatch(value)
+    if fast is None:
+        return
+    parsed = [a for a in parse_address_list(value) if a.host is not None and a.mailbox is not None]
+    assert message._addresses(value) == tuple(
+        message.MailAddress(a.mailbox.decode(), a.host.decode()) for a in parsed)
