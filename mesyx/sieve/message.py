@@ -156,7 +156,8 @@ class SieveMessage:
     def _parts(self, types: tuple[str, ...] | None, limit: int) -> list[str]:
         root = self._root
         if root is None:
-            root = self._root = parse_structure(self.raw[: self.header_block.body_start + limit])
+            header = self.header_block
+            root = self._root = parse_structure(self.raw[: header.body_start + limit], header)
         out: list[str] = []
         for part in root.walk():
             major, minor = (s.decode("ascii", "replace").lower() for s in part.media_type)

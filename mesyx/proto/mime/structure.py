@@ -263,7 +263,19 @@ class _Parser:
         return part, hit
 
 
-def parse_structure(raw: bytes) -> MimePart:
-    """The MIME tree of the message ``raw``; never raises."""
+def parse_structure(raw: bytes, header: HeaderBlock | None = None) -> MimePart:
+    """The MIME tree of the message ``raw``; never raises.
+
+    ``header``: the message's top header, already scanned by the caller (SIEVE's tests read
+    it first). A message it says is not multipart or message/* is then one leaf to the end
+    of ``raw``, as the full parse would make it, without scanning the header again or the
+    body for boundaries.
+    """
+    if header is not None and header.start == 0:
+        ctype = parse_content_type(header.get(b"content-type"))
+        if ctype is None or ctype.type.lower() not in (b"multipart", b"message"):
+            leaf = MimePart(raw, header, ctype, False)
+            leaf.end = len(raw)
+            return leaf
     root, _ = _Parser(raw).part(0, False, 0)
     return root
