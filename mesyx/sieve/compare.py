@@ -153,7 +153,7 @@ class Matcher:
     the comparator cannot do) raises :class:`UsageError` or :class:`LimitExceeded`.
     """
 
-    __slots__ = ("kind", "comparator", "relation", "keys", "_prepared", "_regex_size")
+    __slots__ = ("kind", "comparator", "relation", "keys", "_prepared", "_regex_size", "_numeric_order", "_fold")
 
     def __init__(
         self,
@@ -171,6 +171,8 @@ class Matcher:
         if comparator == "i;ascii-numeric" and kind in ("contains", "matches", "regex"):
             raise UsageError(f"comparator i;ascii-numeric cannot do :{kind}")
         fold = comparator == "i;ascii-casemap"
+        self._fold = fold
+        self._numeric_order = comparator == "i;ascii-numeric"
         prepared: tuple[Any, ...]
         if comparator == "i;ascii-numeric":
             prepared = tuple(numeric_value(k) for k in self.keys)
@@ -186,9 +188,9 @@ class Matcher:
 
     def search(self, values: Iterable[str]) -> Captures | None:
         kind = self.kind
-        if self.comparator == "i;ascii-numeric":
+        if self._numeric_order:
             return self._numeric(values)
-        fold = self.comparator == "i;ascii-casemap"
+        fold = self._fold
         keys = self._prepared
         for value in values:
             if kind == "is" or kind == "contains":

@@ -186,7 +186,8 @@ class Run:
         capture: bool = True,
     ) -> bool:
         """Do ``values`` match ``keys`` the way ``call`` says? ``:count`` counts ``values``."""
-        matcher = self.matcher(call, keys, reshape)
+        cached = self.script.cache.get(id(call))  # the constant matchers, as matcher() keeps them
+        matcher = cached if isinstance(cached, Matcher) else self.matcher(call, keys, reshape)
         if matcher.kind == "count":
             return matcher.search((str(len(values)),)) is not None
         found = matcher.search(values)
