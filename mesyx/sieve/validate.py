@@ -316,8 +316,7 @@ class _Validator:
         self.need(signature.requires, f"the {node.name} {kind}", node.pos)
         return signature
 
-    def call(self, node: Test | Command, block: tuple[Call, ...] = ()) -> Call:
-        signature = self.signature(node)
+    def call(self, node: Test | Command, signature: Signature, block: tuple[Call, ...] = ()) -> Call:
         tags, positional = self.arguments(signature, node.arguments, node.pos)
         tests = self.nested(signature, node.tests, node.pos)
         call = Call(node.name, node.pos, tags, positional, tests, block)
@@ -325,7 +324,7 @@ class _Validator:
         return call
 
     def test(self, test: Test) -> Call:
-        return self.call(test)
+        return self.call(test, self.signature(test))
 
     def nested(self, signature: Signature, tests: tuple[Test, ...], pos: Position) -> tuple[Call, ...]:
         if signature.tests == 0 and tests:
@@ -337,12 +336,13 @@ class _Validator:
         return tuple(self.test(t) for t in tests)
 
     def command(self, command: Command) -> Call:
-        control = self.signature(command).kind is Kind.CONTROL
+        signature = self.signature(command)
+        control = signature.kind is Kind.CONTROL
         if control and command.block is None:
             raise _error(f"{command.name} takes a block in braces", command.pos)
         if not control and command.block is not None:
             raise _error(f"{command.name} takes no block: end it with ';'", command.pos)
-        return self.call(command, self.block(command.block or ()))
+        return self.call(command, signature, self.block(command.block or ()))
 
     def block(self, commands: tuple[Command, ...]) -> tuple[Call, ...]:
         """Validate a sequence, folding each ``elsif``/``else`` into its ``if`` (section 3.1)."""
